@@ -1,1 +1,9 @@
+"""Models map a batch to logits and never compute a loss.
 
+Every model is registered in :data:`MODELS` and built through :func:`build_model`.
+"""
+
+from clincode.models.registry import MODELS, build_model, describe_models
+from clincode.models import ehr_transformer as _ehr_transformer  # noqa: F401  (registers)
+
+__all__ = ["MODELS", "build_model", "describe_models"]

@@ -1,0 +1,195 @@
+"""The ``clincode`` command line: a thin layer over the library.
+
+Every command reports bad input as one sentence on stderr and exits non-zero; set
+``CLINCODE_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="clincode: multi-label clinical code prediction under extreme label imbalance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+synth_app = typer.Typer(help="Generate synthetic datasets with known structure.", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
+list_app = typer.Typer(help="List losses, models, configs or runs.", no_args_is_help=True)
+app.add_typer(list_app, name="list")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures (bad input, bad config, missing files) into one line and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, KeyError, NotImplementedError) as exc:
+            if os.environ.get("CLINCODE_DEBUG"):
+                raise
+            msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            err.print(f"[bold red]error:[/bold red] {msg}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- synth
+@synth_app.command("ehr")
+@cli_errors
+def synth_ehr(
+    out_dir: Annotated[Path, typer.Option("--out", help="output directory (created; must not exist unless --overwrite)")],
+    patients: Annotated[int, typer.Option("--patients", help="number of patients")] = 20_000,
+    codes: Annotated[int, typer.Option("--codes", help="size of the ICD-10-CM code universe")] = 2000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="patients per parquet shard")] = 50_000,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
+) -> None:
+    """Write a synthetic MEDS-shaped EHR cohort with a known code-dependency structure."""
+    from clincode.data.synthetic import generate_ehr_cohort
+
+    path = generate_ehr_cohort(
+        out_dir, n_patients=patients, n_codes=codes, seed=seed, shard_size=shard_size, overwrite=overwrite, progress=True
+    )
+    out.print(f"wrote synthetic cohort to {path}")
+
+
+# --------------------------------------------------------------------------- train / evaluate / predict
+@app.command()
+@cli_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="YAML run config (see configs/)")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value (repeatable)")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="discard an existing run of the same name")] = False,
+) -> None:
+    """Train a model (resuming an interrupted run), tune thresholds, evaluate on held_out."""
+    from clincode.config import load_config
+    from clincode.train.fit import train_run
+
+    cfg = load_config(config, set_ or [])
+    run_dir = train_run(cfg, overwrite=overwrite, console=err)
+    out.print(f"run directory: {run_dir}")
+
+
+@app.command("evaluate")
+@cli_errors
+def evaluate_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory written by `clincode train`")],
+    retune: Annotated[bool, typer.Option("--retune", help="tune thresholds on the tuning split again")] = False,
+    bootstrap: Annotated[Optional[int], typer.Option("--bootstrap", help="bootstrap resamples (default: the run's config)")] = None,
+    split: Annotated[str, typer.Option("--split", help="split to score: held_out or tuning")] = "held_out",
+) -> None:
+    """Score a trained run: metrics.json and metrics.md in the run directory."""
+    from clincode.train.evaluate import evaluate_run
+
+    if split not in ("held_out", "tuning"):
+        raise ValueError(f"--split must be held_out or tuning, got {split!r}")
+    evaluate_run(run_dir, console=err, retune=retune, n_bootstrap=bootstrap, split=split)
+    out.print(f"wrote {run_dir / ('metrics.json' if split == 'held_out' else f'metrics_{split}.json')}")
+
+
+@app.command()
+@cli_errors
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="a trained run directory")],
+    data: Annotated[Path, typer.Option("--data", help="MEDS dataset directory to predict on")],
+    out_file: Annotated[Path, typer.Option("--out", help="output file: .parquet, .csv or .jsonl")],
+    top_k: Annotated[int, typer.Option("--top-k", help="top codes listed per visit")] = 10,
+    split: Annotated[Optional[str], typer.Option("--split", help="only this split of the dataset (default: all patients)")] = None,
+) -> None:
+    """Forecast the next visit's codes for every patient and visit of a dataset."""
+    from clincode.train.predict import predict_to_file
+
+    n = predict_to_file(run_dir, data, out_file, top_k=top_k, split=split, console=err)
+    out.print(f"wrote {n} rows to {out_file}")
+
+
+# --------------------------------------------------------------------------- list
+@list_app.command("losses")
+def list_losses() -> None:
+    """Registered losses with their parameters and defaults."""
+    from clincode.losses import describe_losses
+
+    _print_registry("losses", describe_losses())
+
+
+@list_app.command("models")
+def list_models() -> None:
+    """Registered models with their parameters and defaults."""
+    from clincode.models import describe_models
+
+    _print_registry("models", describe_models())
+
+
+@list_app.command("configs")
+def list_configs() -> None:
+    """Example run configs shipped with clincode."""
+    from clincode.resources import config_dir
+
+    table = Table(title="configs")
+    table.add_column("file")
+    table.add_column("description")
+    for path in sorted(config_dir().glob("*.yaml")):
+        first = path.read_text().splitlines()[0].lstrip("# ") if path.read_text() else ""
+        table.add_row(str(path), first)
+    out.print(table)
+
+
+@list_app.command("runs")
+@cli_errors
+def list_runs(root: Annotated[Path, typer.Argument(help="directory holding run directories")] = Path("runs")) -> None:
+    """Runs under a directory with their status and headline metrics."""
+    from clincode.train.listing import list_runs as _list
+
+    rows = _list(root)
+    table = Table(title=f"runs in {root}")
+    for col in ("run", "loss", "status", "auprc_micro", "f1_micro@tuned"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*[str(r.get(c, "")) for c in ("run", "loss", "status", "auprc_micro", "f1_micro@tuned")])
+    out.print(table)
+
+
+def _print_registry(title: str, items: list[dict[str, Any]]) -> None:
+    table = Table(title=title, show_lines=True)
+    table.add_column("name", style="bold")
+    table.add_column("summary")
+    table.add_column("parameters (defaults)")
+    for item in items:
+        params = "\n".join(f"{k} = {v!r}" for k, v in item["params"].items())
+        table.add_row(item["name"], item["summary"], params)
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- demo
+@app.command()
+@cli_errors
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="where the cohort and the run go")] = Path("clincode-demo"),
+    patients: Annotated[int, typer.Option("--patients", help="synthetic patients")] = 6000,
+    epochs: Annotated[int, typer.Option("--epochs", help="training epochs")] = 6,
+    loss: Annotated[str, typer.Option("--loss", help="loss to train with (see `clincode list losses`)")] = "dependency_aware",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Generate a synthetic cohort, train the EHR Transformer, evaluate, print the metrics table."""
+    from clincode.demo import run_demo
+
+    run_demo(out_dir, patients=patients, epochs=epochs, loss=loss, seed=seed, console=err)
+
+
+def main() -> None:  # pragma: no cover
+    app(sys.argv[1:])

@@ -1,0 +1,156 @@
+"""Typed run configuration: a YAML file, then ``--set a.b=value`` overrides.
+
+Unknown keys are rejected with the key named. Model and loss parameters are free-form mappings
+here but are checked against the constructor of the named model / loss when the run is built,
+so a misspelt parameter fails before any training starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    path: Path | None = Field(None, description="MEDS dataset directory (None: generate the default synthetic cohort)")
+    task: Literal["next_visit"] = "next_visit"
+    num_labels: int = Field(1538, gt=0, description="size of the label space (top codes in train)")
+    label_level: Literal["code", "category", "ccs"] = "code"
+    visit_window_hours: float | None = Field(None, ge=0, description="None: one visit per timestamp")
+    max_visits: int = Field(64, gt=1)
+    max_codes_per_visit: int = Field(64, gt=0)
+    min_code_count: int = Field(1, ge=1, description="input tokens seen fewer times in train become UNK")
+
+
+class ModelConfig(_Strict):
+    name: str = "ehr_transformer"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LossConfig(_Strict):
+    name: str = "bce"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class OptimConfig(_Strict):
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    loss_lr: float | None = Field(None, gt=0, description="learning rate of the loss's own parameters (None: lr)")
+    warmup_steps: int = Field(0, ge=0)
+
+
+class TrainerConfig(_Strict):
+    max_epochs: int = Field(20, gt=0)
+    batch_size: int = Field(64, gt=0)
+    eval_batch_size: int = Field(128, gt=0)
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    num_nodes: int = Field(1, gt=0)
+    strategy: str = "auto"
+    precision: str = "32-true"
+    gradient_clip_val: float | None = 1.0
+    monitor: str = Field("val/auprc_micro", description="validation metric for early stopping and best checkpoint")
+    monitor_mode: Literal["max", "min"] = "max"
+    patience: int = Field(3, ge=1)
+    num_workers: int = Field(0, ge=0)
+    limit_train_batches: float | int | None = None
+    progress: bool = True
+    deterministic: bool = False
+
+
+class EvalConfig(_Strict):
+    ks: list[int] = Field(default_factory=lambda: [5, 8, 15])
+    n_bootstrap: int = Field(200, ge=0)
+    ci: float = Field(0.95, gt=0, lt=1)
+    threshold_min_positives: int = Field(5, ge=1)
+
+
+class RunConfig(_Strict):
+    name: str = "run"
+    seed: int = 0
+    out_dir: Path = Path("runs")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(x) for x in e["loc"])
+        if e["type"] == "extra_forbidden":
+            parts.append(f"unknown key {key!r}")
+        else:
+            parts.append(f"{key}: {e['msg']}")
+    return f"invalid config {source}: " + "; ".join(parts)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``a.b.c=value``; the value is read as YAML (numbers, booleans, lists, null)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key.path=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {text!r} has an empty key")
+    return key.split("."), yaml.safe_load(raw) if raw.strip() else None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides to a raw config mapping (returns a new dict)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = out
+        for part in path[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"override {text!r}: {part!r} is not a section")
+            node = nxt
+        node[path[-1]] = value
+    return out
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Read a YAML config (or the defaults when ``path`` is None), apply overrides, validate."""
+    raw: dict[str, Any] = {}
+    source = "(defaults)"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at top level")
+        raw = loaded
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err, source)) from None
+
+
+def config_to_yaml(cfg: RunConfig) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

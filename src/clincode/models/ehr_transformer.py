@@ -1,0 +1,88 @@
+"""BEHRT-style EHR Transformer for next-visit diagnosis forecasting.
+
+METHODS.md section 1 [ours]: the Ho et al. paper does not state its backbone's exact shape. We use a
+BEHRT-style encoder (Li et al. 2020): each input token is a code, and its embedding is the sum of
+code, age, visit-position, segment (alternating per visit) and sex embeddings. Attention is causal
+at visit level: a token of visit t attends only to tokens of visits <= t, so the representation of
+visit t never sees anything dated after the prediction time of visit t. Visit t's representation
+is the mean of its tokens' final hidden states; a linear head maps it to V logits, the target being
+the code set of visit t+1.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from clincode.models.registry import MODELS
+
+
+@MODELS.register("ehr_transformer")
+class EHRTransformer(nn.Module):
+    """BEHRT-style encoder with visit-level causal attention; logits [B, T, V] at every visit."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_labels: int,
+        d_model: int = 128,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        dim_feedforward: int = 256,
+        dropout: float = 0.1,
+        max_visits: int = 256,
+        max_age: int = 120,
+    ) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        self.num_labels = num_labels
+        self.n_heads = n_heads
+        self.max_visits = max_visits
+        self.max_age = max_age
+        self.code_emb = nn.Embedding(vocab_size, d_model, padding_idx=0)
+        self.age_emb = nn.Embedding(max_age + 1, d_model)  # whole years, as in BEHRT
+        self.visit_emb = nn.Embedding(max_visits, d_model)
+        self.segment_emb = nn.Embedding(2, d_model)
+        self.sex_emb = nn.Embedding(3, d_model)  # 0 unknown, 1 F, 2 M
+        self.emb_norm = nn.LayerNorm(d_model)
+        self.emb_drop = nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(
+            d_model, n_heads, dim_feedforward, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.out_norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, num_labels)
+
+    def attention_mask(self, visit: Tensor, token_mask: Tensor) -> Tensor:
+        """Boolean mask [B * heads, L, L], True where attention is NOT allowed.
+
+        Query i may attend key j when j is a real token of a visit <= visit(i). Padding queries
+        keep visit index 0, so every row has at least one allowed key (no NaN softmax).
+        """
+        allowed = (visit.unsqueeze(2) >= visit.unsqueeze(1)) & token_mask.unsqueeze(1)  # (B, L, L)
+        return (~allowed).repeat_interleave(self.n_heads, dim=0)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """Map a next-visit batch to logits.
+
+        Uses ``codes, visit, age, token_mask`` [B, L], ``visit_mask`` [B, T] and ``sex`` [B].
+        Returns logits [B, T, V]; rows of padded visits are computed but carry target -1.
+        """
+        codes, visit, token_mask = batch["codes"], batch["visit"], batch["token_mask"]
+        num_visits = batch["visit_mask"].shape[1]
+        age = batch["age"].nan_to_num(0.0).clamp(0, self.max_age).long()
+        h = (
+            self.code_emb(codes)
+            + self.age_emb(age)
+            + self.visit_emb(visit.clamp(max=self.max_visits - 1))
+            + self.segment_emb(visit % 2)
+            + self.sex_emb(batch["sex"]).unsqueeze(1)
+        )
+        h = self.emb_drop(self.emb_norm(h))
+        h = self.encoder(h, mask=self.attention_mask(visit, token_mask))  # (B, L, D)
+        # Mean-pool tokens into their visit: (B, L, T) one-hot of visit membership.
+        member = (visit.unsqueeze(2) == torch.arange(num_visits, device=visit.device)) & token_mask.unsqueeze(2)
+        member = member.to(h.dtype)
+        pooled = torch.einsum("blt,bld->btd", member, h) / member.sum(1).clamp(min=1).unsqueeze(2)
+        return self.head(self.out_norm(pooled))  # (B, T, V)

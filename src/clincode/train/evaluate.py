@@ -1,0 +1,71 @@
+"""Evaluate a finished run: tune thresholds on the tuning split, score the held-out split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from clincode.config import RunConfig
+from clincode.io import write_json, write_text
+from clincode.metrics import ThresholdTuner, evaluate, format_table
+from clincode.train import data as task_data
+from clincode.train.inference import predict_rows
+from clincode.train.runs import ARTEFACT, Artefact, RunError
+
+
+def evaluate_run(
+    run_dir: Path,
+    *,
+    data: Any | None = None,
+    console: Console | None = None,
+    retune: bool = False,
+    n_bootstrap: int | None = None,
+    split: str = "held_out",
+) -> dict[str, Any]:
+    """Write ``thresholds.json`` (if not yet tuned), ``metrics.json`` and ``metrics.md``."""
+    console = console or Console(stderr=True)
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"run directory {run_dir} does not exist")
+    artefact = Artefact.load(run_dir / ARTEFACT)
+    cfg = RunConfig.model_validate(artefact.config)
+    if data is None:
+        data = task_data.prepare(cfg, console=console)
+    model = artefact.build_model()
+    progress = cfg.trainer.progress
+
+    if artefact.thresholds is None or retune:
+        tuning = predict_rows(
+            model, task_data.loader(data, "tuning", cfg, shuffle=False, eval=True), progress=progress, description="tuning split"
+        )
+        tuner = ThresholdTuner(min_positives=cfg.eval.threshold_min_positives).fit(tuning.probs, tuning.targets)
+        artefact.thresholds = tuner.to_dict()
+        artefact.save(run_dir / ARTEFACT)
+        write_json(run_dir / "thresholds.json", artefact.thresholds)
+    tuner = ThresholdTuner.from_dict(artefact.thresholds)
+
+    preds = predict_rows(
+        model, task_data.loader(data, split, cfg, shuffle=False, eval=True), progress=progress, description=f"{split} split"
+    )
+    metrics = evaluate(
+        preds.probs,
+        preds.targets,
+        groups=preds.subject_id,
+        train_counts=np.asarray(data.label_space.counts_),
+        thresholds=tuner,
+        ks=tuple(cfg.eval.ks),
+        n_bootstrap=cfg.eval.n_bootstrap if n_bootstrap is None else n_bootstrap,
+        ci=cfg.eval.ci,
+        seed=cfg.seed,
+        progress=progress,
+    )
+    metrics["run"] = {"name": cfg.name, "loss": cfg.loss.name, "model": cfg.model.name, "seed": cfg.seed, "split": split}
+    suffix = "" if split == "held_out" else f"_{split}"
+    write_json(run_dir / f"metrics{suffix}.json", metrics)
+    table = format_table(metrics)
+    write_text(run_dir / f"metrics{suffix}.md", f"# {cfg.name}: {split} split\n\n{table}\n")
+    console.print(table)
+    return metrics

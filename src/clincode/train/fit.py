@@ -1,0 +1,156 @@
+"""Train one run: config -> prepared data -> model + loss -> Lightning -> artefact -> evaluation.
+
+Re-running the same command on an unfinished run resumes from ``checkpoints/last.ckpt``; on a
+finished run it does nothing. A run directory holding a different config is never overwritten
+unless asked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+from rich.console import Console
+
+from clincode.config import RunConfig, config_to_yaml
+from clincode.io import write_json, write_text
+from clincode.losses import build_loss
+from clincode.models import build_model
+from clincode.train import data as task_data
+from clincode.train.environment import environment
+from clincode.train.module import ClincodeModule
+from clincode.train.runs import ARTEFACT, Artefact, RunError, run_dir_for
+
+
+def _check_run_dir(run_dir: Path, cfg: RunConfig, overwrite: bool) -> None:
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.exists():
+        if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+            raise RunError(f"{run_dir} exists and is not a clincode run; choose another name or pass --overwrite")
+        return
+    if overwrite:
+        shutil.rmtree(run_dir)
+        return
+    saved = yaml.safe_load(saved_path.read_text())
+    current = cfg.model_dump(mode="json")
+    if saved != current:
+        diff = sorted(_diff_keys(saved, current))
+        raise RunError(
+            f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); "
+            "set another name (--set name=...) or pass --overwrite"
+        )
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in set(a) | set(b):
+            out += _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def build_trainer(cfg: RunConfig, run_dir: Path) -> tuple[L.Trainer, ModelCheckpoint]:
+    tc = cfg.trainer
+    ckpt = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor=tc.monitor,
+        mode=tc.monitor_mode,
+        save_last=True,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    callbacks: list[Any] = [ckpt, EarlyStopping(monitor=tc.monitor, mode=tc.monitor_mode, patience=tc.patience)]
+    if tc.progress:
+        callbacks.append(RichProgressBar(leave=True))
+    trainer = L.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=tc.max_epochs,
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        num_nodes=tc.num_nodes,
+        strategy=tc.strategy,
+        precision=tc.precision,  # type: ignore[arg-type]
+        gradient_clip_val=tc.gradient_clip_val,
+        logger=CSVLogger(run_dir, name="logs", version=""),
+        callbacks=callbacks,
+        enable_progress_bar=tc.progress,
+        enable_model_summary=tc.progress,
+        limit_train_batches=tc.limit_train_batches,
+        deterministic=tc.deterministic,
+        log_every_n_steps=10,
+        num_sanity_val_steps=0,
+    )
+    return trainer, ckpt
+
+
+def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | None = None, evaluate: bool = True) -> Path:
+    """Train (or resume) the run described by ``cfg``; returns its run directory."""
+    console = console or Console(stderr=True)
+    run_dir = run_dir_for(cfg)
+    _check_run_dir(run_dir, cfg, overwrite)
+    if (run_dir / ARTEFACT).exists() and (run_dir / "metrics.json").exists():
+        console.print(f"[green]run {run_dir} is already complete[/green]")
+        return run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+    write_json(run_dir / "environment.json", environment(cfg.seed))
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = task_data.prepare(cfg, console=console)
+    num_labels = data.num_labels
+    model = build_model(cfg.model.name, vocab_size=data.vocab_size, num_labels=num_labels, params=cfg.model.params)
+    criterion = build_loss(cfg.loss.name, num_labels, **cfg.loss.params)
+    criterion.fit(task_data.label_stats(data))
+    meta = {"config": cfg.model_dump(mode="json")}
+    module = ClincodeModule(model, criterion, cfg.optim, num_labels, run_meta=meta)
+
+    trainer, ckpt = build_trainer(cfg, run_dir)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    resume = last if last.exists() else None
+    if resume:
+        console.print(f"resuming from {resume}")
+    train_loader = task_data.loader(data, "train", cfg, shuffle=True)
+    val_loader = task_data.loader(data, "tuning", cfg, shuffle=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
+
+    best = Path(ckpt.best_model_path) if ckpt.best_model_path else last
+    state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+    module.load_state_dict(state)
+    artefact = Artefact(
+        config=cfg.model_dump(mode="json"),
+        model_name=cfg.model.name,
+        model_params=dict(cfg.model.params),
+        vocab_size=data.vocab_size,
+        num_labels=num_labels,
+        model_state={k: v.detach().cpu() for k, v in module.model.state_dict().items()},
+        loss_name=cfg.loss.name,
+        loss_params=dict(cfg.loss.params),
+        loss_state={k: v.detach().cpu() for k, v in module.criterion.state_dict().items()},
+        label_space=data.label_space.to_dict(),
+        vocab=data.vocab.to_dict(),
+        thresholds=None,
+    )
+    artefact.save(run_dir / ARTEFACT)
+    console.print(f"best checkpoint {best.name}: {cfg.trainer.monitor} = {_score(ckpt)}")
+    if evaluate:
+        from clincode.train.evaluate import evaluate_run
+
+        evaluate_run(run_dir, data=data, console=console)
+    return run_dir
+
+
+def _score(ckpt: ModelCheckpoint) -> str:
+    s = ckpt.best_model_score
+    return f"{float(s):.4f}" if s is not None else "n/a"

@@ -1,0 +1,75 @@
+"""Run directories: layout, the final model artefact, loading it back.
+
+Layout of ``<out_dir>/<name>/``::
+
+    config.yaml          resolved config (what was actually run)
+    environment.json     seed, package versions, git revision, command line
+    checkpoints/         Lightning checkpoints: best.ckpt, last.ckpt (resume from last)
+    logs/metrics.csv     per-step / per-epoch training and validation logs (CSV logger)
+    model.ckpt           final artefact: model + loss state + label space + vocab + thresholds + config
+    thresholds.json      decision thresholds tuned on the tuning split
+    metrics.json         held-out evaluation; metrics.md the same as a readable table
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from clincode.config import RunConfig
+from clincode.io import atomic_path
+
+ARTEFACT = "model.ckpt"
+
+
+class RunError(ValueError):
+    """A run directory is missing or incomplete; the message says what is missing."""
+
+
+def run_dir_for(cfg: RunConfig) -> Path:
+    return Path(cfg.out_dir) / cfg.name
+
+
+@dataclass
+class Artefact:
+    """Everything needed to use a trained model, as saved in ``model.ckpt``."""
+
+    config: dict[str, Any]
+    model_name: str
+    model_params: dict[str, Any]
+    vocab_size: int
+    num_labels: int
+    model_state: dict[str, torch.Tensor]
+    loss_name: str
+    loss_params: dict[str, Any]
+    loss_state: dict[str, torch.Tensor]
+    label_space: dict[str, Any]
+    vocab: dict[str, Any]
+    thresholds: dict[str, Any] | None
+
+    def save(self, path: Path) -> None:
+        with atomic_path(path) as tmp:
+            torch.save(self.__dict__, tmp)
+
+    @classmethod
+    def load(cls, path: Path) -> "Artefact":
+        if not path.is_file():
+            raise RunError(f"{path} does not exist: the run has not finished training (run `clincode train` again to resume)")
+        return cls(**torch.load(path, map_location="cpu", weights_only=False))
+
+    def build_model(self) -> torch.nn.Module:
+        from clincode.models import build_model
+
+        model = build_model(self.model_name, vocab_size=self.vocab_size, num_labels=self.num_labels, params=self.model_params)
+        model.load_state_dict(self.model_state)
+        return model.eval()
+
+    def build_loss(self) -> torch.nn.Module:
+        from clincode.losses import build_loss
+
+        loss = build_loss(self.loss_name, self.num_labels, **self.loss_params)
+        loss.load_state_dict(self.loss_state, strict=False)
+        return loss
