@@ -86,7 +86,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path) -> tuple[L.Trainer, ModelCheckp
         enable_model_summary=tc.progress,
         limit_train_batches=tc.limit_train_batches,
         deterministic=tc.deterministic,
-        log_every_n_steps=10,
+        log_every_n_steps=1,
         num_sanity_val_steps=0,
     )
     return trainer, ckpt
@@ -107,7 +107,7 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = task_data.prepare(cfg, console=console)
     num_labels = data.num_labels
-    model = build_model(cfg.model.name, vocab_size=data.vocab_size, num_labels=num_labels, params=cfg.model.params)
+    model = build_model(cfg.model.name, vocab_size=len(data.vocab), num_labels=num_labels, params=cfg.model.params)
     criterion = build_loss(cfg.loss.name, num_labels, **cfg.loss.params)
     criterion.fit(task_data.label_stats(data))
     meta = {"config": cfg.model_dump(mode="json")}
@@ -132,7 +132,7 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
         config=cfg.model_dump(mode="json"),
         model_name=cfg.model.name,
         model_params=dict(cfg.model.params),
-        vocab_size=data.vocab_size,
+        vocab_size=len(data.vocab),
         num_labels=num_labels,
         model_state={k: v.detach().cpu() for k, v in module.model.state_dict().items()},
         loss_name=cfg.loss.name,

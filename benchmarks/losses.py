@@ -1,0 +1,139 @@
+"""Speed of every registered loss: milliseconds per forward + backward on the CPU.
+
+For V in {1538, 10000} and R (rows) in {1024, 4096}, prints per loss the time of one training
+step of the loss alone (forward + backward, logits with requires_grad, the loss's own parameters
+included), its ratio to ``bce``, and for the dense dependency-aware loss the ratio to the
+two-GEMM floor measured in the same run: the time of ``v @ W`` plus ``v^T @ v`` with v [R, V] and
+W [V, V], the two (R x V x V) products any exact implementation needs per step.
+
+Data: float32 logits ~ N(0, 2^2); int8 targets with Zipf-like label frequencies (about 8 positives
+per row, as in next-visit forecasting) and 2% ignored entries. Validation is off (the hot path).
+SH losses are fitted on the batch's own LabelStats (their default dataset statistics). Timing is
+best of ``--repeats`` after one warm-up step; the floor is timed interleaved with the dense loss
+so that both see the same machine load.
+
+    .venv/bin/python benchmarks/losses.py                        # full grid
+    .venv/bin/python benchmarks/losses.py --V 1538 --R 4096      # one cell
+    .venv/bin/python benchmarks/losses.py --losses bce dependency_aware --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from clincode.losses import LOSSES, LabelStats, build_loss
+
+LOWRANK = "dependency_aware[lowrank]"
+
+
+def synthetic(rows: int, num_labels: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits float32 [R, V] and int8 targets [R, V] in {1, 0, -1}."""
+    rng = np.random.default_rng(seed)
+    freq = 1.0 / np.arange(1, num_labels + 1) ** 0.9
+    freq *= 8.0 / freq.sum()
+    y = rng.random((rows, num_labels), dtype=np.float32) < freq[None, :]
+    t = y.astype(np.int8)
+    t[rng.random((rows, num_labels), dtype=np.float32) < 0.02] = -1
+    logits = 2.0 * rng.standard_normal((rows, num_labels), dtype=np.float32)
+    return torch.from_numpy(logits), torch.from_numpy(t)
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: allocator, thread pool
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best * 1000.0
+
+
+def step_fn(loss: torch.nn.Module, logits: torch.Tensor, targets: torch.Tensor) -> Callable[[], None]:
+    x = logits.clone().requires_grad_(True)
+
+    def step() -> None:
+        x.grad = None
+        for p in loss.parameters():
+            p.grad = None
+        loss(x, targets).backward()
+
+    return step
+
+
+def build(name: str, num_labels: int, targets: torch.Tensor, rank: int) -> torch.nn.Module:
+    loss = build_loss("dependency_aware", num_labels, mode="lowrank", rank=rank) if name == LOWRANK else build_loss(name, num_labels)
+    if name in ("sh", "sh_focal"):
+        loss.fit(LabelStats.from_targets([targets]))
+    loss.validate = False
+    return loss
+
+
+def floor_and_dense(num_labels: int, rows: int, logits: torch.Tensor, targets: torch.Tensor, repeats: int) -> tuple[float, float]:
+    """(floor ms, dense dependency-aware ms), best of interleaved repeats."""
+    g = torch.Generator().manual_seed(0)
+    v = torch.rand(rows, num_labels, generator=g)
+    w = torch.rand(num_labels, num_labels, generator=g)
+
+    def floor() -> None:
+        _ = v @ w
+        _ = v.mT @ v
+
+    step = step_fn(build("dependency_aware", num_labels, targets, 0), logits, targets)
+    floor()
+    step()
+    best_floor = best_dense = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        floor()
+        best_floor = min(best_floor, time.perf_counter() - start)
+        start = time.perf_counter()
+        step()
+        best_dense = min(best_dense, time.perf_counter() - start)
+    return best_floor * 1000.0, best_dense * 1000.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--V", type=int, nargs="+", default=[1538, 10000])
+    parser.add_argument("--R", type=int, nargs="+", default=[1024, 4096])
+    parser.add_argument("--losses", nargs="+", default=None, help=f"subset of: {', '.join(LOSSES.names())}, {LOWRANK}")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dense-repeats-large", type=int, default=2, help="repeats for dense W when V > 5000")
+    parser.add_argument("--rank", type=int, default=64, help="rank of the low-rank W")
+    args = parser.parse_args()
+    names = args.losses or [*LOSSES.names(), LOWRANK]
+    if "bce" not in names:
+        names = ["bce", *names]
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}")
+    print("| V | R | loss | ms / step | x bce | x two-GEMM floor |")
+    print("|---:|---:|---|---:|---:|---:|")
+    for num_labels in args.V:
+        for rows in args.R:
+            logits, targets = synthetic(rows, num_labels)
+            times: dict[str, float] = {}
+            floor = None
+            for name in names:
+                if name == "dependency_aware":
+                    repeats = args.dense_repeats_large if num_labels > 5000 else args.repeats
+                    floor, times[name] = floor_and_dense(num_labels, rows, logits, targets, repeats)
+                else:
+                    times[name] = best_of(step_fn(build(name, num_labels, targets, args.rank), logits, targets), args.repeats)
+            for name in names:
+                label = f"{LOWRANK[:-1]} r={args.rank}]" if name == LOWRANK else name
+                ratio = times[name] / times["bce"]
+                vs_floor = f"{times[name] / floor:.2f}" if name == "dependency_aware" and floor else ""
+                print(f"| {num_labels} | {rows} | {label} | {times[name]:.1f} | {ratio:.2f} | {vs_floor} |", flush=True)
+            if floor is not None:
+                print(f"| {num_labels} | {rows} | (two-GEMM floor) | {floor:.1f} | {floor / times['bce']:.2f} | 1.00 |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

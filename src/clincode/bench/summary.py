@@ -1,0 +1,87 @@
+"""Summaries over seeds: mean and spread per grid cell, as JSON and a markdown table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+
+from clincode.io import write_json, write_text
+
+# The headline columns of the summary table, in order (flattened metric keys).
+HEADLINE = [
+    ("rules.0.5.precision_micro", "P@0.5"),
+    ("rules.0.5.recall_micro", "R@0.5"),
+    ("rules.0.5.f1_micro", "F1@0.5"),
+    ("rules.global.precision_micro", "P@tuned"),
+    ("rules.global.recall_micro", "R@tuned"),
+    ("rules.global.f1_micro", "F1@tuned"),
+    ("rules.per_label.f1_micro", "F1@per-label"),
+    ("ranking.auprc_micro", "AUPRC micro"),
+    ("ranking.auprc_macro", "AUPRC macro"),
+    ("ranking.auroc_micro", "AUROC micro"),
+    ("at_k.p@5", "P@5"),
+    ("rules.global.alert_volume", "alerts/visit (tuned)"),
+]
+
+
+def summarise(results: pl.DataFrame, axes: list[str]) -> pl.DataFrame:
+    """Mean, standard deviation and count over seeds for every (cell, metric)."""
+    group = [a for a in axes if a != "seed" and a in results.columns] + ["metric"]
+    return (
+        results.group_by(group, maintain_order=True)
+        .agg(
+            pl.col("value").mean().alias("mean"),
+            pl.col("value").std(ddof=1).alias("std"),
+            pl.len().alias("n_seeds"),
+            pl.col("ci_low").mean().alias("ci_low"),
+            pl.col("ci_high").mean().alias("ci_high"),
+        )
+        .sort(group)
+    )
+
+
+def _cell(mean: float | None, std: float | None, lo: float | None, hi: float | None) -> str:
+    if mean is None:
+        return "-"
+    text = f"{mean:.4f}" if abs(mean) < 10 else f"{mean:.2f}"
+    if std is not None and std == std:  # not NaN (single seed gives null/NaN)
+        text += f" ± {std:.4f}"
+    elif lo is not None and hi is not None:
+        text += f" [{lo:.3f}, {hi:.3f}]"
+    return text
+
+
+def summary_table(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[str, str]] | None = None) -> str:
+    """Markdown table: one row per cell (non-seed axes), headline metrics as columns.
+
+    A cell shows mean ± std over seeds; with one seed, the bootstrap CI of that run instead.
+    """
+    metrics = metrics or HEADLINE
+    keys = [a for a in axes if a != "seed" and a in summary.columns]
+    header = keys + [label for _, label in metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    cells = summary.select(keys).unique(maintain_order=True).rows() if keys else [()]
+    for cell in cells:
+        sub = summary
+        for k, v in zip(keys, cell):
+            sub = sub.filter(pl.col(k) == v)
+        by_metric = {r["metric"]: r for r in sub.iter_rows(named=True)}
+        vals = []
+        for key, _ in metrics:
+            r = by_metric.get(key)
+            vals.append(_cell(r["mean"], r["std"], r["ci_low"], r["ci_high"]) if r else "-")
+        lines.append("| " + " | ".join([str(c) for c in cell] + vals) + " |")
+    return "\n".join(lines)
+
+
+def write_summary(summary: pl.DataFrame, root: Path, axes: list[str], console: Console | None = None) -> str:
+    table = summary_table(summary, axes)
+    write_text(root / "summary.md", table + "\n")
+    payload: list[dict[str, Any]] = summary.to_dicts()
+    write_json(root / "summary.json", payload)
+    if console is not None:
+        console.print(table)
+    return table

@@ -1,0 +1,275 @@
+"""Torch dataset, collate function and length-bucketing sampler for the next-visit task.
+
+Batch contract (consumed by the EHR models), B patients, L tokens, T visits, V labels:
+
+    codes:      LongTensor  [B, L]  input token ids of all visits flattened in time order (0 = PAD)
+    visit:      LongTensor  [B, L]  visit index 0..T-1 of each token (0 on padding; use token_mask)
+    age:        FloatTensor [B, L]  age in years at the token's visit (0.0 on padding or if unknown)
+    token_mask: BoolTensor  [B, L]  True for real tokens
+    visit_mask: BoolTensor  [B, T]  True for real visits
+    sex:        LongTensor  [B]     0 unknown, 1 F, 2 M
+    targets:    Int8Tensor  [B, T, V] in {1, 0, -1}: at visit t the label set of visit t+1;
+                -1 on padded visits and on each patient's last visit
+    subject_id: LongTensor  [B]
+    visit_time: LongTensor  [B, T]  epoch seconds, prediction time of each visit (0 on padding)
+    token_time: LongTensor  [B, L]  epoch seconds of each token's event (0 on padding)
+
+A token of visit t is visible to predictions at visits >= t (visit-level causal attention), and
+every token of visit t is dated <= visit_time[t], so no prediction sees an event after its time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import TypedDict
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from clincode.data.next_visit_data import TASK_SCHEMA, NextVisitData
+from clincode.data.vocab import PAD_ID
+
+
+class NextVisitSample(TypedDict):
+    """One patient, T visits, n tokens, m label entries (numpy arrays)."""
+
+    subject_id: int
+    sex: int
+    visit_time: np.ndarray  # (T,) int64
+    age: np.ndarray  # (T,) float32, NaN if unknown
+    tokens: np.ndarray  # (n,) int64 token ids, time order
+    token_visit: np.ndarray  # (n,) int64 visit index of each token
+    token_time: np.ndarray  # (n,) int64 epoch seconds
+    label_offsets: np.ndarray  # (T + 1,) int64 offsets into labels
+    labels: np.ndarray  # (m,) int64 label columns of visits 0..T-1, concatenated
+
+
+def _ragged(column: pl.Series | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(values, offsets) of a List column, via Arrow: exact for empty lists, no per-row Python."""
+    arr = column.to_arrow() if isinstance(column, pl.Series) else column
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    offsets = np.asarray(arr.offsets, dtype=np.int64)
+    values = arr.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    return values, offsets - offsets[0]
+
+
+def _flat_numpy(values: pa.Array, dtype: type) -> np.ndarray:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+class NextVisitDataset(Dataset[NextVisitSample]):
+    """One split of a next-visit task as flat numpy arrays (fast random access, cheap to fork).
+
+    Args:
+        table: a split table of :class:`NextVisitData` (see its module docstring).
+        max_tokens: if set, a patient longer than this keeps only its most recent visits whose
+            tokens fit (at least one visit; a single over-long visit keeps its first tokens).
+    """
+
+    def __init__(self, table: pl.DataFrame, max_tokens: int | None = None) -> None:
+        missing = [c for c in TASK_SCHEMA if c not in table.columns]
+        if missing:
+            raise ValueError(f"next-visit table lacks column(s) {missing}; expected a NextVisitData split table.")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1 or None, got {max_tokens}.")
+        self.max_tokens = max_tokens
+        self.subject_id = table["subject_id"].to_numpy().astype(np.int64)
+        self.sex = table["sex"].to_numpy().astype(np.int64)
+        vt, self.visit_offsets = _ragged(table["visit_time"])  # (P + 1,) into visits
+        self.visit_time = _flat_numpy(vt, np.int64)
+        age, _ = _ragged(table["age"])
+        self.age = _flat_numpy(age, np.float32)
+        tok_lists, _ = _ragged(table["tokens"])
+        tok_values, self.token_offsets = _ragged(tok_lists)  # (NV + 1,) into tokens
+        self.tokens = _flat_numpy(tok_values, np.int64)
+        time_lists, _ = _ragged(table["token_time"])
+        time_values, time_offsets = _ragged(time_lists)
+        self.token_time = _flat_numpy(time_values, np.int64)
+        if not np.array_equal(time_offsets, self.token_offsets):
+            raise ValueError("next-visit table columns 'tokens' and 'token_time' have different shapes; expected equal.")
+        lab_lists, _ = _ragged(table["labels"])
+        lab_values, self.label_offsets = _ragged(lab_lists)  # (NV + 1,) into labels
+        self.labels = _flat_numpy(lab_values, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.subject_id)
+
+    def num_tokens(self) -> np.ndarray:
+        """(P,) tokens per patient before any max_tokens cut (for length bucketing)."""
+        per_visit = np.diff(self.token_offsets)
+        cums = np.concatenate([[0], np.cumsum(per_visit)])
+        n = cums[self.visit_offsets[1:]] - cums[self.visit_offsets[:-1]]
+        return n if self.max_tokens is None else np.minimum(n, self.max_tokens)
+
+    def __getitem__(self, index: int) -> NextVisitSample:
+        v0, v1 = int(self.visit_offsets[index]), int(self.visit_offsets[index + 1])
+        if self.max_tokens is not None:
+            v0 = self._first_visit_within_budget(v0, v1)
+        t0, t1 = int(self.token_offsets[v0]), int(self.token_offsets[v1])
+        counts = np.diff(self.token_offsets[v0 : v1 + 1])
+        token_visit = np.repeat(np.arange(v1 - v0, dtype=np.int64), counts)
+        tokens, token_time = self.tokens[t0:t1], self.token_time[t0:t1]
+        if self.max_tokens is not None and t1 - t0 > self.max_tokens:  # one visit alone is too long
+            tokens, token_time, token_visit = (a[: self.max_tokens] for a in (tokens, token_time, token_visit))
+        l0, l1 = int(self.label_offsets[v0]), int(self.label_offsets[v1])
+        return NextVisitSample(
+            subject_id=int(self.subject_id[index]),
+            sex=int(self.sex[index]),
+            visit_time=self.visit_time[v0:v1],
+            age=self.age[v0:v1],
+            tokens=tokens,
+            token_visit=token_visit,
+            token_time=token_time,
+            label_offsets=self.label_offsets[v0 : v1 + 1] - l0,
+            labels=self.labels[l0:l1],
+        )
+
+    def _first_visit_within_budget(self, v0: int, v1: int) -> int:
+        assert self.max_tokens is not None
+        total = int(self.token_offsets[v1] - self.token_offsets[v0])
+        start = v0
+        while total > self.max_tokens and start < v1 - 1:
+            total -= int(self.token_offsets[start + 1] - self.token_offsets[start])
+            start += 1
+        return start
+
+
+def next_visit_dataset(data: NextVisitData, split: str, max_tokens: int | None = None) -> NextVisitDataset:
+    """Dataset over one split of a prepared task."""
+    return NextVisitDataset(data.split(split), max_tokens=max_tokens)
+
+
+def collate_next_visit(samples: Sequence[NextVisitSample], num_labels: int) -> dict[str, torch.Tensor]:
+    """Pad a list of samples into the batch contract of this module's docstring."""
+    if not samples:
+        raise ValueError("collate_next_visit got an empty list of samples; expected at least one.")
+    B = len(samples)
+    T = max(len(s["visit_time"]) for s in samples)
+    L = max(max(len(s["tokens"]) for s in samples), 1)
+    codes = np.full((B, L), PAD_ID, dtype=np.int64)
+    visit = np.zeros((B, L), dtype=np.int64)
+    age = np.zeros((B, L), dtype=np.float32)
+    token_time = np.zeros((B, L), dtype=np.int64)
+    token_mask = np.zeros((B, L), dtype=bool)
+    visit_mask = np.zeros((B, T), dtype=bool)
+    visit_time = np.zeros((B, T), dtype=np.int64)
+    targets = np.full((B, T, num_labels), -1, dtype=np.int8)
+    for b, s in enumerate(samples):
+        n, nv = len(s["tokens"]), len(s["visit_time"])
+        codes[b, :n] = s["tokens"]
+        visit[b, :n] = s["token_visit"]
+        # Unknown age (NaN) becomes 0.0 so embeddings stay finite.
+        age[b, :n] = np.nan_to_num(s["age"][s["token_visit"]], nan=0.0)
+        token_time[b, :n] = s["token_time"]
+        token_mask[b, :n] = True
+        visit_mask[b, :nv] = True
+        visit_time[b, :nv] = s["visit_time"]
+        if nv > 1:
+            targets[b, : nv - 1] = 0
+            # Row t gets the labels of visit t + 1.
+            per_visit = np.diff(s["label_offsets"])
+            rows = np.repeat(np.arange(nv, dtype=np.int64), per_visit) - 1
+            keep = rows >= 0
+            cols = s["labels"]
+            targets[b, rows[keep], cols[keep]] = 1
+    return {
+        "codes": torch.from_numpy(codes),
+        "visit": torch.from_numpy(visit),
+        "age": torch.from_numpy(age),
+        "token_mask": torch.from_numpy(token_mask),
+        "visit_mask": torch.from_numpy(visit_mask),
+        "sex": torch.tensor([s["sex"] for s in samples], dtype=torch.long),
+        "targets": torch.from_numpy(targets),
+        "subject_id": torch.tensor([s["subject_id"] for s in samples], dtype=torch.long),
+        "visit_time": torch.from_numpy(visit_time),
+        "token_time": torch.from_numpy(token_time),
+    }
+
+
+class NextVisitCollator:
+    """Picklable ``collate_fn`` for DataLoader workers: ``NextVisitCollator(V)(samples)``."""
+
+    def __init__(self, num_labels: int) -> None:
+        if num_labels < 1:
+            raise ValueError(f"num_labels must be >= 1, got {num_labels}.")
+        self.num_labels = num_labels
+
+    def __call__(self, samples: Sequence[NextVisitSample]) -> dict[str, torch.Tensor]:
+        return collate_next_visit(samples, self.num_labels)
+
+
+class LengthBucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar-length patients, to cut padding.
+
+    Each epoch: shuffle all indices, cut them into pools of ``batch_size * pool_batches``, sort each
+    pool by length, cut pools into batches, shuffle the batch order. With ``shuffle=False`` the
+    whole split is sorted by length (deterministic evaluation order). Call :meth:`set_epoch` for a
+    new permutation each epoch (deterministic given seed and epoch).
+
+    Args:
+        lengths: (P,) tokens per patient, e.g. ``NextVisitDataset.num_tokens()``.
+        batch_size: patients per batch.
+        shuffle: randomise pools and batch order.
+        drop_last: drop a final smaller batch.
+        pool_batches: batches per sorting pool (larger = less padding, less randomness).
+        seed: base seed.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int] | np.ndarray,
+        batch_size: int,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        pool_batches: int = 50,
+        seed: int = 0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        if pool_batches < 1:
+            raise ValueError(f"pool_batches must be >= 1, got {pool_batches}.")
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.pool_batches = pool_batches
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.lengths)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        n = len(self.lengths)
+        if not self.shuffle:
+            order = np.argsort(self.lengths, kind="stable")
+            batches = [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
+        else:
+            rng = np.random.default_rng((self.seed, self.epoch))
+            perm = rng.permutation(n)
+            pool = self.batch_size * self.pool_batches
+            batches = []
+            for start in range(0, n, pool):
+                chunk = perm[start : start + pool]
+                chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+                batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+            # Pools are whole multiples of batch_size, so only the very last batch can be short:
+            # keep it last (drop_last drops it) and shuffle the order of the full ones.
+            full = [b for b in batches if len(b) == self.batch_size]
+            short = [b for b in batches if len(b) < self.batch_size]
+            order = rng.permutation(len(full))
+            batches = [full[i] for i in order] + short
+        for batch in batches:
+            if self.drop_last and len(batch) < self.batch_size:
+                continue
+            yield [int(i) for i in batch]
+

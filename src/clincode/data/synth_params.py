@@ -1,0 +1,105 @@
+"""Parameters of the synthetic EHR generator, validated once before anything is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+GENERATOR_NAME = "clincode.synthetic_ehr"
+# Bump when the same parameters and seed would produce different data.
+GENERATOR_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """Every knob of :func:`clincode.data.synthetic.generate_ehr_cohort` (see its docstring)."""
+
+    n_patients: int
+    n_codes: int
+    seed: int = 0
+    shard_size: int = 50_000
+    mean_visits: float = 8.0
+    visits_dispersion: float = 1.2
+    max_visits: int = 250
+    mean_codes_per_visit: float = 4.5
+    zipf_exponent: float = 1.1
+    background_fraction: float = 0.25
+    codes_per_activation: float = 1.8
+    max_process_size: int = 12
+    chronic_record_prob: float = 0.7
+    prevalent_fraction: float = 0.4
+    female_fraction: float = 0.53
+    pediatric_fraction: float = 0.1
+    short_gap_fraction: float = 0.2
+    median_gap_days: float = 120.0
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    start_date: str = "2010-01-01"
+    end_date: str = "2024-12-31"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for ``dataset.json`` (tuples become lists)."""
+        out = asdict(self)
+        out["split_fractions"] = list(self.split_fractions)
+        return out
+
+    def validate(self) -> None:
+        """Raise ValueError with one sentence naming the first bad parameter."""
+        _int_at_least("n_patients", self.n_patients, 1)
+        _int_at_least("n_codes", self.n_codes, 1)
+        _int_at_least("seed", self.seed, 0)
+        _int_at_least("shard_size", self.shard_size, 1)
+        _int_at_least("max_visits", self.max_visits, 1)
+        _int_at_least("max_process_size", self.max_process_size, 1)
+        _positive("mean_visits", self.mean_visits, minimum=1.0)
+        _positive("visits_dispersion", self.visits_dispersion)
+        _positive("mean_codes_per_visit", self.mean_codes_per_visit)
+        _positive("zipf_exponent", self.zipf_exponent)
+        _positive("codes_per_activation", self.codes_per_activation, minimum=1.0)
+        _positive("median_gap_days", self.median_gap_days, minimum=1.0)
+        for name in ("background_fraction", "chronic_record_prob", "prevalent_fraction", "female_fraction",
+                     "pediatric_fraction", "short_gap_fraction"):  # fmt: skip
+            _fraction(name, getattr(self, name))
+        if self.background_fraction >= 1.0:
+            raise ValueError("background_fraction must be below 1 (some codes must come from latent processes).")
+        fractions = self.split_fractions
+        numbers = all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in fractions)
+        if len(fractions) != 3 or not numbers or any(not math.isfinite(f) or f < 0 for f in fractions):
+            raise ValueError(
+                f"split_fractions={fractions!r} must be three non-negative numbers (train, tuning, held_out)."
+            )
+        if abs(sum(fractions) - 1.0) > 1e-6:
+            raise ValueError(f"split_fractions={fractions!r} must sum to 1 (they sum to {sum(fractions):.6g}).")
+        start, end = self.start_end()
+        if (end - start).days < 365:
+            raise ValueError(f"end_date {self.end_date} must be at least one year after start_date {self.start_date}.")
+
+    def start_end(self) -> tuple[dt.datetime, dt.datetime]:
+        """The study window as datetimes (ValueError naming the field if not ISO dates)."""
+        out = []
+        for name in ("start_date", "end_date"):
+            text = getattr(self, name)
+            try:
+                out.append(dt.datetime.fromisoformat(text))
+            except (TypeError, ValueError):
+                raise ValueError(f"{name}={text!r} is not an ISO date such as '2010-01-01'.") from None
+        return out[0], out[1]
+
+
+def _int_at_least(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}.")
+
+
+def _positive(name: str, value: object, minimum: float = 0.0) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value <= 0 or value < minimum:  # type: ignore[operator]
+        bound = f">= {minimum:g}" if minimum > 0 else "> 0"
+        raise ValueError(f"{name}={value!r} must be a finite number {bound}.")
+
+
+def _fraction(name: str, value: object) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not 0.0 <= value <= 1.0:  # type: ignore[operator]
+        raise ValueError(f"{name}={value!r} must be a number in [0, 1].")

@@ -1,0 +1,209 @@
+"""Dependency-aware ranking loss (Ho et al. 2026, CHIL; METHODS.md section 1)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from .base import LossModule
+from .inputs import prepare, signs
+from .quadratic import DenseForm, DependencyForm, LowRankForm, lowrank_matrix, symmetric_zero_diagonal
+from .ranking import descending_ranks
+from .reduction import masked_mean
+from .registry import LOSSES
+
+Mode = Literal["dense", "lowrank"]
+MODES = ("dense", "lowrank")
+
+
+def class_weights(y: Tensor, m: Tensor, alpha_neg: float, eps: float) -> tuple[Tensor, Tensor]:
+    """(w_pos, w_neg), 0-d tensors, from the whole mini-batch (global counts over valid entries).
+
+    ``w_pos = N / (P + eps)``, ``w_neg = alpha_neg * P / (N + eps)`` with P positives and N
+    negatives among all valid entries of the batch (not per code).
+    """
+    n_pos = y.sum()
+    n_neg = m.sum() - n_pos
+    return n_neg / (n_pos + eps), alpha_neg * n_pos / (n_neg + eps)
+
+
+def weighted_correctness(x: Tensor, y: Tensor, m: Tensor, alpha_neg: float, eps: float) -> Tensor:
+    """v [R, V]: correctness c (p for a positive, 1 - p for a negative) times its class weight.
+
+    Reference form (plain autograd); the loss itself computes the same values inside
+    ``_DependencyTerms``. ``y``, ``m``: float masks [R, V] (see ``inputs.prepare``).
+    """
+    w_pos, w_neg = class_weights(y, m, alpha_neg, eps)
+    c = torch.sigmoid(x * signs(y))  # = 1 - |p - y|, exact in both tails
+    return c * (m * w_neg + y * (w_pos - w_neg))
+
+
+class _DependencyTerms(torch.autograd.Function):
+    """Per row: C (ordered weighted average of v) and q = v^T W v, from logits, in one Function.
+
+    Forward, with v = c * coef, c = sigmoid(s x), s = +1 / -1 for a positive / negative:
+    computes v, dv/dx = s coef c (1 - c), the ranks, C and q with in-place passes over three
+    [R, V] buffers (on the CPU, fresh large buffers cost page faults; autograd would keep a
+    dozen). Backward: dL/dx = (gC * omega + dL/dv from the form) * dv/dx, in place.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        x: Tensor,
+        y: Tensor,
+        m: Tensor,
+        form: DependencyForm,
+        alpha_neg: float,
+        eps: float,
+        *params: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        w_pos, w_neg = class_weights(y, m, alpha_neg, eps)
+        c = x.neg().addcmul_(x, y, value=2.0).sigmoid_()  # sigmoid(s x), s = 2y - 1
+        v = torch.mul(m, w_neg).addcmul_(y, w_pos - w_neg)  # coef: w_pos / w_neg / 0 (ignored)
+        dv_dx = torch.mul(m, -w_neg).addcmul_(y, w_pos + w_neg)  # s * coef
+        torch.ops.aten.sigmoid_backward.grad_input(dv_dx, c, grad_input=dv_dx)  # s coef c (1 - c)
+        v.mul_(c)  # v = coef * c
+        k = m.sum(1)  # (R,)
+        ranks = descending_ranks(v, m, k)  # (R, V), no gradient: the sort only routes it
+        scale = 2.0 / (k * (k + 1.0)).clamp_min(1.0)  # omega = ranks * scale on valid entries
+        c_row = torch.linalg.vecdot(v, ranks) * scale  # (R,); invalid entries have v = 0
+        q, saved = form.forward(v, c, params)  # c is free now: scratch for the form
+        ctx.form = form  # type: ignore[attr-defined]
+        ctx.n_saved = len(saved)  # type: ignore[attr-defined]
+        ctx.save_for_backward(v, dv_dx, ranks, scale, *params, *saved)
+        return c_row, q
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_c: Tensor, grad_q: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        tensors = ctx.saved_tensors  # type: ignore[attr-defined]
+        v, dv_dx, ranks, scale = tensors[:4]
+        n_params = len(tensors) - 4 - ctx.n_saved  # type: ignore[attr-defined]
+        params = tuple(tensors[4 : 4 + n_params])
+        saved = tuple(tensors[4 + n_params :])
+        grad_v, grad_params = ctx.form.backward(v, saved, grad_q, params)  # type: ignore[attr-defined]
+        grad_v.addcmul_(ranks, (grad_c * scale).unsqueeze(1))  # dC/dv = omega
+        grad_x = grad_v.mul_(dv_dx) if ctx.needs_input_grad[0] else None  # type: ignore[attr-defined]
+        return (grad_x, None, None, None, None, None, *grad_params)
+
+
+def dependency_aware_loss(
+    logits: Tensor,
+    targets: Tensor,
+    form: DependencyForm,
+    alpha_neg: float = 25.0,
+    lam: float = 10.0,
+    eps: float = 1e-6,
+    loss_scale: float = 1.0,
+) -> Tensor:
+    """Ho et al.'s loss: mean over rows with a valid label of ``1 - C + lam * (1 - sigmoid(v^T W v / K))``.
+
+    Args:
+        logits, targets: [..., V]; targets in {1, 0, -1}. Leading dims are flattened to R rows;
+            the class weights use the counts of all of them.
+        form: W and its quadratic form (``DenseForm(w_raw)`` or ``LowRankForm(a, b)``).
+        alpha_neg: weight of negatives relative to the balanced weight (paper: 25).
+        lam: weight of the dependency term (paper: 10).
+        eps: in the class weights (1e-6 in the authors' code).
+        loss_scale: multiplies the result.
+
+    v = c * class weight (see :func:`weighted_correctness`); C is the ordered weighted average
+    of the row's K valid values of v (see ``ranking``); the dependency term is
+    ``I = 1 - sigmoid(v^T W v / K)``. Rows with no valid label are skipped; with none at all the
+    result is a differentiable zero.
+    """
+    x, y, m = prepare(logits, targets)
+    c_row, q = _DependencyTerms.apply(x, y, m, form, alpha_neg, eps, *form.params())
+    k = m.sum(1)  # (R,)
+    row = 1.0 - c_row + lam * torch.sigmoid(-q / k.clamp_min(1.0))  # 1 - sigmoid(raw) = sigmoid(-raw)
+    return loss_scale * masked_mean(row, k.clamp_max(1.0))  # rows with K = 0 are skipped
+
+
+@LOSSES.register("dependency_aware")
+class DependencyAwareLoss(LossModule):
+    """Dependency-aware ranking loss of Ho et al. 2026: alpha_neg 25, lambda 10, learned symmetric W.
+
+    W belongs to the loss: hand ``loss.parameters()`` to the optimizer with the model's, and it is
+    saved in ``state_dict()``. Modes:
+
+    * ``"dense"`` (default, the paper's form): ``W = (W_raw + W_raw^T) / 2``, zero diagonal,
+      W_raw [V, V] initialised like nn.Linear's weight. Two (R x V x V) products per step.
+    * ``"lowrank"`` [ours]: ``W = (A B^T + B A^T) / 2`` with zero diagonal, A, B [V, rank],
+      initialised so that W's entries have the dense initialisation's variance. O(R V rank)
+      per step, so V = 10,000 and beyond are cheap; W is never formed during training.
+
+    The loss uses no training statistics (its class weights are per mini-batch); ``fit`` is a no-op.
+    """
+
+    def __init__(
+        self,
+        num_labels: int,
+        alpha_neg: float = 25.0,
+        lam: float = 10.0,
+        eps: float = 1e-6,
+        loss_scale: float = 1.0,
+        mode: Mode = "dense",
+        rank: int = 64,
+    ) -> None:
+        super().__init__(num_labels)
+        for name, value in (("alpha_neg", alpha_neg), ("lam", lam), ("eps", eps), ("loss_scale", loss_scale)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+            raise ValueError(f"rank must be an int >= 1, got {rank!r}")
+        self.alpha_neg, self.lam, self.eps, self.loss_scale = float(alpha_neg), float(lam), float(eps), float(loss_scale)
+        self.mode: Mode = mode
+        self.rank = rank
+        if mode == "dense":
+            self.w_raw = nn.Parameter(torch.empty(num_labels, num_labels))
+        else:
+            self.factor_a = nn.Parameter(torch.empty(num_labels, rank))
+            self.factor_b = nn.Parameter(torch.empty(num_labels, rank))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Dense: kaiming_uniform(a = sqrt(5)) as nn.Linear. Low rank [ours]: U(-b, b) with
+        b = (3 / (rank V))^(1/4), so that sym(A B^T) has the entry variance of sym(dense init)."""
+        if self.mode == "dense":
+            nn.init.kaiming_uniform_(self.w_raw, a=math.sqrt(5))
+        else:
+            bound = (3.0 / (self.rank * self.num_labels)) ** 0.25
+            nn.init.uniform_(self.factor_a, -bound, bound)
+            nn.init.uniform_(self.factor_b, -bound, bound)
+
+    def form(self) -> DependencyForm:
+        """W's quadratic form over this loss's parameters."""
+        if self.mode == "dense":
+            return DenseForm(self.w_raw)
+        return LowRankForm(self.factor_a, self.factor_b)
+
+    def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
+        return dependency_aware_loss(logits, targets, self.form(), self.alpha_neg, self.lam, self.eps, self.loss_scale)
+
+    @torch.no_grad()
+    def dependency_matrix(self) -> Tensor:
+        """The effective W [V, V]: symmetric, zero diagonal, detached (dense even in low-rank mode)."""
+        if self.mode == "dense":
+            return symmetric_zero_diagonal(self.w_raw.detach()).clone()
+        return lowrank_matrix(self.factor_a.detach(), self.factor_b.detach())
+
+    def export_dependency_matrix(self, codes: list[str], path: str | Path, top_k: int | None = None) -> Path:
+        """Write W's upper triangle as a parquet of (code_a, code_b, weight); see export.py."""
+        from .export import export_dependency_matrix
+
+        return export_dependency_matrix(self.dependency_matrix(), codes, path, top_k)
+
+    def _params_repr(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"alpha_neg": self.alpha_neg, "lam": self.lam, "eps": self.eps}
+        if self.loss_scale != 1.0:
+            out["loss_scale"] = self.loss_scale
+        out["mode"] = self.mode
+        if self.mode == "lowrank":
+            out["rank"] = self.rank
+        return out

@@ -1,0 +1,132 @@
+"""The pairwise dependency term q_r = v_r^T W v_r of the dependency-aware loss, with its gradients.
+
+A *form* holds W's parameters and computes q [R] and, by hand, the gradients with respect to v
+and to its parameters. The dependency-aware loss calls them from its own autograd Function, so
+no autograd graph over [R, V] temporaries is built.
+
+* :class:`DenseForm` (the paper): ``W = (W_raw + W_raw^T) / 2`` with zero diagonal. The forward is
+  one (R x V x V) product Y = v W; because W is symmetric, ``dq/dv = 2 W v = 2 Y`` reuses it, and
+  ``dq/dW = v^T diag(g) v`` is the second and last product. Plain autograd through
+  ``((v @ W) * v).sum(1)`` spends a third (the gradient of ``v @ W`` with respect to v).
+* :class:`LowRankForm` [ours]: ``W = (A B^T + B A^T) / 2`` with zero diagonal, A and B [V, r].
+  ``v^T W v = (v A)·(v B) - sum_i d_i v_i^2`` with ``d_i = (A B^T)_ii``, so W is never formed:
+  three (R x V x 2r) products per step, O(R V r).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+
+def symmetric_zero_diagonal(w_raw: Tensor) -> Tensor:
+    """W = (W_raw + W_raw^T) / 2 with its diagonal set to zero (Ho et al. 2026). [V, V]"""
+    w = torch.add(w_raw, w_raw.mT).mul_(0.5)
+    w.diagonal().zero_()
+    return w
+
+
+class DependencyForm(Protocol):
+    """What the dependency-aware loss needs from a W."""
+
+    def params(self) -> tuple[Tensor, ...]:
+        """W's parameters (autograd inputs; their gradients come from :meth:`backward`)."""
+        ...
+
+    def forward(self, v: Tensor, scratch: Tensor, params: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """q [R] and what backward needs. ``scratch``: a free [R, V] buffer the form may overwrite."""
+        ...
+
+    def backward(
+        self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...]
+    ) -> tuple[Tensor, tuple[Tensor | None, ...]]:
+        """(dL/dv [R, V], a fresh tensor the caller may modify in place; dL/d params)."""
+        ...
+
+
+class DenseForm:
+    """Dense symmetric W from W_raw [V, V] (Ho et al. 2026)."""
+
+    def __init__(self, w_raw: Tensor) -> None:
+        self.w_raw = w_raw
+
+    def params(self) -> tuple[Tensor, ...]:
+        return (self.w_raw,)
+
+    def forward(self, v: Tensor, scratch: Tensor, params: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        (w_raw,) = params
+        y = v @ symmetric_zero_diagonal(w_raw.to(v.dtype))  # (R, V): GEMM 1 of 2
+        return torch.linalg.vecdot(y, v), (y,)
+
+    def backward(
+        self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...]
+    ) -> tuple[Tensor, tuple[Tensor | None, ...]]:
+        (y,) = saved
+        g = grad_q.unsqueeze(1)  # (R, 1)
+        grad_w = None
+        if params[0].requires_grad:
+            g_w = (v * g).mT @ v  # dq/dW = v^T diag(g) v, (V, V): GEMM 2 of 2
+            grad_w = symmetric_zero_diagonal(g_w).to(params[0].dtype)  # through W = sym(W_raw), zero diagonal
+        return y * (2.0 * g), (grad_w,)  # dq/dv = 2 W v = 2 Y
+
+
+class LowRankForm:
+    """Low-rank symmetric W = sym(A B^T) with zero diagonal, A and B [V, r]. [ours]"""
+
+    def __init__(self, a: Tensor, b: Tensor) -> None:
+        self.a, self.b = a, b
+
+    def params(self) -> tuple[Tensor, ...]:
+        return (self.a, self.b)
+
+    def forward(self, v: Tensor, scratch: Tensor, params: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        a, b = (p.to(v.dtype) for p in params)
+        rank = a.shape[1]
+        z = v @ torch.cat([a, b], dim=1)  # (R, 2r) = [v A, v B]
+        diag = torch.linalg.vecdot(a, b)  # (V,), d_i = (A B^T)_ii
+        q = torch.linalg.vecdot(z[:, :rank], z[:, rank:]) - torch.mv(torch.mul(v, v, out=scratch), diag)
+        return q, (z,)
+
+    def backward(
+        self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...]
+    ) -> tuple[Tensor, tuple[Tensor | None, ...]]:
+        (z,) = saved
+        a, b = (p.to(v.dtype) for p in params)
+        rank = a.shape[1]
+        g = grad_q.unsqueeze(1)  # (R, 1)
+        diag = torch.linalg.vecdot(a, b)
+        z_swapped = torch.cat([z[:, rank:], z[:, :rank]], dim=1)  # [v B, v A]
+        # dq/dv = A (v B) + B (v A) - 2 d * v
+        grad_v = (z_swapped * g) @ torch.cat([a, b], dim=1).mT  # (R, V)
+        vg = v * g  # (R, V)
+        grad_v.addcmul_(vg, diag, value=-2.0)
+        grads: tuple[Tensor | None, ...] = (None, None)
+        if params[0].requires_grad or params[1].requires_grad:
+            # dq/dA = v^T diag(g) (v B) - s * B and dq/dB = v^T diag(g) (v A) - s * A,
+            # with s_i = sum_r g_r v_ri^2 (from the diagonal correction)
+            g_ab = vg.mT @ z_swapped  # (V, 2r)
+            s = vg.mul_(v).sum(0).unsqueeze(1)  # (V, 1)
+            grads = (
+                (g_ab[:, :rank] - s * b).to(params[0].dtype),
+                (g_ab[:, rank:] - s * a).to(params[1].dtype),
+            )
+        return grad_v, grads
+
+
+def dense_quadratic_form(v: Tensor, w_raw: Tensor) -> Tensor:
+    """q [R], q_r = v_r^T W v_r with W = sym(W_raw), zero diagonal, by plain autograd (3 GEMMs):
+    the reference the fast path is tested against."""
+    return torch.linalg.vecdot(v @ symmetric_zero_diagonal(w_raw.to(v.dtype)), v)
+
+
+def lowrank_quadratic_form(v: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """q [R] for W = sym(A B^T), zero diagonal, by plain autograd (reference for LowRankForm)."""
+    a, b = a.to(v.dtype), b.to(v.dtype)
+    return torch.linalg.vecdot(v @ a, v @ b) - (v * v) @ torch.linalg.vecdot(a, b)
+
+
+def lowrank_matrix(a: Tensor, b: Tensor) -> Tensor:
+    """The dense W [V, V] that :class:`LowRankForm` uses implicitly."""
+    return symmetric_zero_diagonal(a @ b.mT)

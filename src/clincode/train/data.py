@@ -1,0 +1,108 @@
+"""Config -> prepared task data -> loaders: the one place where data config reaches the code.
+
+The prepared next-visit task is cached under ``<out_dir>/.cache/`` keyed by the data config and
+a fingerprint of the dataset files, so every run of a benchmark on the same cohort builds it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from torch.utils.data import DataLoader
+
+from clincode.config import RunConfig
+from clincode.data.batches import LengthBucketBatchSampler, NextVisitCollator, NextVisitDataset, next_visit_dataset
+from clincode.data.next_visit_data import NextVisitData
+from clincode.data.tasks import build_next_visit
+from clincode.losses import LabelStats
+
+
+def dataset_fingerprint(path: Path) -> str:
+    """Hash of the dataset's file names, sizes and modification times (cheap, no data read)."""
+    h = hashlib.sha256()
+    for f in sorted(Path(path).rglob("*.parquet")) + sorted(Path(path).rglob("*.json")):
+        st = f.stat()
+        h.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def task_key(cfg: RunConfig) -> str:
+    assert cfg.data.path is not None
+    payload = cfg.data.model_dump(mode="json")
+    payload["path"] = str(Path(cfg.data.path).resolve())
+    payload["fingerprint"] = dataset_fingerprint(Path(cfg.data.path))
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare(cfg: RunConfig, *, console: Console | None = None) -> NextVisitData:
+    """Build (or load from cache) the next-visit task described by ``cfg.data``."""
+    console = console or Console(stderr=True)
+    if cfg.data.path is None:
+        raise ValueError("data.path is not set: give a MEDS dataset directory (e.g. from `clincode synth ehr`) with --set data.path=DIR")
+    path = Path(cfg.data.path)
+    if not path.exists():
+        raise FileNotFoundError(f"data.path {path} does not exist")
+    cache = Path(cfg.out_dir) / ".cache" / f"next_visit-{task_key(cfg)}"
+    if cache.is_dir():
+        try:
+            return NextVisitData.load(cache)
+        except Exception as exc:  # a stale or damaged cache is rebuilt, never trusted
+            console.print(f"[yellow]rebuilding task cache {cache}: {exc}[/yellow]")
+    window = None if cfg.data.visit_window_hours is None else timedelta(hours=cfg.data.visit_window_hours)
+    data = build_next_visit(
+        path,
+        num_labels=cfg.data.num_labels,
+        label_level=cfg.data.label_level,
+        visit_window=window,
+        max_visits=cfg.data.max_visits,
+        max_codes_per_visit=cfg.data.max_codes_per_visit,
+        min_code_count=cfg.data.min_code_count,
+        progress=cfg.trainer.progress,
+    )
+    data.save(cache, overwrite=True)
+    return data
+
+
+def loader(data: NextVisitData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
+    """Length-bucketed loader of one split (shuffled pools for training, sorted for evaluation)."""
+    dataset = next_visit_dataset(data, split)
+    batch_size = cfg.trainer.eval_batch_size if eval else cfg.trainer.batch_size
+    sampler = LengthBucketBatchSampler(dataset.num_tokens(), batch_size, shuffle=shuffle, seed=cfg.seed)
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=NextVisitCollator(data.num_labels),
+        num_workers=cfg.trainer.num_workers,
+        persistent_workers=cfg.trainer.num_workers > 0,
+    )
+
+
+def label_stats(data: NextVisitData, split: str = "train") -> LabelStats:
+    """Training label statistics, exactly as the loss sees its rows.
+
+    A row is (patient, visit t) for every visit but the last; its positives are visit t+1's labels.
+    """
+    ds: NextVisitDataset = next_visit_dataset(data, split)
+    num_labels = data.num_labels
+    per_visit = np.diff(ds.label_offsets)  # labels of each visit, all patients concatenated
+    first_visit = ds.visit_offsets[:-1]
+    # Rows are all visits except each patient's first one, read as "the next visit" of the row before.
+    is_target_visit = np.ones(len(per_visit), dtype=bool)
+    is_target_visit[first_visit[first_visit < len(per_visit)]] = False
+    counts = per_visit[is_target_visit]
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    starts = ds.label_offsets[:-1][is_target_visit]
+    if counts.sum():
+        idx = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
+        indices = ds.labels[idx].astype(np.int64)
+    else:
+        indices = np.zeros(0, dtype=np.int64)
+    n_rows = int(is_target_visit.sum())
+    positives = np.bincount(indices, minlength=num_labels).astype(np.int64)
+    valid = np.full(num_labels, n_rows, dtype=np.int64)
+    return LabelStats(positives=positives, valid=valid, n_rows=n_rows, indptr=indptr, indices=indices)

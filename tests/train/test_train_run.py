@@ -1,0 +1,84 @@
+"""A trained run holds everything needed to use and audit it; reruns resume or refuse clearly."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from rich.console import Console
+
+from clincode.config import load_config
+from clincode.data.batches import collate_next_visit, next_visit_dataset
+from clincode.losses import LabelStats, build_loss
+from clincode.resources import config_path
+from clincode.train import data as task_data
+from clincode.train.fit import train_run
+from clincode.train.runs import Artefact, RunError
+
+from train_test_helpers import tiny_overrides
+
+
+def test_run_directory_contents(tiny_run):
+    for name in ["config.yaml", "environment.json", "model.ckpt", "thresholds.json", "metrics.json", "metrics.md"]:
+        assert (tiny_run / name).is_file(), name
+    assert (tiny_run / "checkpoints" / "last.ckpt").is_file()
+    assert (tiny_run / "logs" / "metrics.csv").read_text().count("\n") > 2
+    env = json.loads((tiny_run / "environment.json").read_text())
+    assert env["seed"] == 0 and env["packages"]["torch"]
+    cfg = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    assert cfg["loss"]["name"] == "dependency_aware" and cfg["data"]["num_labels"] == 60
+
+
+def test_artefact_holds_model_loss_labels_thresholds(tiny_run):
+    art = Artefact.load(tiny_run / "model.ckpt")
+    assert len(art.label_space["codes"]) == 60 and art.label_space["codes"][0].startswith("ICD10CM//")
+    assert art.thresholds is not None
+    model = art.build_model()
+    assert model.head.out_features == 60
+    loss = art.build_loss()
+    w = loss.dependency_matrix()
+    assert w.shape == (60, 60)
+    assert torch.allclose(w, w.T) and torch.all(w.diagonal() == 0)
+    # W is optimised with the model: it moved away from a fresh initialisation of the same seed.
+    torch.manual_seed(0)
+    fresh = build_loss("dependency_aware", 60).dependency_matrix()
+    assert not torch.allclose(w, fresh)
+
+
+def test_metrics_json_structure(tiny_run):
+    m = json.loads((tiny_run / "metrics.json").read_text())
+    assert 0 <= m["ranking"]["auprc_micro"] <= 1
+    assert set(m["rules"]) >= {"0.5", "global", "per_label"}
+    assert m["run"]["loss"] == "dependency_aware"
+    # the tuned global threshold is the one saved with the model
+    th = json.loads((tiny_run / "thresholds.json").read_text())
+    assert m["rules"]["global"]["threshold"] == pytest.approx(th["global_threshold"])
+
+
+def test_rerun_is_noop_and_conflicting_config_refused(tiny_run, tiny_cohort):
+    before = (tiny_run / "metrics.json").stat().st_mtime_ns
+    cfg = load_config(tiny_run / "config.yaml")
+    train_run(cfg, console=Console(quiet=True))
+    assert (tiny_run / "metrics.json").stat().st_mtime_ns == before
+    other = load_config(config_path("demo"), tiny_overrides(tiny_cohort, tiny_run.parent, **{"loss.name": "bce"}))
+    with pytest.raises(RunError, match="different config.*loss.name"):
+        train_run(other, console=Console(quiet=True))
+
+
+def test_label_stats_match_dense_targets(tiny_run):
+    """The loss's training statistics equal those of the dense batches it is trained on."""
+    cfg = load_config(tiny_run / "config.yaml")
+    data = task_data.prepare(cfg, console=Console(quiet=True))
+    fast = task_data.label_stats(data)
+    ds = next_visit_dataset(data, "train")
+    chunks = []
+    for i in range(0, len(ds), 64):
+        batch = collate_next_visit([ds[j] for j in range(i, min(i + 64, len(ds)))], data.num_labels)
+        chunks.append(batch["targets"].reshape(-1, data.num_labels))
+    ref = LabelStats.from_targets(chunks)
+    assert fast.n_rows == ref.n_rows
+    np.testing.assert_array_equal(fast.positives, ref.positives)
+    np.testing.assert_array_equal(fast.valid, ref.valid)
+    np.testing.assert_array_equal(fast.indptr, ref.indptr)
+    np.testing.assert_array_equal(np.sort(fast.indices), np.sort(ref.indices))
