@@ -106,7 +106,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dense-repeats-large", type=int, default=2, help="repeats for dense W when V > 5000")
     parser.add_argument("--rank", type=int, default=64, help="rank of the low-rank W")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     names = args.losses or [*LOSSES.names(), LOWRANK]
     if "bce" not in names:
         names = ["bce", *names]

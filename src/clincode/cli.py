@@ -110,11 +110,18 @@ def predict(
     out_file: Annotated[Path, typer.Option("--out", help="output file: .parquet, .csv or .jsonl")],
     top_k: Annotated[int, typer.Option("--top-k", help="top codes listed per visit")] = 10,
     split: Annotated[Optional[str], typer.Option("--split", help="only this split of the dataset (default: all patients)")] = None,
+    rule: Annotated[str, typer.Option("--rule", help="decision rule for `alert`: global, per_label or 0.5")] = "global",
 ) -> None:
-    """Forecast the next visit's codes for every patient and visit of a dataset."""
+    """Forecast the next visit's codes for every patient and visit of a dataset.
+
+    One row per (patient, visit, code listed): the top-k codes by probability plus every code at or
+    above the run's saved decision threshold (column `alert`), with code descriptions.
+    """
     from clincode.train.predict import predict_to_file
 
-    n = predict_to_file(run_dir, data, out_file, top_k=top_k, split=split, console=err)
+    if rule not in ("global", "per_label", "0.5"):
+        raise ValueError(f"--rule must be global, per_label or 0.5, got {rule!r}")
+    n = predict_to_file(run_dir, data, out_file, top_k=top_k, split=split, rule=rule, console=err)  # type: ignore[arg-type]
     out.print(f"wrote {n} rows to {out_file}")
 
 
@@ -140,12 +147,12 @@ def list_configs() -> None:
     """Example run configs shipped with clincode."""
     from clincode.resources import config_dir
 
-    table = Table(title="configs")
+    table = Table(title=f"configs in {config_dir()}")
     table.add_column("file")
     table.add_column("description")
     for path in sorted(config_dir().glob("*.yaml")):
-        first = path.read_text().splitlines()[0].lstrip("# ") if path.read_text() else ""
-        table.add_row(str(path), first)
+        lines = path.read_text().splitlines()
+        table.add_row(path.name, lines[0].lstrip("# ") if lines else "")
     out.print(table)
 
 

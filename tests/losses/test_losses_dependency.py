@@ -103,26 +103,37 @@ def test_gradcheck_with_respect_to_w_float64() -> None:
 
 
 class _CountMatmuls(TorchDispatchMode):
-    def __init__(self) -> None:
+    """Counts matrix products of at least ``work`` multiply-adds (the R x V x V ones)."""
+
+    def __init__(self, work: int) -> None:
         super().__init__()
+        self.work = work
         self.big = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.overloadpacket in (torch.ops.aten.mm, torch.ops.aten.addmm, torch.ops.aten.bmm, torch.ops.aten.baddbmm):
-            shapes = [tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]
-            if sum(1 for s in shapes for d in s if d == 48) >= 2:  # products with a V x V side
+        packet = func.overloadpacket
+        if packet in (torch.ops.aten.mm, torch.ops.aten.bmm, torch.ops.aten.addmm, torch.ops.aten.baddbmm):
+            a, b = (args[1], args[2]) if packet in (torch.ops.aten.addmm, torch.ops.aten.baddbmm) else args[:2]
+            if math.prod(a.shape) * b.shape[-1] >= self.work:
                 self.big += 1
         return func(*args, **(kwargs or {}))
 
 
 def test_dense_step_spends_exactly_two_matrix_products() -> None:
-    loss = build_loss("dependency_aware", 48)
-    x, t = data(5, 300, 48)
+    rows, num_labels = 300, 48
+    loss = build_loss("dependency_aware", num_labels)
+    x, t = data(5, rows, num_labels)
     x.requires_grad_(True)
-    with _CountMatmuls() as counter:
+    with _CountMatmuls(rows * num_labels * num_labels) as counter:
         loss(x, t).backward()
     assert counter.big == 2
     assert x.grad is not None and loss.w_raw.grad is not None
+    with _CountMatmuls(rows * num_labels * num_labels) as plain:  # the counter does see a third one
+        from clincode.losses.quadratic import dense_quadratic_form
+
+        v = torch.rand(rows, num_labels, requires_grad=True)
+        dense_quadratic_form(v, loss.w_raw).sum().backward()
+    assert plain.big == 3
 
 
 def test_dependency_matrix_is_symmetric_zero_diagonal_detached() -> None:

@@ -90,3 +90,18 @@ def test_counts_per_row_and_label_agree(monkeypatch: pytest.MonkeyPatch) -> None
 def test_threshold_shape_is_checked() -> None:
     with pytest.raises(ValueError, match="one per label"):
         decision_counts(np.zeros((2, 3)), np.zeros((2, 3), np.int8), np.array([0.5, 0.5]))
+
+
+def test_float32_probabilities_compare_exactly_with_float64_thresholds() -> None:
+    p32 = np.array([[np.float32(0.35), np.float32(0.35)]], np.float32)  # 0.3499999940...
+    y = np.array([[1, 1]], np.int8)
+    thr = np.array([0.35, float(np.float32(0.35))])
+    c = decision_counts(p32, y, thr)
+    assert c.pp_label.tolist() == [0, 1]
+    # and the same decisions as an explicit float64 comparison on random data
+    rng = np.random.default_rng(3)
+    p = rng.random((50, 40)).astype(np.float32)
+    t = rng.random(40)
+    t[:10] = p[0, :10].astype(np.float64)  # thresholds exactly at attained scores
+    got = decision_counts(p, np.zeros((50, 40), np.int8), t).pp_label
+    np.testing.assert_array_equal(got, (p.astype(np.float64) >= t).sum(0))

@@ -83,6 +83,8 @@ def build_next_visit(
     min_code_count: int = 1,
     min_visits: int = 2,
     progress: bool = True,
+    fitted: tuple[LabelSpace, Vocab] | None = None,
+    allow_empty_splits: bool = False,
 ) -> NextVisitData:
     """Build the next-visit task from a MEDS directory.
 
@@ -97,6 +99,9 @@ def build_next_visit(
         min_code_count: Vocab min count (training visits containing the code).
         min_visits: patients with fewer visits are dropped (2 = at least one target).
         progress: show a rich progress bar and print the dropped / truncated counts.
+        fitted: a LabelSpace and Vocab already fitted (e.g. loaded from a trained run) to encode
+            this dataset with, instead of fitting them on its training split (for prediction).
+        allow_empty_splits: do not raise for a split with no patient (for prediction).
 
     Returns:
         NextVisitData with one table per split, the fitted LabelSpace and Vocab, and build stats.
@@ -124,8 +129,11 @@ def build_next_visit(
         min_code_count=min_code_count,
         min_visits=min_visits,
     )
-    label_space = LabelSpace(num_labels, label_level, tuple(code_prefixes))  # validates level early
-    vocab = Vocab(min_code_count)
+    if fitted is None:
+        label_space = LabelSpace(num_labels, label_level, tuple(code_prefixes))  # validates level early
+        vocab = Vocab(min_code_count)
+    else:
+        label_space, vocab = fitted
 
     layout = validate_meds_dir(meds_dir)
     # An Enum split column is a 1-byte code per event row instead of a string.
@@ -145,7 +153,8 @@ def build_next_visit(
             bar.advance()
         stats.update(split_counts)
         bar.describe("fit label space + vocab")
-        _fit([u for u in built if u is not None], label_space, vocab)
+        if fitted is None:
+            _fit([u for u in built if u is not None], label_space, vocab)
         bar.advance()
         # Pass 2: encode tokens and labels, one table per split.
         parts: dict[str, list[pl.DataFrame]] = {name: [] for name in SPLIT_NAMES}
@@ -164,7 +173,7 @@ def build_next_visit(
         tables[name] = frame.select(list(TASK_SCHEMA)).sort("subject_id")
         stats[f"{name}/patients"] = tables[name].height
         stats[f"{name}/visits"] = int(tables[name]["visit_time"].list.len().sum() or 0)
-        if tables[name].height == 0:
+        if tables[name].height == 0 and not allow_empty_splits:
             raise DataError(
                 f"split {name!r} has no patient with at least {min_visits} visits in {layout.root} "
                 f"({stats.get(f'{name}/dropped_few_visits', 0)} dropped for too few visits); "

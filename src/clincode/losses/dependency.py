@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from .base import LossModule
-from .inputs import prepare, signs
-from .quadratic import DenseForm, DependencyForm, LowRankForm, lowrank_matrix, symmetric_zero_diagonal
+from .inputs import compute_dtype, signs
+from .quadratic import DenseForm, DependencyForm, LowRankForm, is_ignored, lowrank_matrix, rowdot, rowsum, symmetric_zero_diagonal
 from .ranking import descending_ranks
 from .reduction import masked_mean
 from .registry import LOSSES
@@ -43,43 +43,63 @@ def weighted_correctness(x: Tensor, y: Tensor, m: Tensor, alpha_neg: float, eps:
 
 
 class _DependencyTerms(torch.autograd.Function):
-    """Per row: C (ordered weighted average of v) and q = v^T W v, from logits, in one Function.
+    """Per row: C (ordered weighted average of v), q = v^T W v and K, from logits, in one Function.
 
     Forward, with v = c * coef, c = sigmoid(s x), s = +1 / -1 for a positive / negative:
-    computes v, dv/dx = s coef c (1 - c), the ranks, C and q with in-place passes over three
-    [R, V] buffers (on the CPU, fresh large buffers cost page faults; autograd would keep a
-    dozen). Backward: dL/dx = (gC * omega + dL/dv from the form) * dv/dx, in place.
+    computes v, dv/dx = s coef c (1 - c), the ranks, C and q. Everything is derived from the
+    float targets t in {1, 0, -1} with in-place passes over three [R, V] buffers: on the CPU,
+    every fresh large buffer costs page faults, and autograd would keep about a dozen.
+    Backward: dL/dx = (gC * omega + dL/dv from the form) * dv/dx, in place.
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: torch.autograd.function.FunctionCtx,
         x: Tensor,
-        y: Tensor,
-        m: Tensor,
+        t: Tensor,
         form: DependencyForm,
         alpha_neg: float,
         eps: float,
         *params: Tensor,
-    ) -> tuple[Tensor, Tensor]:
-        w_pos, w_neg = class_weights(y, m, alpha_neg, eps)
-        c = x.neg().addcmul_(x, y, value=2.0).sigmoid_()  # sigmoid(s x), s = 2y - 1
-        v = torch.mul(m, w_neg).addcmul_(y, w_pos - w_neg)  # coef: w_pos / w_neg / 0 (ignored)
-        dv_dx = torch.mul(m, -w_neg).addcmul_(y, w_pos + w_neg)  # s * coef
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """x: logits [R, V]; t: a float copy of the targets, [R, V], consumed (overwritten)."""
+        rows, num_labels = x.shape
+        # Counts from two reductions, no masks: per row, sum(t) = P - I and sum(t^2) = P + I
+        # (P positives, I ignored). Totals in float64: R V can exceed float32's exact integers.
+        s1, s2 = rowsum(t), rowdot(t, t)
+        pos_r, ign_r = (s2 + s1) * 0.5, (s2 - s1) * 0.5
+        k = num_labels - ign_r  # (R,), valid labels per row
+        n_pos = pos_r.double().sum()
+        n_neg = k.double().sum() - n_pos
+        w_pos = n_neg / (n_pos + eps)
+        w_neg = alpha_neg * n_pos / (n_neg + eps)
+        # coef(t) = w_pos, w_neg, 0 for t = 1, 0, -1 and s(t) coef(t) = w_pos, -w_neg, 0 are the
+        # quadratics (1 + t)(a + b t) through those points: exactly 0 on ignored entries
+        dt = x.dtype
+        v = torch.addcmul(w_neg.to(dt), t, (w_pos / 2 - w_neg).to(dt))
+        v.addcmul_(v, t)  # coef
+        dv_dx = torch.addcmul((-w_neg).to(dt), t, (w_pos / 2 + w_neg).to(dt))
+        dv_dx.addcmul_(dv_dx, t)  # s * coef
+        partial = bool(((k > 0) & (k < num_labels)).any())
+        invalid = is_ignored(t) if partial else None  # only rows with some ignored labels need it
+        c = t.mul_(2.0).sub_(1.0).mul_(x).sigmoid_()  # sigmoid(s x) with s = 2t - 1, in t's buffer
         torch.ops.aten.sigmoid_backward.grad_input(dv_dx, c, grad_input=dv_dx)  # s coef c (1 - c)
-        v.mul_(c)  # v = coef * c
-        k = m.sum(1)  # (R,)
-        ranks = descending_ranks(v, m, k)  # (R, V), no gradient: the sort only routes it
+        v.mul_(c)  # v = coef * c; exactly 0 on ignored entries
+        ranks, spent = descending_ranks(v, invalid, out=c)  # c's buffer is free: the ranks go there
         scale = 2.0 / (k * (k + 1.0)).clamp_min(1.0)  # omega = ranks * scale on valid entries
-        c_row = torch.linalg.vecdot(v, ranks) * scale  # (R,); invalid entries have v = 0
-        q, saved = form.forward(v, c, params)  # c is free now: scratch for the form
+        c_row = rowdot(v, ranks) * scale  # (R,); ignored entries have v = 0
+        scratch = spent.reshape(-1).view(x.dtype)[: rows * num_labels].view(rows, num_labels)
+        q, saved = form.forward(v, scratch, params)
         ctx.form = form  # type: ignore[attr-defined]
         ctx.n_saved = len(saved)  # type: ignore[attr-defined]
         ctx.save_for_backward(v, dv_dx, ranks, scale, *params, *saved)
-        return c_row, q
+        ctx.mark_non_differentiable(k)
+        return c_row, q, k
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_c: Tensor, grad_q: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx, grad_c: Tensor, grad_q: Tensor, grad_k: Tensor | None
+    ) -> tuple[Tensor | None, ...]:
         tensors = ctx.saved_tensors  # type: ignore[attr-defined]
         v, dv_dx, ranks, scale = tensors[:4]
         n_params = len(tensors) - 4 - ctx.n_saved  # type: ignore[attr-defined]
@@ -88,7 +108,7 @@ class _DependencyTerms(torch.autograd.Function):
         grad_v, grad_params = ctx.form.backward(v, saved, grad_q, params)  # type: ignore[attr-defined]
         grad_v.addcmul_(ranks, (grad_c * scale).unsqueeze(1))  # dC/dv = omega
         grad_x = grad_v.mul_(dv_dx) if ctx.needs_input_grad[0] else None  # type: ignore[attr-defined]
-        return (grad_x, None, None, None, None, None, *grad_params)
+        return (grad_x, None, None, None, None, *grad_params)
 
 
 def dependency_aware_loss(
@@ -116,9 +136,11 @@ def dependency_aware_loss(
     ``I = 1 - sigmoid(v^T W v / K)``. Rows with no valid label are skipped; with none at all the
     result is a differentiable zero.
     """
-    x, y, m = prepare(logits, targets)
-    c_row, q = _DependencyTerms.apply(x, y, m, form, alpha_neg, eps, *form.params())
-    k = m.sum(1)  # (R,)
+    num_labels = logits.shape[-1]
+    dtype = compute_dtype(logits.dtype)
+    x = logits.reshape(-1, num_labels).to(dtype)
+    t = targets.reshape(-1, num_labels).to(dtype, copy=True)  # consumed by _DependencyTerms
+    c_row, q, k = _DependencyTerms.apply(x, t, form, alpha_neg, eps, *form.params())
     row = 1.0 - c_row + lam * torch.sigmoid(-q / k.clamp_min(1.0))  # 1 - sigmoid(raw) = sigmoid(-raw)
     return loss_scale * masked_mean(row, k.clamp_max(1.0))  # rows with K = 0 are skipped
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -25,32 +26,35 @@ _INT32_MIN = np.iinfo(np.int32).min
 _POOL: ThreadPoolExecutor | None = None
 
 
-def descending_ranks(v: Tensor, valid: Tensor, k: Tensor) -> Tensor:
-    """Float [R, V]: each valid entry's 1-based rank among its row's valid values, largest first.
+def descending_ranks(v: Tensor, invalid: Tensor | None = None, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Each valid entry's 1-based rank among its row's valid values, largest first.
 
     Args:
         v: [R, V] values, >= 0 where valid (the weighted correctness is); no gradient is tracked.
-        valid: [R, V], float or bool, non-zero = valid.
-        k: [R], the number of valid entries per row (float or int).
+        invalid: bool [R, V] marking entries to leave out, or None when every row is either fully
+            valid or fully ignored (padding): then no entry needs to be pushed aside.
+        out: optional float [R, V] buffer (dtype of v) to write the ranks into.
 
-    Entries that are not valid get ranks above K (meaningless; callers mask or multiply them by
-    a zero). Ties are ranked by label index: the lower index gets the larger rank, as a stable
-    ascending sort would place it first; any tie order gives the same weighted sum.
+    Returns:
+        (ranks, spent): ranks float [R, V] (entries that are not valid get ranks above K,
+        meaningless: callers multiply them by zero), and the int64 [R, V] sort buffer, free
+        for the caller to reuse as scratch memory.
+
+    Ties are ranked by label index: the lower index gets the larger rank, as a stable ascending
+    sort would place it first; any tie order gives the same weighted sum.
     """
     v = v.detach()
     rows, num_labels = v.shape
     if v.device.type == "cpu" and v.dtype == torch.float32 and sys.byteorder == "little":
-        # rows with 0 < K < V need their invalid entries pushed first; fully valid rows and fully
-        # ignored rows (padding) do not, which saves a pass in the common case
-        partial = bool(((k > 0) & (k < num_labels)).any())
-        order = _ascending_order_packed(v, valid if partial else None)
+        order = _ascending_order_packed(v, invalid)
     else:
-        keys = torch.where(valid != 0, v, torch.full((), float("-inf"), dtype=v.dtype, device=v.device))
+        keys = v if invalid is None else v.masked_fill(invalid, float("-inf"))
         order = torch.sort(keys, dim=1, stable=True).indices
     # ascending position a holds descending rank V - a; the V - K invalid entries come first, so
     # every valid entry gets its rank among the valid ones
     rank = torch.arange(num_labels, 0, -1, device=v.device, dtype=v.dtype).expand(rows, num_labels)
-    return torch.empty_like(v).scatter_(1, order, rank)  # order is a permutation of each row
+    out = torch.empty_like(v) if out is None else out
+    return out.scatter_(1, order, rank), order  # order is a permutation of each row
 
 
 def rank_weights(v: Tensor, valid: Tensor) -> Tensor:
@@ -62,35 +66,48 @@ def rank_weights(v: Tensor, valid: Tensor) -> Tensor:
         )
     mask = valid.to(v.dtype)
     k = mask.sum(1, keepdim=True)  # (R, 1)
-    ranks = descending_ranks(v, mask, k.squeeze(1))
+    ranks, _ = descending_ranks(v, mask == 0)
     return ranks.mul_(2.0 / (k * (k + 1.0)).clamp_min(1.0)).mul_(mask)
 
 
-def _ascending_order_packed(v: Tensor, valid: Tensor | None) -> Tensor:
-    """int64 [R, V]: label indices of each row in ascending order of (value, index), invalid first."""
+def _ascending_order_packed(v: Tensor, invalid: Tensor | None) -> Tensor:
+    """int64 [R, V]: label indices of each row in ascending order of (value, index), invalid first.
+
+    Packing, sorting and unpacking run per block of rows in a few threads (NumPy releases the
+    GIL), so the whole step scales with the cores like the matrix products around it.
+    """
     rows, num_labels = v.shape
     keys = np.empty((rows, num_labels, 2), dtype=np.int32)
-    keys[..., 0] = np.arange(num_labels, dtype=np.int32)  # low word (little-endian): the label index
-    high = keys[..., 1]
-    # the bits of a float32 >= 0 order like int32; clearing the sign bit makes -0.0 equal to +0.0
-    np.bitwise_and(v.contiguous().numpy().view(np.int32), 0x7FFFFFFF, out=high)
-    if valid is not None:
-        np.copyto(high, _INT32_MIN, where=valid.contiguous().numpy() == 0)  # invalid entries sort first
     packed = keys.view(np.int64).reshape(rows, num_labels)
-    _sort_rows(packed)
-    np.bitwise_and(packed, 0xFFFFFFFF, out=packed)  # keep the low word: the label index, in place
+    values = v.contiguous().numpy().view(np.int32)
+    skip = None if invalid is None else invalid.contiguous().numpy()
+    labels = np.arange(num_labels, dtype=np.int32)
+
+    def work(a: int, b: int) -> None:
+        keys[a:b, :, 0] = labels  # low word (little-endian): the label index, breaks ties
+        high = keys[a:b, :, 1]
+        # the bits of a float32 >= 0 order like int32; clearing the sign bit makes -0.0 == +0.0
+        np.bitwise_and(values[a:b], 0x7FFFFFFF, out=high)
+        if skip is not None:
+            np.copyto(high, _INT32_MIN, where=skip[a:b])  # ignored entries sort first
+        block = packed[a:b]
+        block.sort(axis=1)
+        np.bitwise_and(block, 0xFFFFFFFF, out=block)  # keep the low word: the label index
+
+    _run_in_blocks(work, rows, packed.size)
     return torch.from_numpy(packed)
 
 
-def _sort_rows(keys: np.ndarray) -> None:
-    """Sort each row of a 2-D array in place, splitting rows over threads (NumPy releases the GIL)."""
-    threads = min(torch.get_num_threads(), keys.shape[0], max(1, keys.size >> 18))
+def _run_in_blocks(work: Callable[[int, int], None], rows: int, size: int) -> None:
+    """Call ``work(a, b)`` on contiguous blocks of rows, in parallel when the array is large."""
+    threads = min(torch.get_num_threads(), rows, max(1, size >> 18))
     if threads <= 1:
-        keys.sort(axis=1)
+        work(0, rows)
         return
-    bounds = np.linspace(0, keys.shape[0], threads + 1).astype(np.int64)
-    chunks = [keys[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    list(_pool().map(lambda chunk: chunk.sort(axis=1), chunks))
+    bounds = np.linspace(0, rows, threads + 1).astype(np.int64)
+    futures = [_pool().submit(work, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    for future in futures:
+        future.result()
 
 
 def _pool() -> ThreadPoolExecutor:

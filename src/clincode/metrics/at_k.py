@@ -128,19 +128,26 @@ def _row_ranking(probs: np.ndarray, targets: np.ndarray, ks: tuple[int, ...], co
         gold = t == 1
         s = np.where(valid, take_block(probs, sl, cols), -np.inf)  # (n, L), ignored never retrieved
         ss = np.sort(s, axis=1)
-        n_gold[sl] = gold.sum(axis=1)
-        n_valid[sl] = valid.sum(axis=1)
+        gs = np.sort(np.where(gold, s, -np.inf), axis=1)  # gold scores, -inf elsewhere
+        n_gold[sl] = np.count_nonzero(gold, axis=1)
+        n_valid[sl] = np.count_nonzero(valid, axis=1)
         if n_labels == 0:
             continue
+        rows_in = np.arange(ss.shape[0])
         for i, k in enumerate(ks):
             kk = min(k, n_labels)
-            kth = ss[:, n_labels - kk][:, None]  # the k-th largest score (-inf: fewer than k valid)
-            above = s > kth
-            tied = valid & (s == kth)
-            n_above = above.sum(axis=1)
-            n_tied = tied.sum(axis=1)
-            g_above = (above & gold).sum(axis=1)
-            g_tied = (tied & gold).sum(axis=1)
+            kth = ss[:, n_labels - kk]  # the k-th largest score (-inf: fewer than k valid labels)
+            # Counts above / tied with the k-th score by binary search in the sorted rows; a
+            # -inf k-th score means every valid label is retrieved and nothing ties.
+            finite = kth > -np.inf
+            le = rowwise_searchsorted(ss, rows_in, kth, "right")
+            lt = rowwise_searchsorted(ss, rows_in, kth, "left")
+            n_above = n_labels - le
+            n_tied = np.where(finite, le - lt, 0)
+            g_le = rowwise_searchsorted(gs, rows_in, kth, "right")
+            g_lt = rowwise_searchsorted(gs, rows_in, kth, "left")
+            g_above = n_labels - g_le
+            g_tied = np.where(finite, g_le - g_lt, 0)
             # kk - n_above free places are shared at random among the n_tied tied labels.
             share = np.divide(kk - n_above, n_tied, out=np.zeros(n_tied.shape), where=n_tied > 0)
             hits[i, sl] = g_above + share * g_tied
@@ -149,7 +156,6 @@ def _row_ranking(probs: np.ndarray, targets: np.ndarray, ks: tuple[int, ...], co
             continue
         gv = s[gr, gc]
         rank = n_labels - rowwise_searchsorted(ss, gr, gv, "left")  # valid labels scoring >= s_g
-        gs = np.sort(np.where(gold, s, -np.inf), axis=1)
         gold_rank = n_labels - rowwise_searchsorted(gs, gr, gv, "left")  # gold scoring >= s_g
         ap_sum = np.bincount(gr, weights=gold_rank / rank, minlength=sl.stop - sl.start)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -82,8 +82,22 @@ def decision_counts(
 
 
 def predicted(probs_block: np.ndarray, targets_block: np.ndarray, thr: np.ndarray) -> np.ndarray:
-    """bool ``(n, L)``: valid entries predicted positive (``prob >= thr``, compared in float64)."""
-    return (probs_block >= thr[None, :]) & (targets_block != -1)
+    """bool ``(n, L)``: valid entries predicted positive (``prob >= thr``, exact as in float64)."""
+    return (probs_block >= threshold_in(thr, probs_block.dtype)[None, :]) & (targets_block != -1)
+
+
+def threshold_in(thr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float64 thresholds as ``dtype`` values giving the same ``prob >= t`` decisions.
+
+    For float32 probabilities ``p >= t`` (exact) holds iff ``p >= t32`` with ``t32`` the smallest
+    float32 not below ``t``; comparing in float32 avoids a float64 cast of every probability.
+    """
+    if np.dtype(dtype) == np.float64:
+        return thr
+    t = thr.astype(dtype)
+    low = t.astype(np.float64) < thr
+    t[low] = np.nextafter(t[low], np.asarray(np.inf, dtype=dtype))
+    return t
 
 
 def _decision_counts(probs: np.ndarray, targets: np.ndarray, thr: np.ndarray, cols: np.ndarray) -> DecisionCounts:

@@ -86,7 +86,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path) -> tuple[L.Trainer, ModelCheckp
         enable_model_summary=tc.progress,
         limit_train_batches=tc.limit_train_batches,
         deterministic=tc.deterministic,
-        log_every_n_steps=1,
+        log_every_n_steps=5,
         num_sanity_val_steps=0,
     )
     return trainer, ckpt
@@ -100,16 +100,21 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     if (run_dir / ARTEFACT).exists() and (run_dir / "metrics.json").exists():
         console.print(f"[green]run {run_dir} is already complete[/green]")
         return run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / "config.yaml", config_to_yaml(cfg))
-    write_json(run_dir / "environment.json", environment(cfg.seed))
+    # Everything that can reject the input (data, model and loss parameters) runs before the run
+    # directory is written, so a failed start leaves nothing behind.
+    from clincode.losses import LOSSES
+    from clincode.models import MODELS
 
+    LOSSES.get(cfg.loss.name), MODELS.get(cfg.model.name)  # unknown names fail before any data work
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = task_data.prepare(cfg, console=console)
     num_labels = data.num_labels
     model = build_model(cfg.model.name, vocab_size=len(data.vocab), num_labels=num_labels, params=cfg.model.params)
     criterion = build_loss(cfg.loss.name, num_labels, **cfg.loss.params)
     criterion.fit(task_data.label_stats(data))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+    write_json(run_dir / "environment.json", environment(cfg.seed))
     meta = {"config": cfg.model_dump(mode="json")}
     module = ClincodeModule(model, criterion, cfg.optim, num_labels, run_meta=meta)
 

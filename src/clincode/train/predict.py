@@ -1,0 +1,128 @@
+"""``clincode predict``: next-visit forecasts for every patient and visit of a MEDS dataset.
+
+The dataset is encoded with the run's own vocabulary and label space (never refitted), every
+visit gets a forecast (including each patient's last visit: the real forecast), and patients
+with a single visit are kept. Output is tidy: one row per (patient, visit, listed code) with the
+code's rank, probability, description and whether it is above the saved decision threshold.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from rich.console import Console
+
+from clincode.config import RunConfig
+from clincode.data.labels import LabelSpace
+from clincode.data.next_visit_data import SPLIT_NAMES
+from clincode.data.tasks import build_next_visit
+from clincode.data.vocab import Vocab
+from clincode.io import atomic_path
+from clincode.metrics import ThresholdTuner
+from clincode.train import data as task_data
+from clincode.train.inference import predict_rows
+from clincode.train.runs import ARTEFACT, Artefact, RunError
+
+Rule = Literal["global", "per_label", "0.5"]
+WRITERS = {".parquet": "write_parquet", ".csv": "write_csv", ".jsonl": "write_ndjson"}
+
+
+def forecast_rows(probs: np.ndarray, thresholds: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each row, the union of its top-k labels and its labels at or above threshold.
+
+    Returns (row index, label index, rank) arrays, ordered by row then rank (1 = most probable).
+    """
+    n, v = probs.shape
+    k = min(top_k, v)
+    order = np.argsort(-probs, axis=1, kind="stable")  # (N, V)
+    ranks = np.empty_like(order)
+    ranks[np.arange(n)[:, None], order] = np.arange(1, v + 1)
+    keep = (ranks <= k) | (probs >= thresholds[None, :])
+    rows, labels = np.nonzero(keep)
+    rank = ranks[rows, labels]
+    sort = np.lexsort((rank, rows))
+    return rows[sort], labels[sort], rank[sort]
+
+
+def predict_to_file(
+    run_dir: Path,
+    data_dir: Path,
+    out_file: Path,
+    *,
+    top_k: int = 10,
+    split: str | None = None,
+    rule: Rule = "global",
+    console: Console | None = None,
+) -> int:
+    """Write forecasts to ``out_file`` (.parquet, .csv or .jsonl); returns the number of rows."""
+    console = console or Console(stderr=True)
+    out_file = Path(out_file)
+    writer = WRITERS.get(out_file.suffix.lower())
+    if writer is None:
+        raise ValueError(f"--out {out_file}: expected a .parquet, .csv or .jsonl file name")
+    if top_k < 1:
+        raise ValueError(f"--top-k must be >= 1, got {top_k}")
+    if split is not None and split not in SPLIT_NAMES:
+        raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+    artefact = Artefact.load(Path(run_dir) / ARTEFACT)
+    if artefact.thresholds is None:
+        raise RunError(f"{run_dir} has no tuned thresholds yet: run `clincode evaluate {run_dir}` first")
+    cfg = RunConfig.model_validate(artefact.config)
+    label_space = LabelSpace.from_dict(artefact.label_space)
+    vocab = Vocab.from_dict(artefact.vocab)
+    window = None if cfg.data.visit_window_hours is None else timedelta(hours=cfg.data.visit_window_hours)
+    data = build_next_visit(
+        data_dir,
+        num_labels=cfg.data.num_labels,
+        label_level=cfg.data.label_level,
+        visit_window=window,
+        max_visits=cfg.data.max_visits,
+        max_codes_per_visit=cfg.data.max_codes_per_visit,
+        min_code_count=cfg.data.min_code_count,
+        min_visits=1,
+        progress=cfg.trainer.progress,
+        fitted=(label_space, vocab),
+        allow_empty_splits=True,
+    )
+    tuner = ThresholdTuner.from_dict(artefact.thresholds)
+    thresholds = {
+        "global": np.full(data.num_labels, tuner.global_threshold_),
+        "per_label": tuner.thresholds_,
+        "0.5": np.full(data.num_labels, 0.5),
+    }[rule]
+    codes = np.asarray(label_space.codes_, dtype=object)
+    descriptions = np.asarray(label_space.descriptions(), dtype=object)
+    model = artefact.build_model()
+    frames = []
+    for name in [split] if split else list(SPLIT_NAMES):
+        if data.split(name).height == 0:
+            continue
+        preds = predict_rows(
+            model, task_data.loader(data, name, cfg, shuffle=False, eval=True), keep="visits", progress=cfg.trainer.progress
+        )
+        rows, labels, rank = forecast_rows(preds.probs, thresholds, top_k)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "subject_id": preds.subject_id[rows],
+                    "split": np.full(len(rows), name, dtype=object),
+                    "visit_index": preds.visit_index[rows],
+                    "visit_time": (preds.visit_time[rows] * 1_000_000).astype("datetime64[us]"),
+                    "rank": rank.astype(np.int32),
+                    "code": codes[labels],
+                    "description": descriptions[labels],
+                    "probability": preds.probs[rows, labels].astype(np.float32),
+                    "alert": preds.probs[rows, labels] >= thresholds[labels],
+                }
+            )
+        )
+    if not frames:
+        raise ValueError(f"no patient to predict in {data_dir}" + (f" (split {split!r})" if split else ""))
+    table = pl.concat(frames).sort(["subject_id", "visit_index", "rank"])
+    with atomic_path(out_file) as tmp:
+        getattr(table, writer)(tmp)
+    return table.height

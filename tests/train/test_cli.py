@@ -1,0 +1,101 @@
+"""The command line: every command works on the tiny run; bad input is one sentence and exit 1."""
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from clincode.cli import app
+from clincode.train.predict import forecast_rows
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_list_commands():
+    res = invoke("list", "losses")
+    assert res.exit_code == 0
+    for name in ["bce", "weighted_bce", "class_balanced", "focal", "asymmetric", "sh", "sh_focal", "dependency_aware"]:
+        assert name in res.output
+    res = invoke("list", "models")
+    assert res.exit_code == 0 and "ehr_transformer" in res.output
+    res = invoke("list", "configs")
+    assert res.exit_code == 0 and "demo.yaml" in res.output
+
+
+def test_list_runs(tiny_run):
+    res = invoke("list", "runs", tiny_run.parent)
+    assert res.exit_code == 0 and "tiny" in res.output and "done" in res.output
+
+
+def test_evaluate_reproduces_metrics(tiny_run):
+    before = json.loads((tiny_run / "metrics.json").read_text())
+    res = invoke("evaluate", tiny_run, "--bootstrap", "10")
+    assert res.exit_code == 0, res.output
+    after = json.loads((tiny_run / "metrics.json").read_text())
+    assert after["ranking"] == before["ranking"]
+    assert after["rules"]["global"]["f1_micro"] == pytest.approx(before["rules"]["global"]["f1_micro"])
+
+
+def test_predict_writes_forecasts(tiny_run, tiny_cohort, tmp_path):
+    out = tmp_path / "pred.parquet"
+    res = invoke("predict", tiny_run, "--data", tiny_cohort, "--out", out, "--top-k", "3", "--split", "held_out")
+    assert res.exit_code == 0, res.output
+    df = pl.read_parquet(out)
+    assert set(df.columns) >= {"subject_id", "visit_index", "visit_time", "rank", "code", "description", "probability", "alert"}
+    per_visit = df.group_by("subject_id", "visit_index").agg(pl.col("rank").min(), pl.len())
+    assert per_visit["rank"].max() == 1 and per_visit["len"].min() >= 3
+    splits = pl.read_parquet(tiny_cohort / "metadata" / "subject_splits.parquet")
+    held = set(splits.filter(pl.col("split") == "held_out")["subject_id"].to_list())
+    assert set(df["subject_id"].unique().to_list()) <= held
+    # alerts are exactly the rows at or above the saved global threshold
+    th = json.loads((tiny_run / "thresholds.json").read_text())["global_threshold"]
+    assert (df["alert"] == (df["probability"] >= th)).all()
+    assert not df["description"].str.starts_with("ICD10CM//").all()
+
+
+def test_forecast_rows_reference():
+    probs = np.array([[0.1, 0.9, 0.5, 0.7], [0.2, 0.1, 0.3, 0.05]])
+    rows, labels, rank = forecast_rows(probs, thresholds=np.array([0.6, 0.6, 0.6, 0.15]), top_k=2)
+    got = list(zip(rows.tolist(), labels.tolist(), rank.tolist()))
+    # row 0: top-2 = labels 1, 3 (also above 0.6); row 1: top-2 = labels 2, 0; label 3 (0.05) not >= 0.15
+    assert got == [(0, 1, 1), (0, 3, 2), (1, 2, 1), (1, 0, 2)]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "missing.yaml"], "does not exist"),
+        (["evaluate", "no-such-run"], "does not exist"),
+        (["predict", "no-such-run", "--data", ".", "--out", "x.txt"], "expected a .parquet, .csv or .jsonl"),
+        (["synth", "ehr", "--patients", "0", "--out", "OUT"], "patients"),
+    ],
+)
+def test_bad_input_one_sentence(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1
+    assert "error:" in res.output and message in res.output
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "OUT").exists()
+
+
+def test_train_bad_config_and_data(tmp_path, tiny_cohort):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("trainer:\n  max_epoch: 2\n")
+    res = runner.invoke(app, ["train", str(cfg)])
+    assert res.exit_code == 1 and "unknown key 'trainer.max_epoch'" in res.output
+    cfg.write_text(f"out_dir: {tmp_path / 'runs'}\ndata:\n  path: {tmp_path / 'nope'}\n")
+    res = runner.invoke(app, ["train", str(cfg)])
+    assert res.exit_code == 1 and "does not exist" in res.output
+    res = runner.invoke(app, ["train", str(cfg), "--set", f"data.path={tiny_cohort}", "--set", "data.num_labels=100000"])
+    assert res.exit_code == 1 and "100000" in res.output
+    res = runner.invoke(app, ["train", str(cfg), "--set", f"data.path={tiny_cohort}", "--set", "loss.name=focl", "--set", "data.num_labels=50"])
+    assert res.exit_code == 1 and "focal" in res.output
+    # failed starts leave no run directory behind
+    assert not (tmp_path / "runs" / "run").exists()
