@@ -82,3 +82,31 @@ def test_label_stats_match_dense_targets(tiny_run):
     np.testing.assert_array_equal(fast.valid, ref.valid)
     np.testing.assert_array_equal(fast.indptr, ref.indptr)
     np.testing.assert_array_equal(np.sort(fast.indices), np.sort(ref.indices))
+
+
+def test_curves_and_per_label_tables(tiny_run):
+    import polars as pl
+    from sklearn.metrics import precision_recall_curve
+
+    from clincode.train.extras import micro_curve
+
+    curves = json.loads((tiny_run / "curves.json").read_text())["micro"]
+    assert len(curves["recall"]) > 10
+    assert all(np.diff(curves["recall"]) >= -1e-12)  # descending thresholds: recall grows
+    table = pl.read_parquet(tiny_run / "per_label.parquet")
+    assert table.height == 60 and table["train_count"].to_list() == sorted(table["train_count"].to_list(), reverse=True)
+    m = json.loads((tiny_run / "metrics.json").read_text())
+    assert table["auprc"].drop_nans().mean() == pytest.approx(m["ranking"]["auprc_macro"], rel=1e-6)
+
+    # the thinned curve's points lie on scikit-learn's exact curve
+    rng = np.random.default_rng(0)
+    probs = rng.random((50, 6)).round(2)
+    targets = (rng.random((50, 6)) < 0.3).astype(np.int8)
+    targets[:5, :2] = -1
+    c = micro_curve(probs, targets, points=1000)
+    valid = targets != -1
+    prec, rec, thr = precision_recall_curve(targets[valid], probs[valid])
+    ref = {round(t, 6): (p, r) for p, r, t in zip(prec[:-1], rec[:-1], thr)}
+    for t, p, r, a in zip(c["threshold"], c["precision"], c["recall"], c["alerts_per_row"]):
+        assert ref[round(t, 6)] == pytest.approx((p, r))
+        assert a == pytest.approx(((probs >= t) & valid).sum() / valid.any(axis=1).sum())

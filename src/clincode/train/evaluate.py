@@ -12,6 +12,7 @@ from clincode.config import RunConfig
 from clincode.io import write_json, write_text
 from clincode.metrics import ThresholdTuner, evaluate, format_table
 from clincode.train import data as task_data
+from clincode.train.extras import write_extras
 from clincode.train.inference import predict_rows
 from clincode.train.runs import ARTEFACT, Artefact, RunError
 
@@ -64,6 +65,7 @@ def evaluate_run(
     )
     metrics["run"] = {"name": cfg.name, "loss": cfg.loss.name, "model": cfg.model.name, "seed": cfg.seed, "split": split}
     suffix = "" if split == "held_out" else f"_{split}"
+    write_extras(run_dir, preds.probs, preds.targets, data.label_space, tuner.global_threshold_, suffix)
     write_json(run_dir / f"metrics{suffix}.json", metrics)
     table = format_table(metrics)
     write_text(run_dir / f"metrics{suffix}.md", f"# {cfg.name}: {split} split\n\n{table}\n")
