@@ -125,6 +125,51 @@ def predict(
     out.print(f"wrote {n} rows to {out_file}")
 
 
+# --------------------------------------------------------------------------- benchmark / audit / report
+@app.command()
+@cli_errors
+def benchmark(
+    config: Annotated[Path, typer.Argument(help="benchmark YAML: base run config + grid axes (see configs/benchmark_losses.yaml)")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a key of every run: a.b=value (repeatable)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list the runs and their status, train nothing")] = False,
+) -> None:
+    """Run a grid (dataset x model x loss x seed x any key), resumably; results, summary, report."""
+    from clincode.bench.grid import load_benchmark
+    from clincode.bench.runner import run_benchmark
+    from clincode.report.benchmark import build_report
+
+    bench = load_benchmark(config, set_ or [])
+    root = run_benchmark(bench, console=err, dry_run=dry_run)
+    if not dry_run:
+        report = build_report(root)
+        out.print(f"results: {root / 'results.parquet'}\nreport:  {report}")
+
+
+@app.command()
+@cli_errors
+def report(bench_dir: Annotated[Path, typer.Argument(help="a benchmark directory written by `clincode benchmark`")]) -> None:
+    """(Re)build report.md and its figures for a benchmark directory."""
+    from clincode.report.benchmark import build_report
+
+    if not (bench_dir / "benchmark.json").is_file():
+        raise FileNotFoundError(f"{bench_dir} is not a benchmark directory (no benchmark.json)")
+    out.print(f"report: {build_report(bench_dir)}")
+
+
+@app.command()
+@cli_errors
+def audit(
+    run_dir: Annotated[Path, typer.Argument(help="a run trained with the dependency_aware loss")],
+    top_pairs: Annotated[int, typer.Option("--top-pairs", help="strongest positive and negative pairs listed")] = 20,
+    heatmap_codes: Annotated[int, typer.Option("--heatmap-codes", help="most frequent codes in the heatmap")] = 50,
+) -> None:
+    """Audit the learned dependency matrix W: strongest pairs, heatmap, PMI correlation, recovery."""
+    from clincode.audit.run_audit import audit_run
+
+    path = audit_run(run_dir, top_pairs=top_pairs, heatmap_codes=heatmap_codes, console=err)
+    out.print(f"audit written to {path}")
+
+
 # --------------------------------------------------------------------------- list
 @list_app.command("losses")
 def list_losses() -> None:

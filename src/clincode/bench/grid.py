@@ -55,7 +55,7 @@ class GridRun:
 
 def _slug(value: Any) -> str:
     text = Path(str(value)).name if isinstance(value, str) and "/" in str(value) else str(value)
-    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-") or "x"
+    return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-") or "x"
 
 
 def load_benchmark(path: Path, extra_overrides: list[str] | None = None) -> BenchmarkConfig:

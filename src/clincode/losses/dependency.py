@@ -11,7 +11,15 @@ from torch import Tensor, nn
 
 from .base import LossModule
 from .inputs import compute_dtype, signs
-from .quadratic import DenseForm, DependencyForm, LowRankForm, is_ignored, lowrank_matrix, rowdot, rowsum, symmetric_zero_diagonal
+from .quadratic import (
+    DenseForm,
+    DependencyForm,
+    LowRankForm,
+    lowrank_matrix,
+    rowdot,
+    rowsum,
+    symmetric_zero_diagonal,
+)
 from .ranking import descending_ranks
 from .reduction import masked_mean
 from .registry import LOSSES
@@ -80,12 +88,14 @@ class _DependencyTerms(torch.autograd.Function):
         v.addcmul_(v, t)  # coef
         dv_dx = torch.addcmul((-w_neg).to(dt), t, (w_pos / 2 + w_neg).to(dt))
         dv_dx.addcmul_(dv_dx, t)  # s * coef
-        partial = bool(((k > 0) & (k < num_labels)).any())
-        invalid = is_ignored(t) if partial else None  # only rows with some ignored labels need it
         c = t.mul_(2.0).sub_(1.0).mul_(x).sigmoid_()  # sigmoid(s x) with s = 2t - 1, in t's buffer
         torch.ops.aten.sigmoid_backward.grad_input(dv_dx, c, grad_input=dv_dx)  # s coef c (1 - c)
         v.mul_(c)  # v = coef * c; exactly 0 on ignored entries
-        ranks, spent = descending_ranks(v, invalid, out=c)  # c's buffer is free: the ranks go there
+        # Ignored entries need no special place in the sort: their v is exactly 0, the smallest
+        # value, so every non-zero valid entry still gets its exact rank among the valid ones;
+        # and wherever v = 0 (ignored, zero weight, or c underflowed to 0) dv/dx = 0 as well,
+        # so the rank given to such an entry never reaches a gradient (C gets 0 from it anyway).
+        ranks, spent = descending_ranks(v, None, out=c)  # c's buffer is free: the ranks go there
         scale = 2.0 / (k * (k + 1.0)).clamp_min(1.0)  # omega = ranks * scale on valid entries
         c_row = rowdot(v, ranks) * scale  # (R,); ignored entries have v = 0
         scratch = spent.reshape(-1).view(x.dtype)[: rows * num_labels].view(rows, num_labels)
@@ -212,7 +222,7 @@ class DependencyAwareLoss(LossModule):
     def dependency_matrix(self) -> Tensor:
         """The effective W [V, V]: symmetric, zero diagonal, detached (dense even in low-rank mode)."""
         if self.mode == "dense":
-            return symmetric_zero_diagonal(self.w_raw.detach()).clone()
+            return symmetric_zero_diagonal(self.w_raw.detach())
         return lowrank_matrix(self.factor_a.detach(), self.factor_b.detach())
 
     def export_dependency_matrix(self, codes: list[str], path: str | Path, top_k: int | None = None) -> Path:

@@ -40,13 +40,6 @@ def rowsum(a: Tensor) -> Tensor:
     return a.detach().sum(1)
 
 
-def is_ignored(t: Tensor) -> Tensor:
-    """bool [R, V]: t == -1 (NumPy's SIMD compare on the CPU)."""
-    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
-        return torch.from_numpy(t.detach().numpy() == -1)
-    return t == -1
-
-
 def symmetric_zero_diagonal(w_raw: Tensor) -> Tensor:
     """W = (W_raw + W_raw^T) / 2 with its diagonal set to zero (Ho et al. 2026). [V, V]"""
     w = torch.add(w_raw, w_raw.mT).mul_(0.5)
