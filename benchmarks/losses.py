@@ -9,8 +9,8 @@ W [V, V], the two (R x V x V) products any exact implementation needs per step.
 Data: float32 logits ~ N(0, 2^2); int8 targets with Zipf-like label frequencies (about 8 positives
 per row, as in next-visit forecasting) and 2% ignored entries. Validation is off (the hot path).
 SH losses are fitted on the batch's own LabelStats (their default dataset statistics). Timing is
-best of ``--repeats`` after one warm-up step; the floor is timed interleaved with the dense loss
-so that both see the same machine load.
+best of ``--repeats`` after one warm-up step, all losses and the floor run round-robin so that
+they see the same load (the machine is shared).
 
     .venv/bin/python benchmarks/losses.py                        # full grid
     .venv/bin/python benchmarks/losses.py --V 1538 --R 4096      # one cell
@@ -30,6 +30,7 @@ import torch
 from clincode.losses import LOSSES, LabelStats, build_loss
 
 LOWRANK = "dependency_aware[lowrank]"
+FLOOR = "(two-GEMM floor)"
 
 
 def synthetic(rows: int, num_labels: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,16 +43,6 @@ def synthetic(rows: int, num_labels: int, seed: int = 0) -> tuple[torch.Tensor, 
     t[rng.random((rows, num_labels), dtype=np.float32) < 0.02] = -1
     logits = 2.0 * rng.standard_normal((rows, num_labels), dtype=np.float32)
     return torch.from_numpy(logits), torch.from_numpy(t)
-
-
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: allocator, thread pool
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1000.0
 
 
 def step_fn(loss: torch.nn.Module, logits: torch.Tensor, targets: torch.Tensor) -> Callable[[], None]:
@@ -67,15 +58,18 @@ def step_fn(loss: torch.nn.Module, logits: torch.Tensor, targets: torch.Tensor) 
 
 
 def build(name: str, num_labels: int, targets: torch.Tensor, rank: int) -> torch.nn.Module:
-    loss = build_loss("dependency_aware", num_labels, mode="lowrank", rank=rank) if name == LOWRANK else build_loss(name, num_labels)
+    if name == LOWRANK:
+        loss = build_loss("dependency_aware", num_labels, mode="lowrank", rank=rank)
+    else:
+        loss = build_loss(name, num_labels)
     if name in ("sh", "sh_focal"):
         loss.fit(LabelStats.from_targets([targets]))
     loss.validate = False
     return loss
 
 
-def floor_and_dense(num_labels: int, rows: int, logits: torch.Tensor, targets: torch.Tensor, repeats: int) -> tuple[float, float]:
-    """(floor ms, dense dependency-aware ms), best of interleaved repeats."""
+def floor_fn(rows: int, num_labels: int) -> Callable[[], None]:
+    """The two (R x V x V) products an exact dense step cannot avoid: v @ W and v^T @ v."""
     g = torch.Generator().manual_seed(0)
     v = torch.rand(rows, num_labels, generator=g)
     w = torch.rand(num_labels, num_labels, generator=g)
@@ -84,18 +78,22 @@ def floor_and_dense(num_labels: int, rows: int, logits: torch.Tensor, targets: t
         _ = v @ w
         _ = v.mT @ v
 
-    step = step_fn(build("dependency_aware", num_labels, targets, 0), logits, targets)
-    floor()
-    step()
-    best_floor = best_dense = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        floor()
-        best_floor = min(best_floor, time.perf_counter() - start)
-        start = time.perf_counter()
+    return floor
+
+
+def best_interleaved(steps: dict[str, Callable[[], None]], repeats: dict[str, int]) -> dict[str, float]:
+    """Best time (ms) of each step over its repeats, running the steps round-robin after a warm-up
+    so that all of them see the same (shared-machine) load."""
+    best = {name: float("inf") for name in steps}
+    for step in steps.values():
         step()
-        best_dense = min(best_dense, time.perf_counter() - start)
-    return best_floor * 1000.0, best_dense * 1000.0
+    for i in range(max(repeats.values())):
+        for name, step in steps.items():
+            if i < repeats[name]:
+                start = time.perf_counter()
+                step()
+                best[name] = min(best[name], time.perf_counter() - start)
+    return {name: 1000.0 * value for name, value in best.items()}
 
 
 def main() -> None:
@@ -114,28 +112,26 @@ def main() -> None:
     if "bce" not in names:
         names = ["bce", *names]
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}")
+    machine = platform.processor() or platform.machine()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {machine}, Python {platform.python_version()}")
     print("| V | R | loss | ms / step | x bce | x two-GEMM floor |")
     print("|---:|---:|---|---:|---:|---:|")
     for num_labels in args.V:
         for rows in args.R:
             logits, targets = synthetic(rows, num_labels)
-            times: dict[str, float] = {}
-            floor = None
-            for name in names:
-                if name == "dependency_aware":
-                    repeats = args.dense_repeats_large if num_labels > 5000 else args.repeats
-                    floor, times[name] = floor_and_dense(num_labels, rows, logits, targets, repeats)
-                else:
-                    times[name] = best_of(step_fn(build(name, num_labels, targets, args.rank), logits, targets), args.repeats)
-            for name in names:
+            steps = {name: step_fn(build(name, num_labels, targets, args.rank), logits, targets) for name in names}
+            repeats = {name: args.repeats for name in names}
+            if "dependency_aware" in names:
+                steps[FLOOR] = floor_fn(rows, num_labels)
+                repeats[FLOOR] = repeats["dependency_aware"] = (
+                    args.dense_repeats_large if num_labels > 5000 else args.repeats
+                )
+            times = best_interleaved(steps, repeats)
+            for name in [*names, FLOOR] if FLOOR in times else names:
                 label = f"{LOWRANK[:-1]} r={args.rank}]" if name == LOWRANK else name
                 ratio = times[name] / times["bce"]
-                vs_floor = f"{times[name] / floor:.2f}" if name == "dependency_aware" and floor else ""
+                vs_floor = f"{times[name] / times[FLOOR]:.2f}" if name in ("dependency_aware", FLOOR) else ""
                 print(f"| {num_labels} | {rows} | {label} | {times[name]:.1f} | {ratio:.2f} | {vs_floor} |", flush=True)
-            if floor is not None:
-                print(f"| {num_labels} | {rows} | (two-GEMM floor) | {floor:.1f} | {floor / times['bce']:.2f} | 1.00 |", flush=True)
 
 
 if __name__ == "__main__":

@@ -96,10 +96,9 @@ def test_gradcheck_with_respect_to_w_float64() -> None:
     g = torch.Generator().manual_seed(4)
     xd = x.double().requires_grad_(True)
     w = torch.randn(5, 5, generator=g, dtype=torch.float64, requires_grad=True)
-    a = torch.randn(5, 2, generator=g, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(5, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    ab = torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x_, w_: dependency_aware_loss(x_, t, DenseForm(w_)), (xd, w))
-    assert torch.autograd.gradcheck(lambda x_, a_, b_: dependency_aware_loss(x_, t, LowRankForm(a_, b_)), (xd, a, b))
+    assert torch.autograd.gradcheck(lambda x_, ab_: dependency_aware_loss(x_, t, LowRankForm(ab_)), (xd, ab))
 
 
 class _CountMatmuls(TorchDispatchMode):
@@ -169,7 +168,8 @@ def test_lowrank_equals_dense_with_the_same_effective_w() -> None:
     low = build_loss("dependency_aware", 15, mode="lowrank", rank=4)
     dense = build_loss("dependency_aware", 15)
     with torch.no_grad():
-        dense.w_raw.copy_(low.factor_a @ low.factor_b.T)
+        a, b = low.factors.chunk(2, dim=1)
+        dense.w_raw.copy_(a @ b.T)
     assert torch.allclose(low.dependency_matrix(), dense.dependency_matrix(), atol=1e-7)
     x, t = data(7, 25, 15)
     xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
@@ -180,14 +180,16 @@ def test_lowrank_equals_dense_with_the_same_effective_w() -> None:
     assert torch.allclose(xa.grad, xb.grad, rtol=1e-4, atol=1e-7)
     # chain rule through W = sym(A B^T): dL/dA = G B, dL/dB = G^T A with G = dL/dW_raw
     g = dense.w_raw.grad
-    assert torch.allclose(low.factor_a.grad, g @ low.factor_b.detach(), rtol=1e-4, atol=1e-7)
-    assert torch.allclose(low.factor_b.grad, g.T @ low.factor_a.detach(), rtol=1e-4, atol=1e-7)
+    a, b = low.factors.detach().chunk(2, dim=1)
+    expected = torch.cat([g @ b, g.T @ a], dim=1)
+    assert torch.allclose(low.factors.grad, expected, rtol=1e-4, atol=1e-7)
 
 
 def test_lowrank_init_matches_dense_entry_scale_and_runs_at_large_v() -> None:
     torch.manual_seed(2)
     v_big = 20_000
     loss = build_loss("dependency_aware", v_big, mode="lowrank", rank=16)
+    assert [n for n, _ in loss.named_parameters()] == ["factors"]
     assert sum(p.numel() for p in loss.parameters()) == 2 * v_big * 16  # never V x V
     x, t = data(8, 12, v_big, p_pos=0.002)
     x.requires_grad_(True)
@@ -256,7 +258,8 @@ def test_export_writes_the_upper_triangle_with_code_names(tmp_path: Path) -> Non
         ("A01", "C03", -2.0),
         ("B02", "C03", 1.0),
     ]
-    top = pq.read_table(export_dependency_matrix(w, ["A01", "B02", "C03"], tmp_path / "top.parquet", top_k=2)).to_pydict()
+    top_path = export_dependency_matrix(w, ["A01", "B02", "C03"], tmp_path / "top.parquet", top_k=2)
+    top = pq.read_table(top_path).to_pydict()
     assert list(zip(top["code_a"], top["code_b"], top["weight"])) == [("A01", "C03", -2.0), ("B02", "C03", 1.0)]
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["deps", "top.parquet", "w.parquet"]  # no temp files left
 

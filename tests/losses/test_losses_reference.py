@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,5 +233,3 @@ def test_reference_segmenter_is_not_trivially_one_segment() -> None:
     stats = train_stats(0)
     assert len(ref.segments(stats.positives.tolist(), 0.5)) >= 3
 
-
-_: Callable[..., Any] = ref.sigmoid  # the reference module is imported for its functions only

@@ -135,7 +135,7 @@ def dependency_aware_loss(
     Args:
         logits, targets: [..., V]; targets in {1, 0, -1}. Leading dims are flattened to R rows;
             the class weights use the counts of all of them.
-        form: W and its quadratic form (``DenseForm(w_raw)`` or ``LowRankForm(a, b)``).
+        form: W and its quadratic form (``DenseForm(w_raw)`` or ``LowRankForm(factors)``).
         alpha_neg: weight of negatives relative to the balanced weight (paper: 25).
         lam: weight of the dependency term (paper: 10).
         eps: in the class weights (1e-6 in the authors' code).
@@ -164,8 +164,9 @@ class DependencyAwareLoss(LossModule):
 
     * ``"dense"`` (default, the paper's form): ``W = (W_raw + W_raw^T) / 2``, zero diagonal,
       W_raw [V, V] initialised like nn.Linear's weight. Two (R x V x V) products per step.
-    * ``"lowrank"`` [ours]: ``W = (A B^T + B A^T) / 2`` with zero diagonal, A, B [V, rank],
-      initialised so that W's entries have the dense initialisation's variance. O(R V rank)
+    * ``"lowrank"`` [ours]: ``W = (A B^T + B A^T) / 2`` with zero diagonal, A, B [V, rank]
+      (one parameter ``factors`` = [A | B], [V, 2 rank]), initialised so that W's entries have
+      the dense initialisation's variance. O(R V rank)
       per step, so V = 10,000 and beyond are cheap; W is never formed during training.
 
     The loss uses no training statistics (its class weights are per mini-batch); ``fit`` is a no-op.
@@ -189,14 +190,14 @@ class DependencyAwareLoss(LossModule):
             raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
         if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
             raise ValueError(f"rank must be an int >= 1, got {rank!r}")
-        self.alpha_neg, self.lam, self.eps, self.loss_scale = float(alpha_neg), float(lam), float(eps), float(loss_scale)
+        self.alpha_neg, self.lam, self.eps = float(alpha_neg), float(lam), float(eps)
+        self.loss_scale = float(loss_scale)
         self.mode: Mode = mode
         self.rank = rank
         if mode == "dense":
             self.w_raw = nn.Parameter(torch.empty(num_labels, num_labels))
         else:
-            self.factor_a = nn.Parameter(torch.empty(num_labels, rank))
-            self.factor_b = nn.Parameter(torch.empty(num_labels, rank))
+            self.factors = nn.Parameter(torch.empty(num_labels, 2 * rank))  # [A | B]
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -206,14 +207,13 @@ class DependencyAwareLoss(LossModule):
             nn.init.kaiming_uniform_(self.w_raw, a=math.sqrt(5))
         else:
             bound = (3.0 / (self.rank * self.num_labels)) ** 0.25
-            nn.init.uniform_(self.factor_a, -bound, bound)
-            nn.init.uniform_(self.factor_b, -bound, bound)
+            nn.init.uniform_(self.factors, -bound, bound)
 
     def form(self) -> DependencyForm:
         """W's quadratic form over this loss's parameters."""
         if self.mode == "dense":
             return DenseForm(self.w_raw)
-        return LowRankForm(self.factor_a, self.factor_b)
+        return LowRankForm(self.factors)
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         return dependency_aware_loss(logits, targets, self.form(), self.alpha_neg, self.lam, self.eps, self.loss_scale)
@@ -223,7 +223,7 @@ class DependencyAwareLoss(LossModule):
         """The effective W [V, V]: symmetric, zero diagonal, detached (dense even in low-rank mode)."""
         if self.mode == "dense":
             return symmetric_zero_diagonal(self.w_raw.detach())
-        return lowrank_matrix(self.factor_a.detach(), self.factor_b.detach())
+        return lowrank_matrix(self.factors.detach())
 
     def export_dependency_matrix(self, codes: list[str], path: str | Path, top_k: int | None = None) -> Path:
         """Write W's upper triangle as a parquet of (code_a, code_b, weight); see export.py."""

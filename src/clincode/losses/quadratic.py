@@ -8,9 +8,9 @@ no autograd graph over [R, V] temporaries is built.
   one (R x V x V) product Y = v W; because W is symmetric, ``dq/dv = 2 W v = 2 Y`` reuses it, and
   ``dq/dW = v^T diag(g) v`` is the second and last product. Plain autograd through
   ``((v @ W) * v).sum(1)`` spends a third (the gradient of ``v @ W`` with respect to v).
-* :class:`LowRankForm` [ours]: ``W = (A B^T + B A^T) / 2`` with zero diagonal, A and B [V, r].
-  ``v^T W v = (v A)·(v B) - sum_i d_i v_i^2`` with ``d_i = (A B^T)_ii``, so W is never formed:
-  three (R x V x 2r) products per step, O(R V r).
+* :class:`LowRankForm` [ours]: ``W = (A B^T + B A^T) / 2`` with zero diagonal, A and B [V, r]
+  held side by side in one parameter [V, 2r]. ``v^T W v = (v A)·(v B) - sum_i d_i v_i^2`` with
+  ``d_i = (A B^T)_ii``, so W is never formed: three (R x V x 2r) products per step, O(R V r).
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def rowsum(a: Tensor) -> Tensor:
 
 def symmetric_zero_diagonal(w_raw: Tensor) -> Tensor:
     """W = (W_raw + W_raw^T) / 2 with its diagonal set to zero (Ho et al. 2026). [V, V]"""
-    w = torch.add(w_raw, w_raw.mT).mul_(0.5)
+    w = w_raw.mT.clone(memory_format=torch.contiguous_format)  # blocked transpose copy: fast
+    w.add_(w_raw).mul_(0.5)
     w.diagonal().zero_()
     return w
 
@@ -88,54 +89,57 @@ class DenseForm:
         buffer = None
         if params[0].requires_grad:
             buffer = v * g
-            g_w = buffer.mT @ v  # dq/dW = v^T diag(g) v, (V, V): GEMM 2 of 2
-            grad_w = symmetric_zero_diagonal(g_w).to(params[0].dtype)  # through W = sym(W_raw), zero diagonal
+            grad_w = buffer.mT @ v  # G = dq/dW = v^T diag(g) v, (V, V): GEMM 2 of 2
+            # through W = sym(W_raw) with zero diagonal: dq/dW_raw = (G + G^T)/2 off the diagonal,
+            # which is G itself (G is symmetric), and 0 on it; no V x V transpose pass needed
+            grad_w.diagonal().zero_()
+            grad_w = grad_w.to(params[0].dtype)
         # dq/dv = 2 W v = 2 Y (the forward product, reused); written into the spent buffer
         grad_v = torch.mul(y, 2.0 * g, out=buffer) if buffer is not None else y * (2.0 * g)
         return grad_v, (grad_w,)
 
 
 class LowRankForm:
-    """Low-rank symmetric W = sym(A B^T) with zero diagonal, A and B [V, r]. [ours]"""
+    """Low-rank symmetric W = sym(A B^T) with zero diagonal, from factors [A | B] [V, 2r]. [ours]"""
 
-    def __init__(self, a: Tensor, b: Tensor) -> None:
-        self.a, self.b = a, b
+    def __init__(self, factors: Tensor) -> None:
+        if factors.dim() != 2 or factors.shape[1] % 2:
+            raise ValueError(f"factors must have shape [V, 2r] (A and B side by side), got {tuple(factors.shape)}")
+        self.factors = factors
 
     def params(self) -> tuple[Tensor, ...]:
-        return (self.a, self.b)
+        return (self.factors,)
 
     def forward(self, v: Tensor, scratch: Tensor, params: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
-        a, b = (p.to(v.dtype) for p in params)
-        rank = a.shape[1]
-        z = v @ torch.cat([a, b], dim=1)  # (R, 2r) = [v A, v B]
-        diag = torch.linalg.vecdot(a, b)  # (V,), d_i = (A B^T)_ii
-        q = rowdot(z[:, :rank].contiguous(), z[:, rank:].contiguous()) - torch.mv(torch.mul(v, v, out=scratch), diag)
-        return q, (z,)
+        ab = params[0].to(v.dtype)
+        rank = ab.shape[1] // 2
+        a, b = ab[:, :rank], ab[:, rank:]
+        z = v @ ab  # (R, 2r) = [v A, v B]: the forward's only product
+        diag = rowdot(a.contiguous(), b.contiguous())  # (V,), d_i = (A B^T)_ii
+        q = rowdot(z[:, :rank].contiguous(), z[:, rank:].contiguous())
+        return q - torch.mv(torch.mul(v, v, out=scratch), diag), (z,)
 
     def backward(
         self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...]
     ) -> tuple[Tensor, tuple[Tensor | None, ...]]:
         (z,) = saved
-        a, b = (p.to(v.dtype) for p in params)
-        rank = a.shape[1]
+        ab = params[0].to(v.dtype)
+        rank = ab.shape[1] // 2
+        a, b = ab[:, :rank], ab[:, rank:]
         g = grad_q.unsqueeze(1)  # (R, 1)
-        diag = torch.linalg.vecdot(a, b)
-        z_swapped = torch.cat([z[:, rank:], z[:, :rank]], dim=1)  # [v B, v A]
-        # dq/dv = A (v B) + B (v A) - 2 d * v
-        grad_v = (z_swapped * g) @ torch.cat([a, b], dim=1).mT  # (R, V)
+        diag = rowdot(a.contiguous(), b.contiguous())
+        z_swapped = torch.cat([z[:, rank:], z[:, :rank]], dim=1).mul_(g)  # g * [v B, v A], (R, 2r)
+        # dq/dv = A (v B) + B (v A) - 2 d * v: one (R x 2r x V) product plus the diagonal term
+        grad_v = z_swapped @ ab.mT  # (R, V)
         vg = v * g  # (R, V)
         grad_v.addcmul_(vg, diag, value=-2.0)
-        grads: tuple[Tensor | None, ...] = (None, None)
-        if params[0].requires_grad or params[1].requires_grad:
-            # dq/dA = v^T diag(g) (v B) - s * B and dq/dB = v^T diag(g) (v A) - s * A,
-            # with s_i = sum_r g_r v_ri^2 (from the diagonal correction)
-            g_ab = vg.mT @ z_swapped  # (V, 2r)
+        grad: Tensor | None = None
+        if params[0].requires_grad:
+            # dq/dA = v^T diag(g) (v B) - s * B and dq/dB = v^T diag(g) (v A) - s * A, with
+            # s_i = sum_r g_r v_ri^2 from the diagonal correction: one (V x R x 2r) product
             s = vg.mul_(v).sum(0).unsqueeze(1)  # (V, 1)
-            grads = (
-                (g_ab[:, :rank] - s * b).to(params[0].dtype),
-                (g_ab[:, rank:] - s * a).to(params[1].dtype),
-            )
-        return grad_v, grads
+            grad = (v.mT @ z_swapped).sub_(torch.cat([b, a], dim=1).mul_(s)).to(params[0].dtype)
+        return grad_v, (grad,)
 
 
 def dense_quadratic_form(v: Tensor, w_raw: Tensor) -> Tensor:
@@ -144,12 +148,14 @@ def dense_quadratic_form(v: Tensor, w_raw: Tensor) -> Tensor:
     return torch.linalg.vecdot(v @ symmetric_zero_diagonal(w_raw.to(v.dtype)), v)
 
 
-def lowrank_quadratic_form(v: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    """q [R] for W = sym(A B^T), zero diagonal, by plain autograd (reference for LowRankForm)."""
-    a, b = a.to(v.dtype), b.to(v.dtype)
+def lowrank_quadratic_form(v: Tensor, factors: Tensor) -> Tensor:
+    """q [R] for W = sym(A B^T), zero diagonal, [A | B] = factors, by plain autograd (the reference
+    for LowRankForm)."""
+    a, b = factors.to(v.dtype).chunk(2, dim=1)
     return torch.linalg.vecdot(v @ a, v @ b) - (v * v) @ torch.linalg.vecdot(a, b)
 
 
-def lowrank_matrix(a: Tensor, b: Tensor) -> Tensor:
+def lowrank_matrix(factors: Tensor) -> Tensor:
     """The dense W [V, V] that :class:`LowRankForm` uses implicitly."""
+    a, b = factors.chunk(2, dim=1)
     return symmetric_zero_diagonal(a @ b.mT)

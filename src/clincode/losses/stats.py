@@ -103,7 +103,9 @@ class LabelStats:
                 positives = np.zeros(t.shape[1], dtype=np.int64)
                 valid = np.zeros(t.shape[1], dtype=np.int64)
             if t.shape[1] != positives.size:
-                raise LabelStatsError(f"targets chunk {i} has V = {t.shape[1]} columns, earlier chunks had {positives.size}")
+                raise LabelStatsError(
+                    f"targets chunk {i} has V = {t.shape[1]} columns, earlier chunks had {positives.size}"
+                )
             if t.dtype != np.bool_ and not np.isin(t, (-1, 0, 1)).all():
                 raise LabelStatsError(f"targets chunk {i} must only hold the values 1, 0 and -1")
             is_valid = t != -1

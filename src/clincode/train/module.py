@@ -11,17 +11,9 @@ from typing import Any
 import lightning as L
 import torch
 from torch import Tensor, nn
-from torchmetrics.classification import MultilabelAveragePrecision
 
 from clincode.config import OptimConfig
-
-
-def valid_rows(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
-    """Flatten [..., V] to rows and keep rows with at least one non-ignored target."""
-    v = logits.shape[-1]
-    logits, targets = logits.reshape(-1, v), targets.reshape(-1, v)
-    keep = (targets != -1).any(dim=1)
-    return logits[keep], targets[keep]
+from clincode.train.val_metric import BinnedMicroAP
 
 
 class ClincodeModule(L.LightningModule):
@@ -34,7 +26,6 @@ class ClincodeModule(L.LightningModule):
         optim: OptimConfig,
         num_labels: int,
         run_meta: dict[str, Any] | None = None,
-        val_thresholds: int = 200,
     ) -> None:
         super().__init__()
         self.model = model
@@ -44,9 +35,7 @@ class ClincodeModule(L.LightningModule):
         self.run_meta = run_meta or {}
         # Binned micro AUPRC (constant memory whatever the validation size); the exact metrics
         # are computed once after training by clincode.metrics.
-        self.val_auprc = MultilabelAveragePrecision(
-            num_labels=num_labels, average="micro", thresholds=val_thresholds, ignore_index=-1
-        )
+        self.val_auprc = BinnedMicroAP()
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         return self.model(batch)
@@ -64,13 +53,18 @@ class ClincodeModule(L.LightningModule):
         logits = self.model(batch)
         loss = self.criterion(logits, batch["targets"])
         self.log("val/loss", loss, prog_bar=False, on_epoch=True, batch_size=logits.shape[0], sync_dist=True)
-        rows, targets = valid_rows(logits.float(), batch["targets"])
-        if rows.shape[0]:
-            self.val_auprc.update(torch.sigmoid(rows), targets.long())
+        self.val_auprc.update(torch.sigmoid(logits.float()), batch["targets"])
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_auprc.reset()
 
     def on_validation_epoch_end(self) -> None:
-        self.log("val/auprc_micro", self.val_auprc.compute(), prog_bar=True, sync_dist=True)
-        self.val_auprc.reset()
+        pos, neg = self.val_auprc.state()
+        if self.trainer.world_size > 1:  # sum the histograms of every rank before computing
+            pos, neg = self.all_gather(pos).sum(0), self.all_gather(neg).sum(0)
+            self.val_auprc.reset()
+            self.val_auprc.merge(pos, neg)
+        self.log("val/auprc_micro", self.val_auprc.compute(), prog_bar=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         groups: list[dict[str, Any]] = [
