@@ -231,16 +231,22 @@ def _print_registry(title: str, items: list[dict[str, Any]]) -> None:
 @app.command()
 @cli_errors
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="where the cohort and the run go")] = Path("clincode-demo"),
-    patients: Annotated[int, typer.Option("--patients", help="synthetic patients")] = 6000,
-    epochs: Annotated[int, typer.Option("--epochs", help="training epochs")] = 6,
-    loss: Annotated[str, typer.Option("--loss", help="loss to train with (see `clincode list losses`)")] = "dependency_aware",
+    out_dir: Annotated[Path, typer.Option("--out", help="where the cohort, runs and report go")] = Path("clincode-demo"),
+    patients: Annotated[int, typer.Option("--patients", help="synthetic patients")] = 3000,
+    epochs: Annotated[int, typer.Option("--epochs", help="training epochs per run")] = 3,
+    losses: Annotated[
+        str, typer.Option("--losses", help="comma-separated losses to compare (see `clincode list losses`)")
+    ] = "bce,weighted_bce,class_balanced,focal,asymmetric,dependency_aware",
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    labels: Annotated[int, typer.Option("--labels", help="label space size V (capped at the codes seen in training)")] = 1538,
 ) -> None:
-    """Generate a synthetic cohort, train the EHR Transformer, evaluate, print the metrics table."""
+    """The main job: synthetic cohort, one EHR Transformer per loss, evaluation, comparison report."""
     from clincode.demo import run_demo
 
-    run_demo(out_dir, patients=patients, epochs=epochs, loss=loss, seed=seed, console=err)
+    names = [x.strip() for x in losses.split(",") if x.strip()]
+    if not names:
+        raise ValueError("--losses names no loss")
+    run_demo(out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=labels, console=err)
 
 
 def main() -> None:  # pragma: no cover

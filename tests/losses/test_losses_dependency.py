@@ -52,9 +52,9 @@ def slow_reference(x: torch.Tensor, t: torch.Tensor, w_raw: torch.Tensor, alpha_
     return torch.stack(rows).mean()
 
 
-def data(seed: int, rows: int, num_labels: int, p_pos: float = 0.2, p_ign: float = 0.1):
+def data(seed: int, rows: int, num_labels: int, p_pos: float = 0.2, p_ign: float = 0.1, scale: float = 2.0):
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(rows, num_labels, generator=g) * 2
+    x = torch.randn(rows, num_labels, generator=g) * scale
     t = (torch.rand(rows, num_labels, generator=g) < p_pos).to(torch.int8)
     t[torch.rand(rows, num_labels, generator=g) < p_ign] = -1
     t[0] = 0
@@ -63,11 +63,13 @@ def data(seed: int, rows: int, num_labels: int, p_pos: float = 0.2, p_ign: float
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize(("seed", "rows", "num_labels"), [(0, 6, 5), (1, 17, 23), (2, 40, 64)])
-def test_dense_value_and_gradients_match_slow_reference(dtype, seed, rows, num_labels) -> None:
+@pytest.mark.parametrize(
+    ("seed", "rows", "num_labels", "scale"), [(0, 6, 5, 2.0), (1, 17, 23, 2.0), (2, 40, 64, 2.0), (3, 30, 40, 15.0)]
+)
+def test_dense_value_and_gradients_match_slow_reference(dtype, seed, rows, num_labels, scale) -> None:
     torch.manual_seed(seed)
     loss = build_loss("dependency_aware", num_labels)
-    x, t = data(seed, rows, num_labels)
+    x, t = data(seed, rows, num_labels, scale=scale)  # scale 15: many saturated sigmoids
     xa = x.to(dtype).clone().requires_grad_(True)
     out = loss(xa, t)
     out.backward()

@@ -99,3 +99,18 @@ def test_train_bad_config_and_data(tmp_path, tiny_cohort):
     assert res.exit_code == 1 and "focal" in res.output
     # failed starts leave no run directory behind
     assert not (tmp_path / "runs" / "run").exists()
+
+
+def test_demo_quick_run(tmp_path):
+    """`clincode demo` end to end on a tiny cohort: cohort, one run per loss, table, report."""
+    res = runner.invoke(
+        app,
+        ["demo", "--out", str(tmp_path / "d"), "--patients", "300", "--epochs", "1", "--losses", "bce,dependency_aware", "--labels", "40"],
+    )
+    assert res.exit_code == 0, res.output
+    bench = next((tmp_path / "d").glob("demo-*"))
+    assert (bench / "report.md").is_file() and (bench / "results.parquet").is_file()
+    runs = sorted(p.name for p in (bench / "runs").iterdir() if not p.name.startswith("."))
+    assert runs == ["name=bce__seed=0", "name=dependency_aware__seed=0"]
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--losses", "focl"])
+    assert res.exit_code == 1 and "focal" in res.output

@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 from rich.console import Console
+from rich.table import Table
 
 from clincode.io import write_json, write_text
 
@@ -77,11 +78,40 @@ def summary_table(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[st
     return "\n".join(lines)
 
 
+def rich_summary(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[str, str]] | None = None) -> Table:
+    """The summary as a terminal table: mean over seeds (± std when there are several)."""
+    metrics = metrics or HEADLINE
+    keys = [a for a in axes if a != "seed" and a in summary.columns]
+    table = Table(title="held-out metrics (mean over seeds)", show_lines=False)
+    for k in keys:
+        table.add_column(k.split(".")[-1] if k != "loss.name" else "loss", style="bold")
+    for _, label in metrics:
+        table.add_column(label, justify="right")
+    cells = summary.select(keys).unique(maintain_order=True).rows() if keys else [()]
+    for cell in cells:
+        sub = summary
+        for k, v in zip(keys, cell):
+            sub = sub.filter(pl.col(k) == v)
+        by_metric = {r["metric"]: r for r in sub.iter_rows(named=True)}
+        vals = []
+        for key, _ in metrics:
+            r = by_metric.get(key)
+            if r is None or r["mean"] is None:
+                vals.append("-")
+                continue
+            text = f"{r['mean']:.3f}" if abs(r["mean"]) < 10 else f"{r['mean']:.1f}"
+            if r["std"] is not None and r["std"] == r["std"]:
+                text += f"±{r['std']:.3f}"
+            vals.append(text)
+        table.add_row(*[str(c) for c in cell], *vals)
+    return table
+
+
 def write_summary(summary: pl.DataFrame, root: Path, axes: list[str], console: Console | None = None) -> str:
     table = summary_table(summary, axes)
     write_text(root / "summary.md", table + "\n")
     payload: list[dict[str, Any]] = summary.to_dicts()
     write_json(root / "summary.json", payload)
     if console is not None:
-        console.print(table)
+        console.print(rich_summary(summary, axes))
     return table

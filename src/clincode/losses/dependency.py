@@ -16,13 +16,12 @@ from .quadratic import (
     DependencyForm,
     LowRankForm,
     lowrank_matrix,
-    rowdot,
-    rowsum,
     symmetric_zero_diagonal,
 )
 from .ranking import descending_ranks
 from .reduction import masked_mean
 from .registry import LOSSES
+from .rowwise import rowdot, rowsum
 
 Mode = Literal["dense", "lowrank"]
 MODES = ("dense", "lowrank")
@@ -58,6 +57,10 @@ class _DependencyTerms(torch.autograd.Function):
     float targets t in {1, 0, -1} with in-place passes over three [R, V] buffers: on the CPU,
     every fresh large buffer costs page faults, and autograd would keep about a dozen.
     Backward: dL/dx = (gC * omega + dL/dv from the form) * dv/dx, in place.
+
+    c is formed as 1 - sigmoid(-s x) (two passes instead of four), which is METHODS.md's
+    ``1 - |p - y|`` up to float rounding: below c ~ 1e-7 (float32) it rounds to 0, where its
+    gradient is below 1e-7 of the largest anyway.
     """
 
     @staticmethod
@@ -88,14 +91,15 @@ class _DependencyTerms(torch.autograd.Function):
         v.addcmul_(v, t)  # coef
         dv_dx = torch.addcmul((-w_neg).to(dt), t, (w_pos / 2 + w_neg).to(dt))
         dv_dx.addcmul_(dv_dx, t)  # s * coef
-        c = t.mul_(2.0).sub_(1.0).mul_(x).sigmoid_()  # sigmoid(s x) with s = 2t - 1, in t's buffer
-        torch.ops.aten.sigmoid_backward.grad_input(dv_dx, c, grad_input=dv_dx)  # s coef c (1 - c)
-        v.mul_(c)  # v = coef * c; exactly 0 on ignored entries
+        # 1 - c = sigmoid(-s x) = sigmoid(x - 2 t x), in t's buffer: two passes
+        not_c = torch.addcmul(x, t, x, value=-2.0, out=t).sigmoid_()
+        torch.ops.aten.sigmoid_backward.grad_input(dv_dx, not_c, grad_input=dv_dx)  # s coef c (1 - c)
+        v.addcmul_(v, not_c, value=-1.0)  # v = coef (1 - (1 - c)) = coef * c; exactly 0 where ignored
         # Ignored entries need no special place in the sort: their v is exactly 0, the smallest
         # value, so every non-zero valid entry still gets its exact rank among the valid ones;
         # and wherever v = 0 (ignored, zero weight, or c underflowed to 0) dv/dx = 0 as well,
         # so the rank given to such an entry never reaches a gradient (C gets 0 from it anyway).
-        ranks, spent = descending_ranks(v, None, out=c)  # c's buffer is free: the ranks go there
+        ranks, spent = descending_ranks(v, None, out=not_c)  # its buffer is free: the ranks go there
         scale = 2.0 / (k * (k + 1.0)).clamp_min(1.0)  # omega = ranks * scale on valid entries
         c_row = rowdot(v, ranks) * scale  # (R,); ignored entries have v = 0
         scratch = spent.reshape(-1).view(x.dtype)[: rows * num_labels].view(rows, num_labels)

@@ -7,6 +7,13 @@ at visit level: a token of visit t attends only to tokens of visits <= t, so the
 visit t never sees anything dated after the prediction time of visit t. Visit t's representation
 is the mean of its tokens' final hidden states; a linear head maps it to V logits, the target being
 the code set of visit t+1.
+
+[ours] ``history_skip`` (on by default): a direct path from every code seen up to visit t to the
+V logits (a per-code embedding of size V, averaged over the visible tokens and added to the
+logits; initialised at zero). It is a logistic regression on the visible history beside the
+Transformer, so "a chronic code recurs" is learnt in a few steps instead of being squeezed through
+d_model dimensions; the Transformer learns the rest. It respects the same visit-level causality.
+Set ``history_skip: false`` for the plain BEHRT-style encoder.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ class EHRTransformer(nn.Module):
         dropout: float = 0.1,
         max_visits: int = 256,
         max_age: int = 120,
+        history_skip: bool = True,
+        history_scale: float = 10.0,
     ) -> None:
         super().__init__()
         if d_model % n_heads:
@@ -53,6 +62,10 @@ class EHRTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.out_norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, num_labels)
+        self.history = nn.Embedding(vocab_size, num_labels, padding_idx=0) if history_skip else None
+        self.history_scale = history_scale
+        if self.history is not None:
+            nn.init.zeros_(self.history.weight)
 
     def attention_mask(self, visit: Tensor, token_mask: Tensor) -> Tensor:
         """Boolean mask [B * heads, L, L], True where attention is NOT allowed.
@@ -85,4 +98,14 @@ class EHRTransformer(nn.Module):
         member = (visit.unsqueeze(2) == torch.arange(num_visits, device=visit.device)) & token_mask.unsqueeze(2)
         member = member.to(h.dtype)
         pooled = torch.einsum("blt,bld->btd", member, h) / member.sum(1).clamp(min=1).unsqueeze(2)
-        return self.head(self.out_norm(pooled))  # (B, T, V)
+        logits = self.head(self.out_norm(pooled))  # (B, T, V)
+        if self.history is not None:
+            # Tokens visible at visit t (real tokens of visits <= t), each weighted by 1 / (t + 1):
+            # a code recorded at every visit so far contributes its full weight, one recorded once
+            # in ten visits a tenth. The constant scale speeds up learning of this zero-initialised
+            # path under Adam, whose steps are about lr in size whatever the gradient's scale.
+            steps = torch.arange(num_visits, device=visit.device)
+            visible = (visit.unsqueeze(2) <= steps) & token_mask.unsqueeze(2)
+            visible = visible.to(logits.dtype) / (steps + 1).to(logits.dtype)
+            logits = logits + self.history_scale * torch.einsum("blt,blv->btv", visible, self.history(codes))
+        return logits
