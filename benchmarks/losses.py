@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--losses", nargs="+", default=None, help=f"subset of: {', '.join(LOSSES.names())}, {LOWRANK}")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dense-repeats-large", type=int, default=2, help="repeats for dense W when V > 5000")
-    parser.add_argument("--rank", type=int, default=64, help="rank of the low-rank W")
+    parser.add_argument("--rank", type=int, default=32, help="rank of the low-rank W (the default of the loss)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:

@@ -279,3 +279,20 @@ def test_export_from_the_loss_and_bad_arguments(tmp_path: Path) -> None:
         export_dependency_matrix(w[:3], codes, tmp_path / "x.parquet")
     with pytest.raises(ValueError, match="top_k"):
         export_dependency_matrix(w, codes, tmp_path / "x.parquet", top_k=-1)
+
+
+@pytest.mark.parametrize("mode", ["dense", "lowrank"])
+def test_backward_twice_with_retain_graph_accumulates(mode: str) -> None:
+    """The hand-written backward reuses spare buffers once; a second backward must not corrupt the first."""
+    torch.manual_seed(12)
+    loss = build_loss("dependency_aware", 10, mode=mode, rank=3)
+    x, t = data(12, 20, 10)
+    x.requires_grad_(True)
+    out = loss(x, t)
+    out.backward(retain_graph=True)
+    first_x = x.grad.clone()
+    first_p = [p.grad.clone() for p in loss.parameters()]
+    out.backward()
+    assert torch.allclose(x.grad, 2 * first_x, rtol=1e-6, atol=1e-9)
+    for p, g in zip(loss.parameters(), first_p):
+        assert torch.allclose(p.grad, 2 * g, rtol=1e-6, atol=1e-9)

@@ -15,6 +15,7 @@ from .quadratic import (
     DenseForm,
     DependencyForm,
     LowRankForm,
+    Workspace,
     lowrank_matrix,
     symmetric_zero_diagonal,
 )
@@ -102,10 +103,11 @@ class _DependencyTerms(torch.autograd.Function):
         ranks, spent = descending_ranks(v, None, out=not_c)  # its buffer is free: the ranks go there
         scale = 2.0 / (k * (k + 1.0)).clamp_min(1.0)  # omega = ranks * scale on valid entries
         c_row = rowdot(v, ranks) * scale  # (R,); ignored entries have v = 0
-        scratch = spent.reshape(-1).view(x.dtype)[: rows * num_labels].view(rows, num_labels)
-        q, saved = form.forward(v, scratch, params)
+        work = Workspace.from_spent(spent, v)  # the sort keys' memory, for the form's buffers
+        q, saved = form.forward(v, params, work)
         ctx.form = form  # type: ignore[attr-defined]
-        ctx.n_saved = len(saved)  # type: ignore[attr-defined]
+        ctx.counts = (len(params), len(saved))  # type: ignore[attr-defined]
+        ctx.spare = work.free  # type: ignore[attr-defined]  # plain buffers, no version check wanted
         ctx.save_for_backward(v, dv_dx, ranks, scale, *params, *saved)
         ctx.mark_non_differentiable(k)
         return c_row, q, k
@@ -116,10 +118,14 @@ class _DependencyTerms(torch.autograd.Function):
     ) -> tuple[Tensor | None, ...]:
         tensors = ctx.saved_tensors  # type: ignore[attr-defined]
         v, dv_dx, ranks, scale = tensors[:4]
-        n_params = len(tensors) - 4 - ctx.n_saved  # type: ignore[attr-defined]
+        n_params, n_saved = ctx.counts  # type: ignore[attr-defined]
         params = tuple(tensors[4 : 4 + n_params])
-        saved = tuple(tensors[4 + n_params :])
-        grad_v, grad_params = ctx.form.backward(v, saved, grad_q, params)  # type: ignore[attr-defined]
+        saved = tuple(tensors[4 + n_params : 4 + n_params + n_saved])
+        # the spare buffers serve the first backward only: a second one (retain_graph) must not
+        # overwrite the gradient the first returned
+        spare, ctx.spare = ctx.spare, []  # type: ignore[attr-defined]
+        work = Workspace(v, spare)
+        grad_v, grad_params = ctx.form.backward(v, saved, grad_q, params, work)  # type: ignore[attr-defined]
         grad_v.addcmul_(ranks, (grad_c * scale).unsqueeze(1))  # dC/dv = omega
         grad_x = grad_v.mul_(dv_dx) if ctx.needs_input_grad[0] else None  # type: ignore[attr-defined]
         return (grad_x, None, None, None, None, *grad_params)
@@ -169,8 +175,8 @@ class DependencyAwareLoss(LossModule):
     * ``"dense"`` (default, the paper's form): ``W = (W_raw + W_raw^T) / 2``, zero diagonal,
       W_raw [V, V] initialised like nn.Linear's weight. Two (R x V x V) products per step.
     * ``"lowrank"`` [ours]: ``W = (A B^T + B A^T) / 2`` with zero diagonal, A, B [V, rank]
-      (one parameter ``factors`` = [A | B], [V, 2 rank]), initialised so that W's entries have
-      the dense initialisation's variance. O(R V rank)
+      (one parameter ``factors`` = [A | B], [V, 2 rank]; rank 32 by default [ours]), initialised
+      so that W's entries have the dense initialisation's variance. O(R V rank)
       per step, so V = 10,000 and beyond are cheap; W is never formed during training.
 
     The loss uses no training statistics (its class weights are per mini-batch); ``fit`` is a no-op.
@@ -184,7 +190,7 @@ class DependencyAwareLoss(LossModule):
         eps: float = 1e-6,
         loss_scale: float = 1.0,
         mode: Mode = "dense",
-        rank: int = 64,
+        rank: int = 32,
     ) -> None:
         super().__init__(num_labels)
         for name, value in (("alpha_neg", alpha_neg), ("lam", lam), ("eps", eps), ("loss_scale", loss_scale)):

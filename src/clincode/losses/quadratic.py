@@ -31,6 +31,36 @@ def symmetric_zero_diagonal(w_raw: Tensor) -> Tensor:
     return w
 
 
+class Workspace:
+    """Free [R, V] buffers a form may take instead of allocating (the spent sort keys of the
+    ranking step). On the CPU every fresh large buffer costs page faults, about as much as
+    four passes over it, so reusing memory that is already mapped matters."""
+
+    def __init__(self, like: Tensor, buffers: list[Tensor] | None = None) -> None:
+        self._like = like
+        self.free = list(buffers or [])
+
+    @classmethod
+    def from_spent(cls, spent: Tensor, like: Tensor) -> Workspace:
+        """Slots of ``like``'s shape and dtype carved out of a spent buffer (two from int64 keys
+        for float32 values, one for float64)."""
+        rows, cols = like.shape
+        n, size = rows * cols, like.element_size()
+        start = spent.storage_offset() * spent.element_size() // size
+        storage = spent.untyped_storage()
+        # set_ (not views): each slot gets its own version counter, so writing one slot does not
+        # invalidate another one that autograd saved for the backward
+        slots = [
+            torch.empty(0, dtype=like.dtype, device=like.device).set_(storage, start + i * n, (rows, cols), (cols, 1))
+            for i in range(spent.numel() * spent.element_size() // (n * size))
+        ]
+        return cls(like, slots)
+
+    def take(self) -> Tensor:
+        """A buffer of ``like``'s shape and dtype with arbitrary content."""
+        return self.free.pop() if self.free else torch.empty_like(self._like)
+
+
 class DependencyForm(Protocol):
     """What the dependency-aware loss needs from a W."""
 
@@ -38,14 +68,14 @@ class DependencyForm(Protocol):
         """W's parameters (autograd inputs; their gradients come from :meth:`backward`)."""
         ...
 
-    def forward(self, v: Tensor, scratch: Tensor, params: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """q [R] and what backward needs. ``scratch``: a free [R, V] buffer the form may overwrite."""
+    def forward(self, v: Tensor, params: tuple[Tensor, ...], work: Workspace) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """q [R] and the tensors backward needs (buffers taken from ``work`` may be among them)."""
         ...
 
     def backward(
-        self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...]
+        self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...], work: Workspace
     ) -> tuple[Tensor, tuple[Tensor | None, ...]]:
-        """(dL/dv [R, V], a fresh tensor the caller may modify in place; dL/d params)."""
+        """(dL/dv [R, V], which the caller may modify in place; dL/d params)."""
         ...
 
 
@@ -58,28 +88,26 @@ class DenseForm:
     def params(self) -> tuple[Tensor, ...]:
         return (self.w_raw,)
 
-    def forward(self, v: Tensor, scratch: Tensor, params: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def forward(self, v: Tensor, params: tuple[Tensor, ...], work: Workspace) -> tuple[Tensor, tuple[Tensor, ...]]:
         (w_raw,) = params
         y = v @ symmetric_zero_diagonal(w_raw.to(v.dtype))  # (R, V): GEMM 1 of 2
         return rowdot(y, v), (y,)
 
     def backward(
-        self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...]
+        self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...], work: Workspace
     ) -> tuple[Tensor, tuple[Tensor | None, ...]]:
         (y,) = saved
         g = grad_q.unsqueeze(1)  # (R, 1)
+        buffer = work.take()
         grad_w = None
-        buffer = None
         if params[0].requires_grad:
-            buffer = v * g
-            grad_w = buffer.mT @ v  # G = dq/dW = v^T diag(g) v, (V, V): GEMM 2 of 2
+            grad_w = torch.mul(v, g, out=buffer).mT @ v  # G = dq/dW = v^T diag(g) v, (V, V): GEMM 2 of 2
             # through W = sym(W_raw) with zero diagonal: dq/dW_raw = (G + G^T)/2 off the diagonal,
             # which is G itself (G is symmetric), and 0 on it; no V x V transpose pass needed
             grad_w.diagonal().zero_()
             grad_w = grad_w.to(params[0].dtype)
-        # dq/dv = 2 W v = 2 Y (the forward product, reused); written into the spent buffer
-        grad_v = torch.mul(y, 2.0 * g, out=buffer) if buffer is not None else y * (2.0 * g)
-        return grad_v, (grad_w,)
+        # dq/dv = 2 W v = 2 Y: the forward product, reused
+        return torch.mul(y, 2.0 * g, out=buffer), (grad_w,)
 
 
 class LowRankForm:
@@ -93,36 +121,34 @@ class LowRankForm:
     def params(self) -> tuple[Tensor, ...]:
         return (self.factors,)
 
-    def forward(self, v: Tensor, scratch: Tensor, params: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def forward(self, v: Tensor, params: tuple[Tensor, ...], work: Workspace) -> tuple[Tensor, tuple[Tensor, ...]]:
         ab = params[0].to(v.dtype)
         rank = ab.shape[1] // 2
-        a, b = ab[:, :rank], ab[:, rank:]
         z = v @ ab  # (R, 2r) = [v A, v B]: the forward's only product
-        diag = rowdot(a.contiguous(), b.contiguous())  # (V,), d_i = (A B^T)_ii
-        q = rowdot(z[:, :rank].contiguous(), z[:, rank:].contiguous())
-        return q - torch.mv(torch.mul(v, v, out=scratch), diag), (z,)
+        diag = rowdot(ab[:, :rank].contiguous(), ab[:, rank:].contiguous())  # (V,), d_i = (A B^T)_ii
+        vd = torch.mul(v, diag, out=work.take())  # v * d, kept for the backward
+        q = rowdot(z[:, :rank].contiguous(), z[:, rank:].contiguous()) - rowdot(vd, v)
+        return q, (z, vd)
 
     def backward(
-        self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...]
+        self, v: Tensor, saved: tuple[Tensor, ...], grad_q: Tensor, params: tuple[Tensor, ...], work: Workspace
     ) -> tuple[Tensor, tuple[Tensor | None, ...]]:
-        (z,) = saved
+        z, vd = saved
         ab = params[0].to(v.dtype)
         rank = ab.shape[1] // 2
-        a, b = ab[:, :rank], ab[:, rank:]
         g = grad_q.unsqueeze(1)  # (R, 1)
-        diag = rowdot(a.contiguous(), b.contiguous())
         z_swapped = torch.cat([z[:, rank:], z[:, :rank]], dim=1).mul_(g)  # g * [v B, v A], (R, 2r)
-        # dq/dv = A (v B) + B (v A) - 2 d * v: one (R x 2r x V) product plus the diagonal term
-        grad_v = z_swapped @ ab.mT  # (R, V)
-        vg = v * g  # (R, V)
-        grad_v.addcmul_(vg, diag, value=-2.0)
+        buffer = work.take()
         grad: Tensor | None = None
         if params[0].requires_grad:
             # dq/dA = v^T diag(g) (v B) - s * B and dq/dB = v^T diag(g) (v A) - s * A, with
             # s_i = sum_r g_r v_ri^2 from the diagonal correction: one (V x R x 2r) product
-            s = vg.mul_(v).sum(0).unsqueeze(1)  # (V, 1)
-            grad = (v.mT @ z_swapped).sub_(torch.cat([b, a], dim=1).mul_(s)).to(params[0].dtype)
-        return grad_v, (grad,)
+            s = torch.mv(torch.mul(v, v, out=buffer).mT, grad_q).unsqueeze(1)  # (V, 1)
+            grad = (v.mT @ z_swapped).sub_(torch.cat([ab[:, rank:], ab[:, :rank]], dim=1).mul_(s))
+            grad = grad.to(params[0].dtype)
+        # dq/dv = A (v B) + B (v A) - 2 d * v: one (R x 2r x V) product plus the diagonal term
+        grad_v = torch.matmul(z_swapped, ab.mT, out=buffer)
+        return grad_v.addcmul_(vd, g, value=-2.0), (grad,)
 
 
 def dense_quadratic_form(v: Tensor, w_raw: Tensor) -> Tensor:
