@@ -4,7 +4,8 @@ For V in {1538, 10000} and R (rows) in {1024, 4096}, prints per loss the time of
 step of the loss alone (forward + backward, logits with requires_grad, the loss's own parameters
 included), its ratio to ``bce``, and for the dense dependency-aware loss the ratio to the
 two-GEMM floor measured in the same run: the time of ``v @ W`` plus ``v^T @ v`` with v [R, V] and
-W [V, V], the two (R x V x V) products any exact implementation needs per step.
+W [V, V], the two (R x V x V) products any exact implementation needs per step. The row
+``dependency_aware[lowrank r=..]`` is the structured mode [ours] (``mode="lowrank"``).
 
 Data: float32 logits ~ N(0, 2^2); int8 targets with Zipf-like label frequencies (about 8 positives
 per row, as in next-visit forecasting) and 2% ignored entries. Validation is off (the hot path).
@@ -15,6 +16,7 @@ they see the same load (the machine is shared).
     .venv/bin/python benchmarks/losses.py                        # full grid
     .venv/bin/python benchmarks/losses.py --V 1538 --R 4096      # one cell
     .venv/bin/python benchmarks/losses.py --losses bce dependency_aware --repeats 5
+    THP_MEM_ALLOC_ENABLE=1 .venv/bin/python benchmarks/losses.py   # huge pages for big tensors
 """
 
 from __future__ import annotations

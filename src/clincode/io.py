@@ -58,3 +58,29 @@ def _json_default(obj: Any) -> Any:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def replace_dir(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
+    """Move a finished directory ``src`` into place at ``dst`` (same filesystem).
+
+    An existing ``dst`` is first renamed aside, then removed once ``src`` is in place, so at every
+    moment ``dst`` is either the old complete directory or the new complete one.
+    """
+    import shutil
+    import uuid
+
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and dst.is_dir() and not any(dst.iterdir()):
+        dst.rmdir()
+    if not dst.exists():
+        os.replace(src, dst)
+        return dst
+    old = dst.parent / f".{dst.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    os.replace(dst, old)
+    try:
+        os.replace(src, dst)
+    except BaseException:
+        os.replace(old, dst)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return dst

@@ -44,6 +44,18 @@ def summarise(results: pl.DataFrame, axes: list[str]) -> pl.DataFrame:
     )
 
 
+def _cells(summary: pl.DataFrame, keys: list[str]) -> list[tuple[tuple[Any, ...], dict[str, dict[str, Any]]]]:
+    """Each grid cell (values of the non-seed axes) with its summary rows by metric."""
+    cells = summary.select(keys).unique(maintain_order=True).rows() if keys else [()]
+    out = []
+    for cell in cells:
+        sub = summary
+        for k, v in zip(keys, cell):
+            sub = sub.filter(pl.col(k) == v)
+        out.append((cell, {r["metric"]: r for r in sub.iter_rows(named=True)}))
+    return out
+
+
 def _cell(mean: float | None, std: float | None, lo: float | None, hi: float | None) -> str:
     if mean is None:
         return "-"
@@ -64,12 +76,7 @@ def summary_table(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[st
     keys = [a for a in axes if a != "seed" and a in summary.columns]
     header = keys + [label for _, label in metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    cells = summary.select(keys).unique(maintain_order=True).rows() if keys else [()]
-    for cell in cells:
-        sub = summary
-        for k, v in zip(keys, cell):
-            sub = sub.filter(pl.col(k) == v)
-        by_metric = {r["metric"]: r for r in sub.iter_rows(named=True)}
+    for cell, by_metric in _cells(summary, keys):
         vals = []
         for key, _ in metrics:
             r = by_metric.get(key)
@@ -87,12 +94,7 @@ def rich_summary(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[str
         table.add_column(k.split(".")[-1] if k != "loss.name" else "loss", style="bold")
     for _, label in metrics:
         table.add_column(label, justify="right")
-    cells = summary.select(keys).unique(maintain_order=True).rows() if keys else [()]
-    for cell in cells:
-        sub = summary
-        for k, v in zip(keys, cell):
-            sub = sub.filter(pl.col(k) == v)
-        by_metric = {r["metric"]: r for r in sub.iter_rows(named=True)}
+    for cell, by_metric in _cells(summary, keys):
         vals = []
         for key, _ in metrics:
             r = by_metric.get(key)

@@ -17,7 +17,6 @@ Saved as ``DIR/{split}.parquet`` plus ``label_space.json``, ``vocab.json`` and `
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ import polars as pl
 from clincode.data.errors import DataError, DataNotFoundError
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
+from clincode.io import replace_dir
 from clincode.data.vocab import Vocab
 
 FORMAT_VERSION = 1
@@ -251,15 +251,4 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _replace_dir(src: Path, dst: Path) -> None:
-    """Move a finished directory into place; an existing ``dst`` is swapped out, then removed."""
-    if not dst.exists():
-        os.replace(src, dst)
-        return
-    old = dst.parent / f".{dst.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(dst, old)
-    try:
-        os.replace(src, dst)
-    except BaseException:
-        os.replace(old, dst)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(src, dst)

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from clincode.io import replace_dir
+
 
 def check_output_target(out: Path, overwrite: bool) -> None:
     """Fail early (before any work) if ``out`` cannot become the cohort directory.
@@ -49,18 +51,4 @@ def staging_dir(out: Path, overwrite: bool) -> Iterator[Path]:
 
 def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
     check_output_target(out, overwrite)  # the target may have changed while we were generating
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    if not any(out.iterdir()):
-        os.rmdir(out)
-        os.rename(tmp, out)
-        return
-    old = out.parent / f".{out.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
-    os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, out)

@@ -15,7 +15,7 @@ class LabelStatsError(ValueError):
     """Label statistics are inconsistent or do not match a loss."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # numpy fields: no element-wise __eq__
 class LabelStats:
     """Per-label counts over the training rows, plus each row's positive labels (optional CSR).
 

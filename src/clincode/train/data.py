@@ -10,6 +10,7 @@ import hashlib
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -39,6 +40,19 @@ def task_key(cfg: RunConfig) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def task_kwargs(cfg: RunConfig) -> dict[str, Any]:
+    """Keyword arguments of :func:`build_next_visit` for a run config (shared by train and predict)."""
+    return dict(
+        num_labels=cfg.data.num_labels,
+        label_level=cfg.data.label_level,
+        visit_window=None if cfg.data.visit_window_hours is None else timedelta(hours=cfg.data.visit_window_hours),
+        max_visits=cfg.data.max_visits,
+        max_codes_per_visit=cfg.data.max_codes_per_visit,
+        min_code_count=cfg.data.min_code_count,
+        progress=cfg.trainer.progress,
+    )
+
+
 def prepare(cfg: RunConfig, *, console: Console | None = None) -> NextVisitData:
     """Build (or load from cache) the next-visit task described by ``cfg.data``."""
     console = console or Console(stderr=True)
@@ -53,17 +67,7 @@ def prepare(cfg: RunConfig, *, console: Console | None = None) -> NextVisitData:
             return NextVisitData.load(cache)
         except Exception as exc:  # a stale or damaged cache is rebuilt, never trusted
             console.print(f"[yellow]rebuilding task cache {cache}: {exc}[/yellow]")
-    window = None if cfg.data.visit_window_hours is None else timedelta(hours=cfg.data.visit_window_hours)
-    data = build_next_visit(
-        path,
-        num_labels=cfg.data.num_labels,
-        label_level=cfg.data.label_level,
-        visit_window=window,
-        max_visits=cfg.data.max_visits,
-        max_codes_per_visit=cfg.data.max_codes_per_visit,
-        min_code_count=cfg.data.min_code_count,
-        progress=cfg.trainer.progress,
-    )
+    data = build_next_visit(path, **task_kwargs(cfg))
     data.save(cache, overwrite=True)
     return data
 

@@ -8,7 +8,6 @@ code's rank, probability, description and whether it is above the saved decision
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -74,20 +73,9 @@ def predict_to_file(
     cfg = RunConfig.model_validate(artefact.config)
     label_space = LabelSpace.from_dict(artefact.label_space)
     vocab = Vocab.from_dict(artefact.vocab)
-    window = None if cfg.data.visit_window_hours is None else timedelta(hours=cfg.data.visit_window_hours)
-    data = build_next_visit(
-        data_dir,
-        num_labels=cfg.data.num_labels,
-        label_level=cfg.data.label_level,
-        visit_window=window,
-        max_visits=cfg.data.max_visits,
-        max_codes_per_visit=cfg.data.max_codes_per_visit,
-        min_code_count=cfg.data.min_code_count,
-        min_visits=1,
-        progress=cfg.trainer.progress,
-        fitted=(label_space, vocab),
-        allow_empty_splits=True,
-    )
+    kwargs = task_data.task_kwargs(cfg)
+    kwargs["min_visits"] = 1  # a patient with one visit still gets a forecast
+    data = build_next_visit(data_dir, **kwargs, fitted=(label_space, vocab), allow_empty_splits=True)
     tuner = ThresholdTuner.from_dict(artefact.thresholds)
     thresholds = {
         "global": np.full(data.num_labels, tuner.global_threshold_),
