@@ -232,8 +232,8 @@ def _print_registry(title: str, items: list[dict[str, Any]]) -> None:
 @cli_errors
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="where the cohort, runs and report go")] = Path("clincode-demo"),
-    patients: Annotated[int, typer.Option("--patients", help="synthetic patients")] = 3000,
-    epochs: Annotated[int, typer.Option("--epochs", help="training epochs per run")] = 3,
+    patients: Annotated[int, typer.Option("--patients", help="synthetic patients")] = 6000,
+    epochs: Annotated[int, typer.Option("--epochs", help="training epochs per run")] = 4,
     losses: Annotated[
         str, typer.Option("--losses", help="comma-separated losses to compare (see `clincode list losses`)")
     ] = "bce,weighted_bce,class_balanced,focal,asymmetric,dependency_aware",

@@ -37,8 +37,12 @@ def micro_curve(probs: np.ndarray, targets: np.ndarray, points: int = CURVE_POIN
     pp = np.arange(1, len(scores) + 1)
     # last index of each distinct score (a threshold predicts all entries with score >= it)
     last = np.r_[np.nonzero(np.diff(scores))[0], len(scores) - 1]
-    pick = last[np.unique(np.linspace(0, len(last) - 1, min(points, len(last))).round().astype(int))]
     n_pos = max(int(labels.sum()), 1)
+    # Thin to points spread both along the ranking and evenly in recall, so that the steep
+    # high-precision start of the curve is drawn as finely as its long low-precision tail.
+    along = np.linspace(0, len(last) - 1, min(points, len(last))).round().astype(int)
+    in_recall = np.searchsorted(tp[last] / n_pos, np.linspace(0, 1, points)).clip(0, len(last) - 1)
+    pick = last[np.unique(np.concatenate([along, in_recall]))]
     return {
         "threshold": scores[pick].astype(float).tolist(),
         "precision": (tp[pick] / pp[pick]).astype(float).tolist(),
