@@ -47,6 +47,7 @@ class OptimConfig(_Strict):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     loss_lr: float | None = Field(None, gt=0, description="learning rate of the loss's own parameters (None: lr)")
+    loss_weight_decay: float = Field(0.0, ge=0, description="weight decay of the loss's own parameters (e.g. W) [ours]")
     warmup_steps: int = Field(0, ge=0)
 
 

@@ -72,9 +72,12 @@ class ClincodeModule(L.LightningModule):
         ]
         loss_params = [p for p in self.criterion.parameters() if p.requires_grad]
         if loss_params:
-            # The loss's own parameters (e.g. the dependency matrix) get no weight decay: decaying W
-            # would bias the audited dependency structure towards zero.
-            groups.append({"params": loss_params, "weight_decay": 0.0, "lr": self.optim.loss_lr or self.optim.lr})
+            # The loss's own parameters (e.g. the dependency matrix) have their own weight decay,
+            # 0 by default [ours]: decaying W biases the audited matrix towards zero, but without
+            # it W can drift upwards as a whole (see docs/results.md).
+            groups.append(
+                {"params": loss_params, "weight_decay": self.optim.loss_weight_decay, "lr": self.optim.loss_lr or self.optim.lr}
+            )
         opt = torch.optim.AdamW(groups, lr=self.optim.lr)
         if not self.optim.warmup_steps:
             return opt
