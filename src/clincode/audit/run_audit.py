@@ -25,10 +25,9 @@ from clincode.audit.dependency import (
     true_pair_matrix,
     w_pmi_correlation,
 )
-from clincode.config import RunConfig
 from clincode.io import atomic_path, write_json, write_text
 from clincode.report import plots
-from clincode.train.runs import ARTEFACT, Artefact, RunError
+from clincode.train.runs import load_run
 
 
 def _chapter(code: str) -> str:
@@ -43,10 +42,7 @@ def _chapter(code: str) -> str:
 def audit_run(run_dir: Path, *, top_pairs: int = 20, heatmap_codes: int = 50, console: Console | None = None) -> Path:
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunError(f"run directory {run_dir} does not exist")
-    artefact = Artefact.load(run_dir / ARTEFACT)
-    cfg = RunConfig.model_validate(artefact.config)
+    artefact, cfg = load_run(run_dir)
     loss = artefact.build_loss()
     if not hasattr(loss, "dependency_matrix"):
         raise ValueError(

@@ -8,13 +8,12 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from clincode.config import RunConfig
 from clincode.io import write_json, write_text
 from clincode.metrics import ThresholdTuner, evaluate, format_table
 from clincode.train import data as task_data
 from clincode.train.extras import write_extras
 from clincode.train.inference import predict_rows
-from clincode.train.runs import ARTEFACT, Artefact, RunError
+from clincode.train.runs import ARTEFACT, load_run
 
 
 def evaluate_run(
@@ -29,10 +28,7 @@ def evaluate_run(
     """Write ``thresholds.json`` (if not yet tuned), ``metrics.json`` and ``metrics.md``."""
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunError(f"run directory {run_dir} does not exist")
-    artefact = Artefact.load(run_dir / ARTEFACT)
-    cfg = RunConfig.model_validate(artefact.config)
+    artefact, cfg = load_run(run_dir)
     if data is None:
         data = task_data.prepare(cfg, console=console)
     model = artefact.build_model()

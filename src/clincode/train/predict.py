@@ -15,7 +15,6 @@ import numpy as np
 import polars as pl
 from rich.console import Console
 
-from clincode.config import RunConfig
 from clincode.data.labels import LabelSpace
 from clincode.data.next_visit_data import SPLIT_NAMES
 from clincode.data.tasks import build_next_visit
@@ -24,7 +23,7 @@ from clincode.io import atomic_path
 from clincode.metrics import ThresholdTuner
 from clincode.train import data as task_data
 from clincode.train.inference import predict_rows
-from clincode.train.runs import ARTEFACT, Artefact, RunError
+from clincode.train.runs import RunError, load_run
 
 Rule = Literal["global", "per_label", "0.5"]
 WRITERS = {".parquet": "write_parquet", ".csv": "write_csv", ".jsonl": "write_ndjson"}
@@ -67,10 +66,9 @@ def predict_to_file(
         raise ValueError(f"--top-k must be >= 1, got {top_k}")
     if split is not None and split not in SPLIT_NAMES:
         raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
-    artefact = Artefact.load(Path(run_dir) / ARTEFACT)
+    artefact, cfg = load_run(Path(run_dir))
     if artefact.thresholds is None:
         raise RunError(f"{run_dir} has no tuned thresholds yet: run `clincode evaluate {run_dir}` first")
-    cfg = RunConfig.model_validate(artefact.config)
     label_space = LabelSpace.from_dict(artefact.label_space)
     vocab = Vocab.from_dict(artefact.vocab)
     kwargs = task_data.task_kwargs(cfg)

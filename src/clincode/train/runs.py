@@ -73,3 +73,12 @@ class Artefact:
         loss = build_loss(self.loss_name, self.num_labels, **self.loss_params)
         loss.load_state_dict(self.loss_state, strict=False)
         return loss
+
+
+def load_run(run_dir: Path) -> tuple[Artefact, RunConfig]:
+    """The final artefact of a finished run and its config; clear errors for anything missing."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"run directory {run_dir} does not exist")
+    artefact = Artefact.load(run_dir / ARTEFACT)
+    return artefact, RunConfig.model_validate(artefact.config)
