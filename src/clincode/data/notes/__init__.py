@@ -1,0 +1,24 @@
+"""Clinical notes: readers to the canonical notes table and MARN's text pipeline.
+
+Readers return a :class:`NotesTable` (the polars frame plus a report of skipped inputs and codes
+unknown to the shipped code-system release); see :mod:`clincode.data.notes.result` for the table.
+"""
+
+from clincode.data.notes._skips import OnError
+from clincode.data.notes.codiesp import read_codiesp
+from clincode.data.notes.result import NOTES_COLUMNS, NotesTable
+from clincode.data.notes.table import read_notes_table
+from clincode.data.notes.text import PAD_ID, UNK_ID, TextVocab, encode, tokenize
+
+__all__ = [
+    "NOTES_COLUMNS",
+    "PAD_ID",
+    "UNK_ID",
+    "NotesTable",
+    "OnError",
+    "TextVocab",
+    "encode",
+    "read_codiesp",
+    "read_notes_table",
+    "tokenize",
+]

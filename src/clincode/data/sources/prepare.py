@@ -1,0 +1,131 @@
+"""``prepare_ehr``: raw MIMIC-IV / MIMIC-III / MEDS data -> the canonical clincode MEDS directory."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from clincode.data.errors import DataNotFoundError
+from clincode.data.sources.counts import SKIP_RULES, SkipCounts
+from clincode.data.sources.hosp_events import hosp_events
+from clincode.data.sources.meds_dir import read_meds_dictionary, read_meds_events, read_meds_splits
+from clincode.data.sources.mimic_iii import read_mimic_iii
+from clincode.data.sources.mimic_iv import read_mimic_iv
+from clincode.data.sources.output import assign_splits, code_metadata, write_dataset
+from clincode.data.sources.registry import SOURCES
+from clincode.data.synth_output import check_output_target
+
+
+def prepare_ehr(
+    source: str,
+    path: Path,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    icd9_to_icd10: bool = False,
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    progress: bool = True,
+    include_death: bool = False,
+) -> Path:
+    """Convert ``path`` (a ``source`` in :data:`SOURCES`) into a MEDS directory at ``out``.
+
+    Args:
+        source: "mimic-iv", "mimic-iii" or "meds".
+        path: the raw dataset (see ``SOURCES[source]`` for the files expected).
+        out: output directory (parent must exist; non-empty only with ``overwrite``).
+        overwrite: replace an existing non-empty ``out``.
+        icd9_to_icd10: map ICD-9-CM diagnoses to ICD-10-CM through the GEMs (MIMIC sources);
+            codes without a mapping keep their ICD9CM form and are counted.
+        split_fractions: train / tuning / held_out fractions of subjects (each split non-empty).
+        seed: seed of the subject split permutation (same seed -> same splits).
+        progress: print the counts of skipped / normalised rows to stderr.
+        include_death: also write ``MEDS_DEATH`` events (MIMIC sources; off by default because
+            a timed death event would count as a visit of its own in next-visit tasks).
+
+    Returns:
+        ``out``.
+
+    Raises:
+        ValueError: unknown source or bad split fractions.
+        DataNotFoundError / DataError: missing files or columns, unparseable dates or ids.
+        FileExistsError: ``out`` is not empty and ``overwrite`` is False.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source {source!r} is not one of {sorted(SOURCES)}.")
+    path, out = Path(path), Path(out)
+    if not path.exists():
+        raise DataNotFoundError(f"{path} does not exist; expected a {source} dataset ({SOURCES[source].description}).")
+    check_output_target(out, overwrite)
+    counts = SkipCounts()
+    if source == "meds":
+        events = read_meds_events(path, counts)
+        dictionary = read_meds_dictionary(path)
+        splits = read_meds_splits(path, events["subject_id"])
+        split_origin = "source" if splits is not None else "drawn"
+    else:
+        tables = read_mimic_iv(path) if source == "mimic-iv" else read_mimic_iii(path)
+        events = hosp_events(tables, counts, icd9_to_icd10=icd9_to_icd10, include_death=include_death)
+        dictionary = tables.dictionary
+        splits = None
+        split_origin = "drawn"
+    if splits is None:
+        splits = assign_splits(events["subject_id"], split_fractions, seed)
+    codes = code_metadata(events["code"], dictionary)
+    info = _dataset_info(source, path, events, splits, counts, split_origin, icd9_to_icd10, split_fractions, seed, include_death)
+    write_dataset(out, events, codes, splits, info, overwrite=overwrite)
+    if progress:
+        _report(out, info, counts)
+    return out
+
+
+def _dataset_info(
+    source: str,
+    path: Path,
+    events: pl.DataFrame,
+    splits: pl.DataFrame,
+    counts: SkipCounts,
+    split_origin: str,
+    icd9_to_icd10: bool,
+    split_fractions: tuple[float, float, float],
+    seed: int,
+    include_death: bool,
+) -> dict[str, Any]:
+    try:
+        clincode_version = version("clincode")
+    except PackageNotFoundError:
+        clincode_version = "unknown"
+    timed = events.filter(pl.col("time").is_not_null() & (pl.col("code") != "MEDS_BIRTH"))
+    per_split = dict(splits.group_by("split").len().iter_rows())
+    return {
+        "source": source,
+        "path": str(path.resolve()),
+        "clincode_version": clincode_version,
+        "parameters": {
+            "icd9_to_icd10": icd9_to_icd10,
+            "split_fractions": list(split_fractions),
+            "seed": seed,
+            "include_death": include_death,
+            "splits": split_origin,
+        },
+        "counts": {
+            "subjects": int(splits.height),
+            "events": int(events.height),
+            "codes": int(events["code"].n_unique()),
+            "visits": int(timed.select("subject_id", "time").unique().height),
+            "subjects_per_split": {name: int(per_split.get(name, 0)) for name in ("train", "tuning", "held_out")},
+            "skipped": dict(counts.values),
+        },
+        "skip_rules": SKIP_RULES,
+    }
+
+
+def _report(out: Path, info: dict[str, Any], counts: SkipCounts) -> None:
+    c = info["counts"]
+    print(f"prepared {out}: {c['subjects']} subjects, {c['visits']} visits, {c['events']} events", file=sys.stderr)
+    for name, n in counts.nonzero().items():
+        print(f"  {name}: {n}  ({SKIP_RULES[name]})", file=sys.stderr)
