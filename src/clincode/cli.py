@@ -68,6 +68,35 @@ def synth_ehr(
     out.print(f"wrote synthetic cohort to {path}")
 
 
+prepare_app = typer.Typer(help="Turn real data releases into clincode's canonical tables.", no_args_is_help=True)
+app.add_typer(prepare_app, name="prepare")
+
+
+@prepare_app.command("ehr")
+@cli_errors
+def prepare_ehr_cmd(
+    path: Annotated[Path, typer.Argument(help="the release: MIMIC-IV root (with hosp/), MIMIC-III CSV folder, or MEDS dir")],
+    out_dir: Annotated[Path, typer.Option("--out", help="output MEDS directory (must not exist unless --overwrite)")],
+    source: Annotated[str, typer.Option("--source", help="mimic-iv, mimic-iii or meds")] = "mimic-iv",
+    icd9_to_icd10: Annotated[bool, typer.Option("--icd9-to-icd10", help="map ICD-9-CM diagnoses to ICD-10-CM (GEMs)")] = False,
+    include_death: Annotated[bool, typer.Option("--include-death", help="write MEDS_DEATH events")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the patient-level split")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+) -> None:
+    """Read MIMIC-IV hosp, MIMIC-III or a MEDS export into a MEDS dataset for `clincode train`.
+
+    Every dropped or altered record is counted in metadata/dataset.json (counts.skipped).
+    """
+    from clincode.data.sources import SOURCES, prepare_ehr
+
+    if source not in SOURCES:
+        raise ValueError(f"--source must be one of {', '.join(sorted(SOURCES))}, got {source!r}")
+    result = prepare_ehr(
+        source, path, out_dir, overwrite=overwrite, icd9_to_icd10=icd9_to_icd10, seed=seed, include_death=include_death
+    )
+    out.print(f"wrote {result}")
+
+
 # --------------------------------------------------------------------------- train / evaluate / predict
 @app.command()
 @cli_errors

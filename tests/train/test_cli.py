@@ -114,3 +114,15 @@ def test_demo_quick_run(tmp_path):
     assert runs == ["name=bce__seed=0", "name=dependency_aware__seed=0"]
     res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--losses", "focl"])
     assert res.exit_code == 1 and "focal" in res.output
+
+
+def test_prepare_ehr_mimic_iv_demo(tmp_path):
+    shared = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mimic-iv-demo-2.2"
+    assert shared.is_dir(), f"the shared MIMIC-IV demo is expected at {shared}"
+    out = tmp_path / "mimic"
+    res = runner.invoke(app, ["prepare", "ehr", str(shared), "--out", str(out), "--source", "mimic-iv"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((out / "metadata" / "dataset.json").read_text())
+    assert meta["source"] == "mimic-iv" and "skipped" in meta["counts"]
+    res = runner.invoke(app, ["prepare", "ehr", str(shared), "--out", str(tmp_path / "x"), "--source", "mimic-v"])
+    assert res.exit_code == 1 and "mimic-iv" in res.output and not (tmp_path / "x").exists()

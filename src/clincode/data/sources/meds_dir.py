@@ -18,6 +18,7 @@ from clincode.data.errors import DataError, DataNotFoundError
 from clincode.data.schema import EVENT_COLUMNS, find_shards
 from clincode.data.sources.counts import SkipCounts
 from clincode.data.sources.hosp import EMPTY_DICTIONARY
+from clincode.data.splits import read_subject_splits
 
 REQUIRED_FILES: tuple[str, ...] = ("data/**/*.parquet",)
 OPTIONAL_FILES: tuple[str, ...] = ("metadata/codes.parquet", "metadata/subject_splits.parquet")
@@ -79,8 +80,6 @@ def read_meds_dictionary(path: Path) -> pl.DataFrame:
 
 def read_meds_splits(path: Path, subjects: pl.Series) -> pl.DataFrame | None:
     """The source's splits when they are usable for exactly ``subjects``; None to draw new ones."""
-    from clincode.data.splits import read_subject_splits
-
     splits_path = path / "metadata" / "subject_splits.parquet"
     if not splits_path.is_file():
         return None
