@@ -1,0 +1,54 @@
+"""A training run killed with SIGKILL and restarted with the same command resumes from its last
+checkpoint and ends with the same metrics as an uninterrupted run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from train_test_helpers import tiny_overrides
+
+
+def train_cmd(cohort, out_dir, name):
+    sets = tiny_overrides(
+        cohort,
+        out_dir,
+        **{"name": name, "trainer.max_epochs": 4, "trainer.patience": 10, "model.params": "{d_model: 16, n_heads: 2, n_layers: 1, dim_feedforward: 32, dropout: 0.0}"},
+    )
+    from clincode.resources import config_path
+
+    cmd = [sys.executable, "-c", "from clincode.cli import app; app()", "train", str(config_path("demo"))]
+    for s in sets:
+        cmd += ["--set", s]
+    return cmd
+
+
+def test_sigkill_then_resume_matches_uninterrupted(tiny_cohort, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", CLINCODE_DEBUG="1")
+    ref = subprocess.run(train_cmd(tiny_cohort, tmp_path, "ref"), env=env, capture_output=True, text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+
+    cmd = train_cmd(tiny_cohort, tmp_path, "killed")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while not last.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert last.exists() and proc.poll() is None, "training ended before its first checkpoint could be interrupted"
+    time.sleep(0.3)  # let the checkpoint write finish, then kill mid-training
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert not (tmp_path / "killed" / "metrics.json").exists()
+
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming from" in again.stderr
+    a = json.loads((tmp_path / "ref" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    for key in ["auprc_micro", "auroc_micro", "auprc_macro"]:
+        assert b["ranking"][key] == pytest.approx(a["ranking"][key], rel=1e-5, abs=1e-7)
+    assert b["rules"]["global"]["f1_micro"] == pytest.approx(a["rules"]["global"]["f1_micro"], rel=1e-5, abs=1e-7)
