@@ -55,6 +55,13 @@ def test_yaml_round_trip():
 
 def test_packaged_configs_validate():
     paths = sorted(config_dir().glob("*.yaml"))
-    assert paths
-    for path in paths:
+    runs = [p for p in paths if not p.name.startswith("benchmark_")]
+    benches = [p for p in paths if p.name.startswith("benchmark_")]
+    assert runs and benches
+    for path in runs:
         load_config(path)
+    from clincode.bench.grid import expand, load_benchmark
+
+    for path in benches:
+        cells = expand(load_benchmark(path, ["data.path=/some/where"]))
+        assert cells and all(c.config.data.path is not None for c in cells)
