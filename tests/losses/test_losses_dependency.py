@@ -125,7 +125,8 @@ def test_dense_step_spends_exactly_two_matrix_products() -> None:
     loss = build_loss("dependency_aware", num_labels)
     x, t = data(5, rows, num_labels)
     x.requires_grad_(True)
-    with _CountMatmuls(rows * num_labels * num_labels) as counter:
+    valid_rows = int((t != -1).any(dim=1).sum())  # rows without a valid label are dropped first
+    with _CountMatmuls(valid_rows * num_labels * num_labels) as counter:
         loss(x, t).backward()
     assert counter.big == 2
     assert x.grad is not None and loss.w_raw.grad is not None
@@ -296,3 +297,22 @@ def test_backward_twice_with_retain_graph_accumulates(mode: str) -> None:
     assert torch.allclose(x.grad, 2 * first_x, rtol=1e-6, atol=1e-9)
     for p, g in zip(loss.parameters(), first_p):
         assert torch.allclose(p.grad, 2 * g, rtol=1e-6, atol=1e-9)
+
+
+def test_fully_ignored_rows_are_dropped_exactly() -> None:
+    """Padded rows (all -1) change neither the value nor any gradient of the dense loss."""
+    torch.manual_seed(0)
+    num_labels = 12
+    loss = build_loss("dependency_aware", num_labels)
+    x = torch.randn(10, num_labels, dtype=torch.float64)
+    t = (torch.rand(10, num_labels) < 0.2).long()
+    padded_x = torch.cat([x, torch.randn(6, num_labels, dtype=torch.float64)]).requires_grad_(True)
+    padded_t = torch.cat([t, torch.full((6, num_labels), -1)])
+    x.requires_grad_(True)
+    a = loss(x, t)
+    ga_x, ga_w = torch.autograd.grad(a, [x, loss.w_raw])
+    b = loss(padded_x, padded_t)
+    gb_x, gb_w = torch.autograd.grad(b, [padded_x, loss.w_raw])
+    assert torch.allclose(a, b, rtol=1e-12)
+    assert torch.allclose(ga_x, gb_x[:10], rtol=1e-10) and torch.all(gb_x[10:] == 0)
+    assert torch.allclose(ga_w, gb_w, rtol=1e-10)

@@ -160,6 +160,12 @@ def dependency_aware_loss(
     dtype = compute_dtype(logits.dtype)
     x = logits.reshape(-1, num_labels).to(dtype)
     t = targets.reshape(-1, num_labels).to(dtype, copy=True)  # consumed by _DependencyTerms
+    # Rows with no valid label (padded visits of [B, T, V] batches, often half the rows) add
+    # nothing to the class counts nor to the mean: drop them before the (R x V x V) products.
+    keep = (t != -1).any(dim=1)
+    n_keep = int(keep.sum())
+    if 0 < n_keep < keep.numel():
+        x, t = x[keep], t[keep]
     c_row, q, k = _DependencyTerms.apply(x, t, form, alpha_neg, eps, *form.params())
     row = 1.0 - c_row + lam * torch.sigmoid(-q / k.clamp_min(1.0))  # 1 - sigmoid(raw) = sigmoid(-raw)
     return loss_scale * masked_mean(row, k.clamp_max(1.0))  # rows with K = 0 are skipped
