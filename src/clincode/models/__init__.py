@@ -5,5 +5,10 @@ Every model is registered in :data:`MODELS` and built through :func:`build_model
 
 from clincode.models.registry import MODELS, build_model, describe_models
 from clincode.models import ehr_transformer as _ehr_transformer  # noqa: F401  (registers)
+from clincode.models import cnn as _cnn  # noqa: F401  (registers)
+from clincode.models import bigru as _bigru  # noqa: F401  (registers)
+from clincode.models import caml as _caml  # noqa: F401  (registers)
+from clincode.models import laat as _laat  # noqa: F401  (registers)
+from clincode.models import marn as _marn  # noqa: F401  (registers)
 
 __all__ = ["MODELS", "build_model", "describe_models"]

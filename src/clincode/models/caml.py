@@ -1,0 +1,49 @@
+"""CAML (Mullenbach et al. 2018): embedding -> conv -> tanh -> per-label attention.
+
+Defaults from the CAML paper: kernel width 10, 50 filters, dropout 0.2. DR-CAML's description
+regulariser is not implemented. Batch contract in :mod:`clincode.models.text`.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from clincode.models.layers.label_attention import LabelAttention
+from clincode.models.registry import MODELS
+from clincode.models.text import SameConv1d, TextEmbedding, batch_inputs
+
+
+@MODELS.register("caml")
+class CAML(nn.Module):
+    """Convolutional attention for multi-label classification; tokens [B, T] -> logits [B, V]."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_labels: int,
+        embed_dim: int = 100,
+        embed_dropout: float = 0.2,
+        freeze_embeddings: bool = False,
+        kernel_size: int = 10,
+        num_filters: int = 50,
+    ) -> None:
+        super().__init__()
+        self.embed = TextEmbedding(vocab_size, embed_dim, embed_dropout, freeze_embeddings)
+        self.conv = SameConv1d(embed_dim, num_filters, kernel_size)
+        self.attention = LabelAttention(num_filters, num_labels)
+
+    def load_embeddings(self, matrix: Tensor) -> None:
+        """Copy a pretrained [vocab_size, embed_dim] matrix (rows L2-normalised)."""
+        self.embed.load(matrix)
+
+    def attention_weights(self, batch: dict[str, Tensor]) -> Tensor:
+        """Label attention [B, V, T] (rows sum to 1 over real tokens)."""
+        return self._encode(batch)[1]
+
+    def _encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        tokens, mask = batch_inputs(batch)
+        h = self.conv(self.embed(tokens, mask), mask).tanh()  # (B, T, F)
+        return self.attention(h, mask)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        return self._encode(batch)[0]  # (B, V)
