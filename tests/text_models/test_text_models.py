@@ -196,3 +196,12 @@ def test_masked_max_and_empty_document() -> None:
 def test_missing_batch_field_is_named() -> None:
     with pytest.raises(ValueError, match="token_mask"):
         make("cnn")({"tokens": torch.ones(1, 3, dtype=torch.long)})
+
+
+def test_attention_weights_only_on_label_attention_models():
+    from clincode.models import build_model
+
+    batch = {"tokens": torch.tensor([[3, 4, 0]]), "token_mask": torch.tensor([[True, True, False]])}
+    cnn = build_model("cnn", vocab_size=10, num_labels=3, params={"embed_dim": 8, "num_filters": 4})
+    with pytest.raises(NotImplementedError, match="no label attention"):
+        cnn.attention_weights(batch)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from clincode.models.registry import MODELS
-from clincode.models.text import BiGRUEncoder, TextEmbedding, batch_inputs, masked_max
+from clincode.models.text import BiGRUEncoder, TextEmbedding, TextModel, batch_inputs, masked_max
 
 
 @MODELS.register("bigru")
-class BiGRUClassifier(nn.Module):
+class BiGRUClassifier(TextModel):
     """BiGRU with max pooling; tokens [B, T] -> logits [B, V]."""
 
     def __init__(
@@ -30,10 +30,6 @@ class BiGRUClassifier(nn.Module):
         self.encoder = BiGRUEncoder(embed_dim, hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(2 * hidden_size, num_labels)
-
-    def load_embeddings(self, matrix: Tensor) -> None:
-        """Copy a pretrained [vocab_size, embed_dim] matrix (rows L2-normalised)."""
-        self.embed.load(matrix)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         tokens, mask = batch_inputs(batch)

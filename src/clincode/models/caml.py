@@ -6,15 +6,15 @@ regulariser is not implemented. Batch contract in :mod:`clincode.models.text`.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from clincode.models.layers.label_attention import LabelAttention
 from clincode.models.registry import MODELS
-from clincode.models.text import SameConv1d, TextEmbedding, batch_inputs
+from clincode.models.text import SameConv1d, TextEmbedding, TextModel, batch_inputs
 
 
 @MODELS.register("caml")
-class CAML(nn.Module):
+class CAML(TextModel):
     """Convolutional attention for multi-label classification; tokens [B, T] -> logits [B, V]."""
 
     def __init__(
@@ -32,18 +32,7 @@ class CAML(nn.Module):
         self.conv = SameConv1d(embed_dim, num_filters, kernel_size)
         self.attention = LabelAttention(num_filters, num_labels)
 
-    def load_embeddings(self, matrix: Tensor) -> None:
-        """Copy a pretrained [vocab_size, embed_dim] matrix (rows L2-normalised)."""
-        self.embed.load(matrix)
-
-    def attention_weights(self, batch: dict[str, Tensor]) -> Tensor:
-        """Label attention [B, V, T] (rows sum to 1 over real tokens)."""
-        return self._encode(batch)[1]
-
     def _encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         tokens, mask = batch_inputs(batch)
         h = self.conv(self.embed(tokens, mask), mask).tanh()  # (B, T, F)
         return self.attention(h, mask)
-
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        return self._encode(batch)[0]  # (B, V)

@@ -11,11 +11,11 @@ import torch
 from torch import Tensor, nn
 
 from clincode.models.registry import MODELS
-from clincode.models.text import SameConv1d, TextEmbedding, batch_inputs, masked_max
+from clincode.models.text import SameConv1d, TextEmbedding, TextModel, batch_inputs, masked_max
 
 
 @MODELS.register("cnn")
-class TextCNN(nn.Module):
+class TextCNN(TextModel):
     """Kim-style CNN with max pooling; tokens [B, T] -> logits [B, V]."""
 
     def __init__(
@@ -36,10 +36,6 @@ class TextCNN(nn.Module):
         self.convs = nn.ModuleList(SameConv1d(embed_dim, num_filters, int(k)) for k in kernel_sizes)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(num_filters * len(self.convs), num_labels)
-
-    def load_embeddings(self, matrix: Tensor) -> None:
-        """Copy a pretrained [vocab_size, embed_dim] matrix (rows L2-normalised)."""
-        self.embed.load(matrix)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         tokens, mask = batch_inputs(batch)

@@ -11,11 +11,11 @@ from torch import Tensor, nn
 
 from clincode.models.layers.label_attention import LabelAttention
 from clincode.models.registry import MODELS
-from clincode.models.text import BiGRUEncoder, TextEmbedding, batch_inputs
+from clincode.models.text import BiGRUEncoder, TextEmbedding, TextModel, batch_inputs
 
 
 @MODELS.register("laat")
-class LAAT(nn.Module):
+class LAAT(TextModel):
     """BiGRU with LAAT label attention; tokens [B, T] -> logits [B, V]."""
 
     def __init__(
@@ -35,18 +35,7 @@ class LAAT(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.attention = LabelAttention(2 * hidden_size, num_labels, projection_dim=attention_dim)
 
-    def load_embeddings(self, matrix: Tensor) -> None:
-        """Copy a pretrained [vocab_size, embed_dim] matrix (rows L2-normalised)."""
-        self.embed.load(matrix)
-
-    def attention_weights(self, batch: dict[str, Tensor]) -> Tensor:
-        """Label attention [B, V, T] (rows sum to 1 over real tokens)."""
-        return self._encode(batch)[1]
-
     def _encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         tokens, mask = batch_inputs(batch)
         h = self.dropout(self.encoder(self.embed(tokens, mask), mask))  # (B, T, 2H)
         return self.attention(h, mask)
-
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        return self._encode(batch)[0]  # (B, V)

@@ -11,16 +11,16 @@ losses (0.7 / 0.3 in the paper). Batch contract in :mod:`clincode.models.text`.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from clincode.models.layers.label_attention import LabelAttention
 from clincode.models.layers.ram import RAM
 from clincode.models.registry import MODELS
-from clincode.models.text import BiGRUEncoder, TextEmbedding, batch_inputs
+from clincode.models.text import BiGRUEncoder, TextEmbedding, TextModel, batch_inputs
 
 
 @MODELS.register("marn")
-class MARN(nn.Module):
+class MARN(TextModel):
     """Multitask balanced and recalibrated network; tokens [B, T] -> ICD logits [B, V] (or dict with CCS)."""
 
     def __init__(
@@ -44,10 +44,6 @@ class MARN(nn.Module):
         self.ram = RAM(2 * hidden_size, ram_dropout) if use_ram else None
         self.icd_head = LabelAttention(2 * hidden_size, num_labels)
         self.ccs_head = LabelAttention(2 * hidden_size, num_ccs) if num_ccs > 0 else None
-
-    def load_embeddings(self, matrix: Tensor) -> None:
-        """Copy a pretrained [vocab_size, embed_dim] matrix (rows L2-normalised)."""
-        self.embed.load(matrix)
 
     def features(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Document features O [B, T, 2H] (zero at padding in eval mode) and the mask [B, T]."""

@@ -64,6 +64,30 @@ class TextEmbedding(nn.Module):
         return self.dropout(self.embedding(tokens)) * mask.unsqueeze(-1).to(self.embedding.weight.dtype)
 
 
+class TextModel(nn.Module):
+    """Base of the text models: owns ``self.embed`` (a :class:`TextEmbedding`).
+
+    Label-attention models (CAML, LAAT) implement ``_encode(batch) -> (logits [B, V], attention
+    [B, V, T])`` and inherit ``forward`` and ``attention_weights`` from here.
+    """
+
+    embed: TextEmbedding
+
+    def load_embeddings(self, matrix: Tensor) -> None:
+        """Copy a pretrained [vocab_size, embed_dim] matrix (rows L2-normalised)."""
+        self.embed.load(matrix)
+
+    def _encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} has no label attention")
+
+    def attention_weights(self, batch: dict[str, Tensor]) -> Tensor:
+        """Label attention [B, V, T] (rows sum to 1 over real tokens)."""
+        return self._encode(batch)[1]
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        return self._encode(batch)[0]  # (B, V)
+
+
 class BiGRUEncoder(nn.Module):
     """One-layer bidirectional GRU on packed sequences: [B, T, E] -> [B, T, 2 * hidden], zero at padding."""
 
