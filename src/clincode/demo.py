@@ -33,12 +33,16 @@ def ensure_cohort(path: Path, *, patients: int, seed: int, console: Console) -> 
 
 
 def train_label_codes(cohort: Path) -> int:
-    """Distinct diagnosis codes in the cohort's training split (an upper bound for V)."""
+    """Distinct label codes (the LabelSpace's default prefixes) in the training split: an upper bound for V."""
     import polars as pl
+
+    from clincode.data.labels import DEFAULT_CODE_PREFIXES
 
     splits = pl.scan_parquet(cohort / "metadata" / "subject_splits.parquet").filter(pl.col("split") == "train")
     events = pl.scan_parquet(str(cohort / "data" / "**" / "*.parquet")).select("subject_id", "code")
-    codes = events.join(splits, on="subject_id").filter(pl.col("code").str.starts_with("ICD10CM//"))
+    codes = events.join(splits, on="subject_id").filter(
+        pl.any_horizontal([pl.col("code").str.starts_with(p) for p in DEFAULT_CODE_PREFIXES])
+    )
     return int(codes.select(pl.col("code").n_unique()).collect().item())
 
 

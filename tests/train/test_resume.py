@@ -9,8 +9,9 @@ import sys
 import time
 
 import pytest
-
 from train_test_helpers import tiny_overrides
+
+from clincode.resources import config_path
 
 
 def train_cmd(cohort, out_dir, name):
@@ -19,8 +20,6 @@ def train_cmd(cohort, out_dir, name):
         out_dir,
         **{"name": name, "trainer.max_epochs": 4, "trainer.patience": 10, "model.params": "{d_model: 16, n_heads: 2, n_layers: 1, dim_feedforward: 32, dropout: 0.0}"},
     )
-    from clincode.resources import config_path
-
     cmd = [sys.executable, "-c", "from clincode.cli import app; app()", "train", str(config_path("demo"))]
     for s in sets:
         cmd += ["--set", s]

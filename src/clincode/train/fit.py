@@ -105,7 +105,9 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     from clincode.losses import LOSSES
     from clincode.models import MODELS
 
-    LOSSES.get(cfg.loss.name), MODELS.get(cfg.model.name)  # unknown names fail before any data work
+    # Unknown names fail before any data work.
+    LOSSES.get(cfg.loss.name)
+    MODELS.get(cfg.model.name)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = task_data.prepare(cfg, console=console)
     num_labels = data.num_labels
