@@ -68,6 +68,25 @@ def synth_ehr(
     out.print(f"wrote synthetic cohort to {path}")
 
 
+@synth_app.command("notes")
+@cli_errors
+def synth_notes_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="output directory (created; must not exist unless --overwrite)")],
+    cohort: Annotated[Optional[Path], typer.Option("--cohort", help="an existing synthetic cohort (clincode synth ehr)")] = None,
+    patients: Annotated[Optional[int], typer.Option("--patients", help="generate a fresh cohort of N patients instead")] = None,
+    codes: Annotated[int, typer.Option("--codes", help="code universe of a generated cohort")] = 500,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
+) -> None:
+    """Write one synthetic discharge summary per visit of a synthetic cohort (notes.parquet + dataset.json)."""
+    from clincode.data.synth_notes import generate_notes
+
+    if cohort is None and patients is None:
+        raise ValueError("give --cohort DIR (an existing synthetic cohort) or --patients N (generate one).")
+    path = generate_notes(out_dir, cohort=cohort, n_patients=patients, n_codes=codes, seed=seed, overwrite=overwrite)
+    out.print(f"wrote synthetic notes to {path}")
+
+
 prepare_app = typer.Typer(help="Turn real data releases into clincode's canonical tables.", no_args_is_help=True)
 app.add_typer(prepare_app, name="prepare")
 
@@ -95,6 +114,37 @@ def prepare_ehr_cmd(
         source, path, out_dir, overwrite=overwrite, icd9_to_icd10=icd9_to_icd10, seed=seed, include_death=include_death
     )
     out.print(f"wrote {result}")
+
+
+@prepare_app.command("notes")
+@cli_errors
+def prepare_notes_cmd(
+    path: Annotated[Path, typer.Argument(help="the release: MIMIC-III CSV folder, MIMIC-IV-Note root, or CodiEsp root")],
+    out_dir: Annotated[Path, typer.Option("--out", help="output directory (must not exist unless --overwrite)")],
+    source: Annotated[str, typer.Option("--source", help="mimic-iii, mimic-iv-note or codiesp")] = "mimic-iii",
+    splits: Annotated[Optional[Path], typer.Option("--splits", help="CAML *_hadm_ids.csv directory or Edin et al. split table (MIMIC); default: by patient")] = None,
+    split_variant: Annotated[Optional[str], typer.Option("--split-variant", help="CAML list variant: full or 50")] = None,
+    hosp: Annotated[Optional[Path], typer.Option("--hosp", help="MIMIC-IV root with hosp/ (mimic-iv-note; default: PATH)")] = None,
+    code_types: Annotated[str, typer.Option("--code-types", help="D, P or DP (default: DP for MIMIC, D for CodiEsp)")] = "",
+    icd_version: Annotated[Optional[int], typer.Option("--icd-version", help="mimic-iv-note: keep ICD 9 or 10 codes only")] = None,
+    language: Annotated[str, typer.Option("--language", help="codiesp: en or es")] = "en",
+    on_error: Annotated[str, typer.Option("--on-error", help="raise, or skip and count bad inputs")] = "raise",
+    seed: Annotated[int, typer.Option("--seed", help="seed of the patient-level split")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+) -> None:
+    """Read MIMIC-III / MIMIC-IV-Note discharge summaries or CodiEsp into the canonical notes table.
+
+    Writes OUT/notes.parquet and OUT/dataset.json (documents per split, skipped inputs, unknown codes).
+    """
+    from clincode.notes_cli import prepare_notes
+
+    result, info = prepare_notes(
+        source, path, out_dir, overwrite=overwrite, splits=splits, split_variant=split_variant, hosp=hosp,
+        code_types=tuple(code_types.upper()) or None, icd_version=icd_version, language=language,
+        on_error=on_error, seed=seed,
+    )  # fmt: skip
+    docs = ", ".join(f"{k} {v}" for k, v in info["documents"].items())
+    out.print(f"wrote {result} ({docs}; skipped {info['skipped'] or 'nothing'})")
 
 
 # --------------------------------------------------------------------------- train / evaluate / predict
@@ -135,22 +185,24 @@ def evaluate_cmd(
 @cli_errors
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a trained run directory")],
-    data: Annotated[Path, typer.Option("--data", help="MEDS dataset directory to predict on")],
+    data: Annotated[Path, typer.Option("--data", help="MEDS dataset directory (or, for a text-coding run, notes) to predict on")],
     out_file: Annotated[Path, typer.Option("--out", help="output file: .parquet, .csv or .jsonl")],
     top_k: Annotated[int, typer.Option("--top-k", help="top codes listed per visit")] = 10,
     split: Annotated[Optional[str], typer.Option("--split", help="only this split of the dataset (default: all patients)")] = None,
     rule: Annotated[str, typer.Option("--rule", help="decision rule for `alert`: global, per_label or 0.5")] = "global",
+    fmt: Annotated[str, typer.Option("--format", help="table, or codiesp (submission file; coding runs only)")] = "table",
 ) -> None:
     """Forecast the next visit's codes for every patient and visit of a dataset.
 
     One row per (patient, visit, code listed): the top-k codes by probability plus every code at or
-    above the run's saved decision threshold (column `alert`), with code descriptions.
+    above the run's saved decision threshold (column `alert`), with code descriptions. For a
+    text-coding run, --data is a CodiEsp release or notes table and rows are (document, code).
     """
     from clincode.train.predict import predict_to_file
 
     if rule not in ("global", "per_label", "0.5"):
         raise ValueError(f"--rule must be global, per_label or 0.5, got {rule!r}")
-    n = predict_to_file(run_dir, data, out_file, top_k=top_k, split=split, rule=rule, console=err)  # type: ignore[arg-type]
+    n = predict_to_file(run_dir, data, out_file, top_k=top_k, split=split, rule=rule, console=err, fmt=fmt)  # type: ignore[arg-type]
     out.print(f"wrote {n} rows to {out_file}")
 
 
@@ -197,6 +249,36 @@ def audit(
 
     path = audit_run(run_dir, top_pairs=top_pairs, heatmap_codes=heatmap_codes, console=err)
     out.print(f"audit written to {path}")
+
+
+@app.command()
+@cli_errors
+def segments(
+    path: Annotated[Path, typer.Argument(help="a MEDS cohort directory, a CodiEsp root, or a notes table file")],
+    eta: Annotated[float, typer.Option("--eta", help="segmentation tolerance eta_S (> 0; the paper uses 0.5)")] = 0.5,
+    num_labels: Annotated[Optional[int], typer.Option("--num-labels", help="top-V labels (default: all seen in train)")] = None,
+    language: Annotated[str, typer.Option("--language", help="CodiEsp text language: en or es")] = "en",
+    code_types: Annotated[str, typer.Option("--code-types", help="CodiEsp code types: D, P or D,P")] = "D",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Frequency segments of the training labels (Segmented Harmonic loss, tail first)."""
+    import json
+
+    from clincode.segments_cli import dataset_label_counts, render_table, segments_report
+
+    if not eta > 0:
+        raise ValueError(f"--eta must be > 0, got {eta}")
+    types = tuple(t.strip().upper() for t in code_types.split(",") if t.strip())
+    prefixes = tuple(p for t, p in (("D", "ICD10CM//"), ("P", "ICD10PCS//")) if t in types) or ("ICD10CM//",)
+    counts, _ = dataset_label_counts(
+        path, num_labels=num_labels, code_prefixes=prefixes + ("ICD9CM//",), language=language, code_types=types
+    )
+    result = segments_report(counts, eta)
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    title = f"{result['num_segments']} segments of {result['num_labels']} labels (eta = {eta:g}) in {path}"
+    out.print(render_table(result, title))
 
 
 # --------------------------------------------------------------------------- list

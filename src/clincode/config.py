@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigError(ValueError):
@@ -22,15 +22,54 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class TextDataConfig(_Strict):
+    """``data.text``: the notes dataset and text pipeline of a ``task: coding`` run (METHODS.md s.3)."""
+
+    format: Literal["auto", "codiesp", "table"] = Field(
+        "auto", description="auto: a directory with train/dev/test is CodiEsp, else a notes table (file or dir/notes.parquet)"
+    )
+    language: Literal["en", "es"] = Field("en", description="CodiEsp text: en (machine-translated) or es (original)")
+    code_types: list[Literal["D", "P"]] = Field(default_factory=lambda: ["D"], description="CodiEsp code files: D, P")
+    code_prefixes: list[str] | None = Field(None, description="label codes' prefixes (None: every prefix seen in train)")
+    on_error: Literal["raise", "skip"] = "raise"
+    max_tokens: int = Field(4000, ge=1, description="first tokens kept per document (MARN: 4000)")
+    min_df: int = Field(3, ge=1, description="vocabulary: words in >= min_df training documents (MARN: 3)")
+    word2vec: bool = Field(True, description="initialise embeddings with CBOW word2vec trained on the train split")
+    embed_dim: int = Field(100, gt=0, description="word2vec size; must equal the model's embed_dim")
+    w2v_epochs: int = Field(5, ge=1)
+    ccs: bool = Field(False, description="multitask: also predict single-level CCS (model needs num_ccs, e.g. marn)")
+    ccs_weight: float = Field(0.3, ge=0, le=1, description="loss = (1 - w) * L_icd + w * L_ccs (MARN: 0.3)")
+    min_label_count: int = Field(1, ge=1, description="labels: codes in >= this many training documents")
+    num_labels: int | None = Field(None, gt=0, description="labels: the most frequent codes (None: all kept codes)")
+    tokenizer: str | None = Field(
+        None, description="model plm: its local Hugging Face path; documents become its wordpiece ids (set word2vec false)"
+    )
+    noise_filter_tau: float | None = Field(
+        None, ge=-1, le=1, description="drop TRAIN labels whose description has cosine < tau with the note (SH paper: 0.55); None: off"
+    )
+    noise_filter_encoder: str | None = Field(None, description="noise filter encoder path (None: packaged all-MiniLM-L6-v2)")
+
+
 class DataConfig(_Strict):
     path: Path | None = Field(None, description="MEDS dataset directory (None: generate the default synthetic cohort)")
-    task: Literal["next_visit"] = "next_visit"
+    task: Literal["next_visit", "coding"] = Field("next_visit", description="coding: notes -> codes (see data.text)")
+    text: TextDataConfig | None = Field(None, description="text-coding settings (task: coding only; defaults filled in)")
     num_labels: int = Field(1538, gt=0, description="size of the label space (top codes in train)")
     label_level: Literal["code", "category", "ccs"] = "code"
     visit_window_hours: float | None = Field(None, ge=0, description="None: one visit per timestamp")
     max_visits: int = Field(64, gt=1)
     max_codes_per_visit: int = Field(64, gt=0)
     min_code_count: int = Field(1, ge=1, description="input tokens seen fewer times in train become UNK")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_section(cls, data: Any) -> Any:
+        # A coding run always records its full text settings; a next-visit run has none.
+        if isinstance(data, dict) and data.get("task") == "coding" and data.get("text") is None:
+            return {**data, "text": {}}
+        if isinstance(data, dict) and data.get("task", "next_visit") == "next_visit" and data.get("text") is not None:
+            raise ValueError("data.text is only used with data.task: coding")
+        return data
 
 
 class ModelConfig(_Strict):

@@ -20,17 +20,16 @@ every token of visit t is dated <= visit_time[t], so no prediction sees an event
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from typing import TypedDict
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from clincode.data.next_visit_data import TASK_SCHEMA, NextVisitData
+from clincode.data.next_visit_data import NextVisitData
+from clincode.data.task_arrays import FlatSplit
 from clincode.data.vocab import PAD_ID
 
 
@@ -48,62 +47,50 @@ class NextVisitSample(TypedDict):
     labels: np.ndarray  # (m,) int64 label columns of visits 0..T-1, concatenated
 
 
-def _ragged(column: pl.Series | pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(values, offsets) of a List column, via Arrow: exact for empty lists, no per-row Python."""
-    arr = column.to_arrow() if isinstance(column, pl.Series) else column
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    offsets = np.asarray(arr.offsets, dtype=np.int64)
-    values = arr.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
-    return values, offsets - offsets[0]
-
-
-def _flat_numpy(values: pa.Array, dtype: type) -> np.ndarray:
-    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
-
-
 class NextVisitDataset(Dataset[NextVisitSample]):
     """One split of a next-visit task as flat numpy arrays (fast random access, cheap to fork).
 
     Args:
-        table: a split table of :class:`NextVisitData` (see its module docstring).
+        table: a split table of :class:`NextVisitData` (see its module docstring), or its flat
+            arrays (:class:`FlatSplit`, memory-mapped when loaded from a saved task).
         max_tokens: if set, a patient longer than this keeps only its most recent visits whose
             tokens fit (at least one visit; a single over-long visit keeps its first tokens).
     """
 
-    def __init__(self, table: pl.DataFrame, max_tokens: int | None = None) -> None:
-        missing = [c for c in TASK_SCHEMA if c not in table.columns]
-        if missing:
-            raise ValueError(f"next-visit table lacks column(s) {missing}; expected a NextVisitData split table.")
+    def __init__(self, table: pl.DataFrame | FlatSplit, max_tokens: int | None = None) -> None:
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1 or None, got {max_tokens}.")
         self.max_tokens = max_tokens
-        self.subject_id = table["subject_id"].to_numpy().astype(np.int64)
-        self.sex = table["sex"].to_numpy().astype(np.int64)
-        vt, self.visit_offsets = _ragged(table["visit_time"])  # (P + 1,) into visits
-        self.visit_time = _flat_numpy(vt, np.int64)
-        age, _ = _ragged(table["age"])
-        self.age = _flat_numpy(age, np.float32)
-        tok_lists, _ = _ragged(table["tokens"])
-        tok_values, self.token_offsets = _ragged(tok_lists)  # (NV + 1,) into tokens
-        self.tokens = _flat_numpy(tok_values, np.int64)
-        time_lists, _ = _ragged(table["token_time"])
-        time_values, time_offsets = _ragged(time_lists)
-        self.token_time = _flat_numpy(time_values, np.int64)
-        if not np.array_equal(time_offsets, self.token_offsets):
-            raise ValueError("next-visit table columns 'tokens' and 'token_time' have different shapes; expected equal.")
-        lab_lists, _ = _ragged(table["labels"])
-        lab_values, self.label_offsets = _ragged(lab_lists)  # (NV + 1,) into labels
-        self.labels = _flat_numpy(lab_values, np.int64)
+        self._set_arrays(table if isinstance(table, FlatSplit) else FlatSplit.from_table(table))
+
+    def _set_arrays(self, arrays: FlatSplit) -> None:
+        self.arrays = arrays
+        self.subject_id = arrays.subject_id
+        self.sex = arrays.sex
+        self.visit_offsets = arrays.visit_offsets  # (P + 1,) into visits
+        self.visit_time = arrays.visit_time
+        self.age = arrays.age
+        self.token_offsets = arrays.token_offsets  # (NV + 1,) into tokens
+        self.tokens = arrays.tokens
+        self.token_time = arrays.token_time
+        self.label_offsets = arrays.label_offsets  # (NV + 1,) into labels
+        self.labels = arrays.labels
+
+    # Workers started by spawn get the arrays' path (FlatSplit pickles memory-mapped arrays by path).
+    def __getstate__(self) -> dict[str, object]:
+        return {"arrays": self.arrays, "max_tokens": self.max_tokens}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.max_tokens = state["max_tokens"]  # type: ignore[assignment]
+        self._set_arrays(state["arrays"])  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return len(self.subject_id)
 
     def num_tokens(self) -> np.ndarray:
         """(P,) tokens per patient before any max_tokens cut (for length bucketing)."""
-        per_visit = np.diff(self.token_offsets)
-        cums = np.concatenate([[0], np.cumsum(per_visit)])
-        n = cums[self.visit_offsets[1:]] - cums[self.visit_offsets[:-1]]
+        # token_offsets are cumulative over visits, so a patient's count is one difference.
+        n = np.asarray(self.token_offsets[self.visit_offsets[1:]] - self.token_offsets[self.visit_offsets[:-1]], dtype=np.int64)
         return n if self.max_tokens is None else np.minimum(n, self.max_tokens)
 
     def __getitem__(self, index: int) -> NextVisitSample:
@@ -120,13 +107,13 @@ class NextVisitDataset(Dataset[NextVisitSample]):
         return NextVisitSample(
             subject_id=int(self.subject_id[index]),
             sex=int(self.sex[index]),
-            visit_time=self.visit_time[v0:v1],
-            age=self.age[v0:v1],
-            tokens=tokens,
+            visit_time=np.asarray(self.visit_time[v0:v1]),
+            age=np.asarray(self.age[v0:v1]),
+            tokens=np.asarray(tokens, dtype=np.int64),
             token_visit=token_visit,
-            token_time=token_time,
+            token_time=np.asarray(token_time, dtype=np.int64),
             label_offsets=self.label_offsets[v0 : v1 + 1] - l0,
-            labels=self.labels[l0:l1],
+            labels=np.asarray(self.labels[l0:l1], dtype=np.int64),
         )
 
     def _first_visit_within_budget(self, v0: int, v1: int) -> int:
@@ -140,8 +127,8 @@ class NextVisitDataset(Dataset[NextVisitSample]):
 
 
 def next_visit_dataset(data: NextVisitData, split: str, max_tokens: int | None = None) -> NextVisitDataset:
-    """Dataset over one split of a prepared task."""
-    return NextVisitDataset(data.split(split), max_tokens=max_tokens)
+    """Dataset over one split of a prepared task (memory-mapped arrays when it was loaded from disk)."""
+    return NextVisitDataset(data.arrays(split), max_tokens=max_tokens)
 
 
 def collate_next_visit(samples: Sequence[NextVisitSample], num_labels: int) -> dict[str, torch.Tensor]:
@@ -204,20 +191,35 @@ class NextVisitCollator:
 
 
 class LengthBucketBatchSampler(Sampler[list[int]]):
-    """Batches of similar-length patients, to cut padding.
+    """Batches of similar-length patients, to cut padding; optionally sharded across DDP ranks.
 
     Each epoch: shuffle all indices, cut them into pools of ``batch_size * pool_batches``, sort each
     pool by length, cut pools into batches, shuffle the batch order. With ``shuffle=False`` the
-    whole split is sorted by length (deterministic evaluation order). Call :meth:`set_epoch` for a
-    new permutation each epoch (deterministic given seed and epoch).
+    whole split is sorted by length (deterministic evaluation order). The order is a function of
+    (seed, epoch) only; the epoch is set by :meth:`set_epoch`, which Lightning calls at the start
+    of every epoch through ``batch_sampler.sampler.set_epoch`` (the hook Lightning looks for).
+
+    Distributed data parallel with W processes: every rank builds the same *global* batches of
+    ``batch_size * W`` patients (same seed and epoch, so the same order as a 1-process run with
+    that batch size) and keeps every W-th patient of each, starting at its rank. A W-process run
+    with per-rank batch b therefore sees exactly the batches of a 1-process run with batch W*b;
+    the stride gives every rank patients of about the same length. Ranks must take the same number
+    of steps: a last global batch with fewer than W patients is dropped (at most W-1 patients per
+    epoch, a different random set each shuffled epoch); otherwise the ranks' shares of the last
+    batch differ by at most one patient.
 
     Args:
         lengths: (P,) tokens per patient, e.g. ``NextVisitDataset.num_tokens()``.
-        batch_size: patients per batch.
+        batch_size: patients per batch (per rank).
         shuffle: randomise pools and batch order.
-        drop_last: drop a final smaller batch.
+        drop_last: drop a final smaller (global) batch.
         pool_batches: batches per sorting pool (larger = less padding, less randomness).
         seed: base seed.
+        num_replicas: W. None: for a shuffled (training) sampler, the world size of
+            ``torch.distributed`` when it is initialised at iteration time, else 1. An unshuffled
+            (evaluation) sampler is never sharded unless told: metrics need every row, and the
+            evaluation after training runs while the process group is still up.
+        rank: this process's rank in 0..W-1; given together with ``num_replicas``.
     """
 
     def __init__(
@@ -228,48 +230,78 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         drop_last: bool = False,
         pool_batches: int = 50,
         seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         if pool_batches < 1:
             raise ValueError(f"pool_batches must be >= 1, got {pool_batches}.")
+        if (num_replicas is None) != (rank is None):
+            raise ValueError(f"give num_replicas and rank together or neither, got num_replicas={num_replicas}, rank={rank}.")
+        if num_replicas is not None and rank is not None and not (num_replicas >= 1 and 0 <= rank < num_replicas):
+            raise ValueError(f"rank must be in 0..num_replicas-1 with num_replicas >= 1, got rank={rank}, num_replicas={num_replicas}.")
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.pool_batches = pool_batches
         self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
         self.epoch = 0
+        self.sampler = _EpochHook(self)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def replicas(self) -> tuple[int, int]:
+        """(W, rank) used now: explicit, or read from torch.distributed (see the class docstring)."""
+        if self.num_replicas is not None and self.rank is not None:
+            return self.num_replicas, self.rank
+        if self.shuffle and torch.distributed.is_available() and torch.distributed.is_initialized():
+            return torch.distributed.get_world_size(), torch.distributed.get_rank()
+        return 1, 0
+
     def __len__(self) -> int:
-        n = len(self.lengths)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        world, _ = self.replicas()
+        full, rest = divmod(len(self.lengths), self.batch_size * world)
+        return full + int(rest >= world and not self.drop_last)
 
     def __iter__(self) -> Iterator[list[int]]:
+        world, rank = self.replicas()
+        size = self.batch_size * world  # the global batch
+        for batch in self._global_batches(size):
+            if len(batch) < size and (self.drop_last or len(batch) < world):
+                continue
+            yield [int(i) for i in batch[rank::world]]
+
+    def _global_batches(self, size: int) -> list[np.ndarray]:
         n = len(self.lengths)
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
-            batches = [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
-        else:
-            rng = np.random.default_rng((self.seed, self.epoch))
-            perm = rng.permutation(n)
-            pool = self.batch_size * self.pool_batches
-            batches = []
-            for start in range(0, n, pool):
-                chunk = perm[start : start + pool]
-                chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-                batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
-            # Pools are whole multiples of batch_size, so only the very last batch can be short:
-            # keep it last (drop_last drops it) and shuffle the order of the full ones.
-            full = [b for b in batches if len(b) == self.batch_size]
-            short = [b for b in batches if len(b) < self.batch_size]
-            order = rng.permutation(len(full))
-            batches = [full[i] for i in order] + short
-        for batch in batches:
-            if self.drop_last and len(batch) < self.batch_size:
-                continue
-            yield [int(i) for i in batch]
+            return [order[i : i + size] for i in range(0, n, size)]
+        rng = np.random.default_rng((self.seed, self.epoch))
+        perm = rng.permutation(n)
+        pool = size * self.pool_batches
+        batches = []
+        for start in range(0, n, pool):
+            chunk = perm[start : start + pool]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches.extend(chunk[i : i + size] for i in range(0, len(chunk), size))
+        # Pools are whole multiples of the batch size, so only the very last batch can be short:
+        # keep it last (drop_last drops it) and shuffle the order of the full ones.
+        full = [b for b in batches if len(b) == size]
+        short = [b for b in batches if len(b) < size]
+        order = rng.permutation(len(full))
+        return [full[i] for i in order] + short
 
+
+class _EpochHook:
+    """``batch_sampler.sampler``: Lightning sets the epoch of a custom batch sampler through it."""
+
+    def __init__(self, owner: LengthBucketBatchSampler) -> None:
+        self.owner = owner
+
+    def set_epoch(self, epoch: int) -> None:
+        self.owner.set_epoch(epoch)

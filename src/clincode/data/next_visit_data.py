@@ -10,8 +10,11 @@ Per-split table (polars DataFrame, one row per patient, sorted by subject_id):
     token_time  List(List(Int64))  (T, n_t) epoch seconds of each token's event
     labels      List(List(Int32))  (T, m_t) label columns (LabelSpace) of each visit, sorted; may be empty
 
-Saved as ``DIR/{split}.parquet`` plus ``label_space.json``, ``vocab.json`` and ``task.json``
-(build config, stats, format version), written to a temp directory and renamed into place.
+Saved as ``DIR/{split}.parquet``, the split's flat arrays ``DIR/arrays/{split}/*.npy`` (see
+:mod:`clincode.data.task_arrays`), ``label_space.json``, ``vocab.json`` and ``task.json`` (build
+config, stats, format version), written to a temp directory and renamed into place. A loaded task
+reads a split's table only when asked for it and memory-maps its arrays, so training on a loaded
+task does not hold the cohort in process memory.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +33,13 @@ import polars as pl
 from clincode.data.errors import DataError, DataNotFoundError
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
+from clincode.data.task_arrays import FlatSplit, has_arrays, load_flat
 from clincode.io import replace_dir
 from clincode.data.vocab import Vocab
 
-FORMAT_VERSION = 1
+# 2 added the flat arrays; a format-1 task (tables only) still loads, its arrays built in memory.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 TASK_SCHEMA: dict[str, pl.DataType] = {
     "subject_id": pl.Int64(),
@@ -92,18 +98,21 @@ class NextVisitData:
     """A prepared next-visit task: per-split patient tables, the fitted LabelSpace and Vocab.
 
     Attributes:
-        splits: split name -> table (see module docstring for the columns).
+        splits: split name -> table (see module docstring for the columns); for a loaded task a
+            mapping that reads the table from disk on each access.
         label_space: fitted on the training split only.
         vocab: input vocabulary fitted on the training split only.
         config: the parameters it was built with.
         stats: counts reported by the build (patients kept / dropped / truncated per split, ...).
+        root: the directory the task was loaded from (None when built in memory).
     """
 
-    splits: dict[str, pl.DataFrame]
+    splits: Mapping[str, pl.DataFrame]
     label_space: LabelSpace
     vocab: Vocab
     config: NextVisitConfig
     stats: dict[str, Any] = field(default_factory=dict)
+    root: Path | None = None
 
     @property
     def num_labels(self) -> int:
@@ -114,6 +123,14 @@ class NextVisitData:
         if name not in self.splits:
             raise KeyError(f"split {name!r} is not in this task; it has {list(self.splits)}.")
         return self.splits[name]
+
+    def arrays(self, name: str) -> FlatSplit:
+        """Flat arrays of one split: memory-mapped from a saved task, else built from its table."""
+        if name not in self.splits:
+            raise KeyError(f"split {name!r} is not in this task; it has {list(self.splits)}.")
+        if self.root is not None and has_arrays(self.root, name):
+            return load_flat(self.root, name)
+        return FlatSplit.from_table(self.splits[name])
 
     def iter_patients(self, split: str) -> Iterator[PatientVisits]:
         """Patients of ``split`` one at a time, as numpy arrays."""
@@ -133,20 +150,12 @@ class NextVisitData:
         tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
-            for name, frame in self.splits.items():
+            for name in self.splits:
+                frame = self.splits[name]
                 frame.write_parquet(tmp / f"{name}.parquet", statistics=True, row_group_size=8192)
-            _write_json(tmp / "label_space.json", self.label_space.to_dict())
-            _write_json(tmp / "vocab.json", self.vocab.to_dict())
-            _write_json(
-                tmp / "task.json",
-                {
-                    "kind": "NextVisitData",
-                    "format_version": FORMAT_VERSION,
-                    "splits": list(self.splits),
-                    "config": self.config.to_dict(),
-                    "stats": self.stats,
-                },
-            )
+                FlatSplit.from_table(frame).save(tmp, name)
+                del frame
+            write_task_files(tmp, list(self.splits), self.label_space, self.vocab, self.config, self.stats)
             _replace_dir(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -158,12 +167,50 @@ class NextVisitData:
         """Read a task written by :meth:`save`."""
         meta = read_task_meta(in_dir)
         root = Path(in_dir)
-        splits = {name: pl.read_parquet(_split_path(root, name)) for name in meta["splits"]}
-        for name, frame in splits.items():
-            _check_task_schema(_split_path(root, name), frame.schema)
+        for name in meta["splits"]:  # cheap checks now (schemas only), rows later on demand
+            path = _split_path(root, name)
+            if not path.is_file():
+                raise DataNotFoundError(f"{path} does not exist; expected split {name!r} of a saved next-visit task.")
+            _check_task_schema(path, pl.read_parquet_schema(path))
         label_space = LabelSpace.from_dict(_read_json(root / "label_space.json"))
         vocab = Vocab.from_dict(_read_json(root / "vocab.json"))
-        return cls(splits, label_space, vocab, NextVisitConfig.from_dict(meta["config"]), dict(meta["stats"]))
+        splits = SavedSplits(root, tuple(meta["splits"]))
+        return cls(splits, label_space, vocab, NextVisitConfig.from_dict(meta["config"]), dict(meta["stats"]), root=root)
+
+
+class SavedSplits(Mapping[str, pl.DataFrame]):
+    """Split name -> table of a saved task, read from its parquet file on every access (no cache:
+    a caller that keeps the table holds it, one that only wants the arrays never reads it)."""
+
+    def __init__(self, root: Path, names: tuple[str, ...]) -> None:
+        self.root = root
+        self.names = names
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        if name not in self.names:
+            raise KeyError(name)
+        path = _split_path(self.root, name)
+        frame = pl.read_parquet(path)
+        _check_task_schema(path, frame.schema)
+        return frame
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def write_task_files(
+    out: Path, splits: list[str], label_space: LabelSpace, vocab: Vocab, config: NextVisitConfig, stats: dict[str, Any]
+) -> None:
+    """``label_space.json``, ``vocab.json`` and ``task.json`` of a task directory being written."""
+    _write_json(out / "label_space.json", label_space.to_dict())
+    _write_json(out / "vocab.json", vocab.to_dict())
+    _write_json(
+        out / "task.json",
+        {"kind": "NextVisitData", "format_version": FORMAT_VERSION, "splits": splits, "config": config.to_dict(), "stats": stats},
+    )
 
 
 def read_task_meta(in_dir: str | Path) -> dict[str, Any]:
@@ -172,7 +219,7 @@ def read_task_meta(in_dir: str | Path) -> dict[str, Any]:
     if not root.is_dir():
         raise DataNotFoundError(f"{root} does not exist; expected a task directory written by NextVisitData.save.")
     meta = _read_json(root / "task.json")
-    if meta.get("kind") != "NextVisitData" or meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("kind") != "NextVisitData" or meta.get("format_version") not in READABLE_VERSIONS:
         raise DataError(
             f"{root / 'task.json'} describes {meta.get('kind')!r} format {meta.get('format_version')!r}; "
             f"expected 'NextVisitData' format {FORMAT_VERSION}."

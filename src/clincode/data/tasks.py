@@ -24,15 +24,21 @@ target). Definitions ([ours] where the papers are silent, see METHODS.md section
   above), counting each visit once per label / code.
 
 Scale: processing goes shard unit by shard unit (:func:`clincode.data.meds.shard_units`): pass 1
-builds visits and accumulates training counts, pass 2 encodes. The per-unit intermediates are kept
-in memory here; a bounded-memory variant for millions of patients would spill them to parquet
-between the passes and write each split unit by unit (the functions are already unit-local).
+builds each unit's visits and adds its training counts (label and code counts are sums over
+units: units share no patient), then LabelSpace and Vocab are fitted, then pass 2 encodes unit by
+unit. In memory (``out_dir=None``) the pass-1 units are kept between the passes and the split
+tables concatenated, as suits small cohorts. With ``out_dir`` the build streams: pass-1 units are
+spilled to lz4 Arrow files, each encoded unit goes to disk at once, and the splits are merged
+into the saved task (:class:`clincode.data.task_writer.TaskDirWriter`), so peak memory is set by
+the largest shard unit, not by the cohort. Both give the same task, bit for bit (tested).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -51,6 +57,7 @@ from clincode.data.next_visit_data import (
 )
 from clincode.data.schema import validate_meds_dir
 from clincode.data.splits import SPLIT_NAMES, read_subject_splits
+from clincode.data.task_writer import TaskDirWriter
 from clincode.data.vocab import UNK_ID, Vocab
 
 __all__ = ["NextVisitConfig", "NextVisitData", "build_next_visit"]
@@ -60,6 +67,8 @@ log = logging.getLogger(__name__)
 BIRTH_CODE = "MEDS_BIRTH"
 SEX_CODES: dict[str, int] = {"GENDER//F": 1, "GENDER//M": 2}
 US_PER_YEAR = 365.25 * 86400 * US_PER_SECOND
+# Patients merged per step when a streamed build writes its splits (bounds the merge's memory).
+STREAM_ROWS_PER_CHUNK = 16384
 
 
 @dataclass
@@ -85,6 +94,8 @@ def build_next_visit(
     progress: bool = True,
     fitted: tuple[LabelSpace, Vocab] | None = None,
     allow_empty_splits: bool = False,
+    out_dir: str | Path | None = None,
+    overwrite: bool = False,
 ) -> NextVisitData:
     """Build the next-visit task from a MEDS directory.
 
@@ -102,11 +113,16 @@ def build_next_visit(
         fitted: a LabelSpace and Vocab already fitted (e.g. loaded from a trained run) to encode
             this dataset with, instead of fitting them on its training split (for prediction).
         allow_empty_splits: do not raise for a split with no patient (for prediction).
+        out_dir: stream the task into this directory with bounded memory (see module doc) and
+            return it loaded from there (tables read on demand, arrays memory-mapped); None builds
+            it in memory. The result is the same either way.
+        overwrite: replace an existing ``out_dir``.
 
     Returns:
         NextVisitData with one table per split, the fitted LabelSpace and Vocab, and build stats.
 
     Raises:
+        FileExistsError: ``out_dir`` exists and ``overwrite`` is False.
         DataError: invalid dataset (see :func:`clincode.data.schema.validate_meds_dir`), a split
             with no patient left, or num_labels larger than the labels seen in training.
     """
@@ -135,52 +151,135 @@ def build_next_visit(
     else:
         label_space, vocab = fitted
 
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None and out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; pass overwrite=True to replace the saved task.")
     layout = validate_meds_dir(meds_dir)
     # An Enum split column is a 1-byte code per event row instead of a string.
     splits = read_subject_splits(layout.subject_splits).with_columns(pl.col("split").cast(pl.Enum(SPLIT_NAMES)))
     units = shard_units(layout.shards)
     stats: dict[str, Any] = {"events": layout.num_events, "shard_units": len(units)}
+    args = _Args(splits, label_space, vocab, tuple(code_prefixes), window_us, min_visits, max_visits, max_codes_per_visit)
 
+    if out is None:
+        parts: dict[str, list[pl.DataFrame]] = {name: [] for name in SPLIT_NAMES}
+        _two_passes(units, args, _UnitStore(None), lambda name, frame: parts[name].append(frame), fitted is None, stats, progress)
+        tables = {}
+        for name in SPLIT_NAMES:
+            frame = pl.concat(parts[name]) if parts[name] else empty_task_frame()
+            tables[name] = frame.select(list(TASK_SCHEMA)).sort("subject_id")
+            stats[f"{name}/patients"] = tables[name].height
+            stats[f"{name}/visits"] = int(tables[name]["visit_time"].list.len().sum() or 0)
+        _check_splits(stats, layout.root, min_visits, allow_empty_splits)
+        _report(stats, progress)
+        return NextVisitData(tables, label_space, vocab, config, stats)
+
+    with TaskDirWriter(out, rows_per_chunk=STREAM_ROWS_PER_CHUNK) as writer:
+        store = _UnitStore(writer.work / "units")
+        _two_passes(units, args, store, writer.add, fitted is None, stats, progress)
+        store.close()
+        for name in SPLIT_NAMES:
+            stats[f"{name}/patients"] = writer.sizes[name].patients
+            stats[f"{name}/visits"] = writer.sizes[name].visits
+        _check_splits(stats, layout.root, min_visits, allow_empty_splits)
+        writer.finish(label_space, vocab, config, stats)
+    _report(stats, progress)
+    return NextVisitData.load(out)
+
+
+@dataclass(frozen=True)
+class _Args:
+    """The per-unit parameters of both passes."""
+
+    splits: pl.DataFrame
+    label_space: LabelSpace
+    vocab: Vocab
+    code_prefixes: tuple[str, ...]
+    window_us: int | None
+    min_visits: int
+    max_visits: int
+    max_codes_per_visit: int
+
+
+def _two_passes(
+    units: list[list[Path]],
+    a: _Args,
+    store: _UnitStore,
+    emit: Callable[[str, pl.DataFrame], None],
+    fit: bool,
+    stats: dict[str, Any],
+    progress: bool,
+) -> None:
+    """Pass 1 (visits, training counts) over every unit, fit, pass 2 (encode) over every unit.
+
+    ``emit(split, frame)`` receives each unit's encoded patients of each split (task columns,
+    sorted by subject_id within the unit).
+    """
     with _Progress(progress, total=2 * len(units) + 1) as bar:
-        # Pass 1: visits per unit, training counts accumulated across units.
-        built: list[_Unit | None] = []
+        counts = _TrainCounts()
         split_counts: Counter[str] = Counter()
         for i, unit in enumerate(units):
             bar.describe(f"visits {i + 1}/{len(units)}")
-            u, unit_stats = _build_unit(unit, splits, vocab, window_us, min_visits, max_visits)
-            built.append(u)
+            u, unit_stats = _build_unit(unit, a.splits, a.vocab, a.window_us, a.min_visits, a.max_visits)
             split_counts.update(unit_stats)
+            if fit:
+                counts.add(u, a.label_space)
+            store.put(i, u)
+            del u
             bar.advance()
         stats.update(split_counts)
         bar.describe("fit label space + vocab")
-        if fitted is None:
-            _fit([u for u in built if u is not None], label_space, vocab)
+        if fit:
+            counts.fit(a.label_space, a.vocab)
         bar.advance()
-        # Pass 2: encode tokens and labels, one table per split.
-        parts: dict[str, list[pl.DataFrame]] = {name: [] for name in SPLIT_NAMES}
-        for i in range(len(built)):
-            bar.describe(f"encode {i + 1}/{len(built)}")
-            todo, built[i] = built[i], None  # drop the reference: each unit is freed once encoded
-            assert todo is not None
-            encoded = _encode_unit(todo, label_space, vocab, code_prefixes, max_codes_per_visit)
+        for i in range(len(units)):
+            bar.describe(f"encode {i + 1}/{len(units)}")
+            encoded = _encode_unit(store.pop(i), a.label_space, a.vocab, a.code_prefixes, a.max_codes_per_visit)
             for name in SPLIT_NAMES:
-                parts[name].append(encoded.filter(pl.col("split") == name).drop("split"))
+                emit(name, encoded.filter(pl.col("split") == name).drop("split").select(list(TASK_SCHEMA)))
+            del encoded  # each unit is freed once encoded
             bar.advance()
 
-    tables = {}
+
+def _check_splits(stats: dict[str, Any], root: Path, min_visits: int, allow_empty_splits: bool) -> None:
     for name in SPLIT_NAMES:
-        frame = pl.concat(parts[name]) if parts[name] else empty_task_frame()
-        tables[name] = frame.select(list(TASK_SCHEMA)).sort("subject_id")
-        stats[f"{name}/patients"] = tables[name].height
-        stats[f"{name}/visits"] = int(tables[name]["visit_time"].list.len().sum() or 0)
-        if tables[name].height == 0 and not allow_empty_splits:
+        if stats[f"{name}/patients"] == 0 and not allow_empty_splits:
             raise DataError(
-                f"split {name!r} has no patient with at least {min_visits} visits in {layout.root} "
+                f"split {name!r} has no patient with at least {min_visits} visits in {root} "
                 f"({stats.get(f'{name}/dropped_few_visits', 0)} dropped for too few visits); "
                 "expected at least one in every split."
             )
-    _report(stats, progress)
-    return NextVisitData(tables, label_space, vocab, config, stats)
+
+
+class _UnitStore:
+    """Pass-1 units kept between the passes: in memory (folder None) or spilled to lz4 Arrow files."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.kept: dict[int, _Unit] = {}
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def put(self, i: int, u: _Unit) -> None:
+        if self.folder is None:
+            self.kept[i] = u
+            return
+        for kind in ("events", "visits", "patients"):
+            getattr(u, kind).write_ipc(self.folder / f"{i:05d}-{kind}.arrow", compression="lz4")
+
+    def pop(self, i: int) -> _Unit:
+        if self.folder is None:
+            return self.kept.pop(i)
+        frames = {}
+        for kind in ("events", "visits", "patients"):
+            path = self.folder / f"{i:05d}-{kind}.arrow"
+            frames[kind] = pl.read_ipc(path)
+            path.unlink()
+        return _Unit(**frames)
+
+    def close(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _is_visit_event(vocab: Vocab) -> pl.Expr:
@@ -269,30 +368,35 @@ def _build_unit(
     return _Unit(unit_events, visits, patients), counts
 
 
-def _fit(units: list[_Unit], label_space: LabelSpace, vocab: Vocab) -> None:
-    """Fit LabelSpace and Vocab on the training rows of every unit (counts summed over units)."""
-    code_counts: Counter[str] = Counter()
-    label_counts: Counter[str] = Counter()
-    n_train_visits = 0
-    mapping: dict[str, str] = {}
-    for u in units:
+class _TrainCounts:
+    """Training counts for LabelSpace and Vocab, summed unit by unit (units share no patient)."""
+
+    def __init__(self) -> None:
+        self.code_counts: Counter[str] = Counter()
+        self.label_counts: Counter[str] = Counter()
+        self.n_train_visits = 0
+        self.mapping: dict[str, str | None] = {}  # code -> label, cached across units
+
+    def add(self, u: _Unit, label_space: LabelSpace) -> None:
         train = u.events.filter(pl.col("split") == "train")
-        n_train_visits += u.visits.filter(pl.col("split") == "train").height
+        self.n_train_visits += u.visits.filter(pl.col("split") == "train").height
         per_code = train.group_by("code").len()  # rows are distinct per (visit, code): visit counts
-        code_counts.update(dict(per_code.iter_rows()))
-        new = [c for c in per_code["code"].to_list() if c not in mapping]
-        mapping.update({c: label_space.label_of(c) for c in new})  # type: ignore[misc]
+        self.code_counts.update(dict(per_code.iter_rows()))
+        new = [c for c in per_code["code"].to_list() if c not in self.mapping]
+        self.mapping.update({c: label_space.label_of(c) for c in new})
         labelled = (
-            train.with_columns(pl.col("code").replace_strict(mapping, default=None, return_dtype=pl.String).alias("label"))
+            train.with_columns(pl.col("code").replace_strict(self.mapping, default=None, return_dtype=pl.String).alias("label"))
             .filter(pl.col("label").is_not_null())
             .select("subject_id", "visit_idx", "label")
             .unique()
             .group_by("label")
             .len()
         )
-        label_counts.update(dict(labelled.iter_rows()))
-    label_space.fit_label_counts(label_counts, n_visits=n_train_visits)
-    vocab.fit(code_counts)
+        self.label_counts.update(dict(labelled.iter_rows()))
+
+    def fit(self, label_space: LabelSpace, vocab: Vocab) -> None:
+        label_space.fit_label_counts(self.label_counts, n_visits=self.n_train_visits)
+        vocab.fit(self.code_counts)
 
 
 def _encode_unit(

@@ -13,6 +13,7 @@ from .dependency import DependencyAwareLoss, dependency_aware_loss, weighted_cor
 from .export import export_dependency_matrix
 from .focal import FocalLoss, MARNFocalLoss, focal_loss, focal_marn_loss
 from .harmonic import SegmentedHarmonicFocalLoss, SegmentedHarmonicLoss, segmented_harmonic_loss
+from .multitask import MultitaskLoss
 from .quadratic import DenseForm, DependencyForm, LowRankForm, symmetric_zero_diagonal
 from .ranking import descending_ranks, rank_weights
 from .reduction import masked_mean
@@ -33,6 +34,7 @@ __all__ = [
     "LossInputError",
     "LossModule",
     "MARNFocalLoss",
+    "MultitaskLoss",
     "Segmenter",
     "SegmentedHarmonicFocalLoss",
     "SegmentedHarmonicLoss",

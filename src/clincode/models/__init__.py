@@ -8,7 +8,10 @@ from clincode.models import ehr_transformer as _ehr_transformer  # noqa: F401  (
 from clincode.models import cnn as _cnn  # noqa: F401  (registers)
 from clincode.models import bigru as _bigru  # noqa: F401  (registers)
 from clincode.models import caml as _caml  # noqa: F401  (registers)
+from clincode.models import dr_caml as _dr_caml  # noqa: F401  (registers)
 from clincode.models import laat as _laat  # noqa: F401  (registers)
 from clincode.models import marn as _marn  # noqa: F401  (registers)
+from clincode.models import plm as _plm  # noqa: F401  (registers)
+from clincode.models import segmented as _segmented  # noqa: F401  (registers)
 
 __all__ = ["MODELS", "build_model", "describe_models"]

@@ -6,21 +6,22 @@ a CCS head of the same form on the same O (the multitask scheme).
 
 Output: with ``num_ccs == 0`` the forward returns the ICD logits tensor [B, V]; with
 ``num_ccs > 0`` it returns ``{"icd": [B, V], "ccs": [B, V_ccs]}`` so the trainer can weight the two
-losses (0.7 / 0.3 in the paper). Batch contract in :mod:`clincode.models.text`.
+losses (0.7 / 0.3 in the paper). ``init_queries_from_descriptions`` (ICD head only) is described in
+:class:`clincode.models.text.DescriptionQueryInit`. Batch contract in :mod:`clincode.models.text`.
 """
 
 from __future__ import annotations
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from clincode.models.layers.label_attention import LabelAttention
 from clincode.models.layers.ram import RAM
 from clincode.models.registry import MODELS
-from clincode.models.text import BiGRUEncoder, TextEmbedding, TextModel, batch_inputs
+from clincode.models.text import BiGRUEncoder, DescriptionQueryInit, TextEmbedding, batch_inputs
 
 
 @MODELS.register("marn")
-class MARN(TextModel):
+class MARN(DescriptionQueryInit):
     """Multitask balanced and recalibrated network; tokens [B, T] -> ICD logits [B, V] (or dict with CCS)."""
 
     def __init__(
@@ -34,6 +35,7 @@ class MARN(TextModel):
         hidden_size: int = 300,
         use_ram: bool = True,
         ram_dropout: float = 0.2,
+        init_queries_from_descriptions: bool = False,
     ) -> None:
         super().__init__()
         if num_ccs < 0:
@@ -44,6 +46,13 @@ class MARN(TextModel):
         self.ram = RAM(2 * hidden_size, ram_dropout) if use_ram else None
         self.icd_head = LabelAttention(2 * hidden_size, num_labels)
         self.ccs_head = LabelAttention(2 * hidden_size, num_ccs) if num_ccs > 0 else None
+        self._init_descriptions(init_queries_from_descriptions)
+
+    def _description_head(self) -> nn.Module:
+        return self.icd_head
+
+    def _description_token_features(self, ids: Tensor, mask: Tensor) -> Tensor:
+        return self.features({"tokens": ids, "token_mask": mask})[0]  # (N, L, 2H): O, U's space
 
     def features(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Document features O [B, T, 2H] (zero at padding in eval mode) and the mask [B, T]."""

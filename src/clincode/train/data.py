@@ -18,9 +18,11 @@ from torch.utils.data import DataLoader
 
 from clincode.config import RunConfig
 from clincode.data.batches import LengthBucketBatchSampler, NextVisitCollator, NextVisitDataset, next_visit_dataset
+from clincode.data.coding_data import CodingData
 from clincode.data.next_visit_data import NextVisitData
 from clincode.data.tasks import build_next_visit
 from clincode.losses import LabelStats
+from clincode.train.launch import is_first_process, wait_for_dir
 
 
 def dataset_fingerprint(path: Path) -> str:
@@ -35,6 +37,8 @@ def dataset_fingerprint(path: Path) -> str:
 def task_key(cfg: RunConfig) -> str:
     assert cfg.data.path is not None
     payload = cfg.data.model_dump(mode="json")
+    if payload.get("text") is None:  # next-visit runs: keys as before the coding task existed
+        payload.pop("text", None)
     payload["path"] = str(Path(cfg.data.path).resolve())
     payload["fingerprint"] = dataset_fingerprint(Path(cfg.data.path))
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -53,27 +57,36 @@ def task_kwargs(cfg: RunConfig) -> dict[str, Any]:
     )
 
 
-def prepare(cfg: RunConfig, *, console: Console | None = None) -> NextVisitData:
-    """Build (or load from cache) the next-visit task described by ``cfg.data``."""
+def prepare(cfg: RunConfig, *, console: Console | None = None) -> NextVisitData | CodingData:
+    """Build (or load from cache) the task described by ``cfg.data`` (next-visit or coding)."""
     console = console or Console(stderr=True)
+    if cfg.data.task == "coding":
+        from clincode.train.coding_task import prepare_coding
+
+        return prepare_coding(cfg, console=console)
     if cfg.data.path is None:
         raise ValueError("data.path is not set: give a MEDS dataset directory (e.g. from `clincode synth ehr`) with --set data.path=DIR")
     path = Path(cfg.data.path)
     if not path.exists():
         raise FileNotFoundError(f"data.path {path} does not exist")
     cache = Path(cfg.out_dir) / ".cache" / f"next_visit-{task_key(cfg)}"
+    if not cache.is_dir() and not is_first_process():  # torchrun / srun: the first process builds
+        wait_for_dir(cache, console)
     if cache.is_dir():
         try:
             return NextVisitData.load(cache)
         except Exception as exc:  # a stale or damaged cache is rebuilt, never trusted
             console.print(f"[yellow]rebuilding task cache {cache}: {exc}[/yellow]")
-    data = build_next_visit(path, **task_kwargs(cfg))
-    data.save(cache, overwrite=True)
-    return data
+    # Streamed into the cache with bounded memory, returned memory-mapped from there.
+    return build_next_visit(path, **task_kwargs(cfg), out_dir=cache, overwrite=True)
 
 
-def loader(data: NextVisitData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
+def loader(data: NextVisitData | CodingData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
     """Length-bucketed loader of one split (shuffled pools for training, sorted for evaluation)."""
+    if isinstance(data, CodingData):
+        from clincode.train.coding_task import coding_loader
+
+        return coding_loader(data, split, cfg, shuffle=shuffle, eval=eval)
     dataset = next_visit_dataset(data, split)
     batch_size = cfg.trainer.eval_batch_size if eval else cfg.trainer.batch_size
     sampler = LengthBucketBatchSampler(dataset.num_tokens(), batch_size, shuffle=shuffle, seed=cfg.seed)
@@ -86,11 +99,16 @@ def loader(data: NextVisitData, split: str, cfg: RunConfig, *, shuffle: bool, ev
     )
 
 
-def label_stats(data: NextVisitData, split: str = "train") -> LabelStats:
+def label_stats(data: NextVisitData | CodingData, split: str = "train") -> LabelStats:
     """Training label statistics, exactly as the loss sees its rows.
 
-    A row is (patient, visit t) for every visit but the last; its positives are visit t+1's labels.
+    Next visit: a row is (patient, visit t) for every visit but the last; its positives are visit
+    t+1's labels. Coding: a row is a document.
     """
+    if isinstance(data, CodingData):
+        from clincode.train.coding_task import coding_label_stats
+
+        return coding_label_stats(data, split)
     ds: NextVisitDataset = next_visit_dataset(data, split)
     num_labels = data.num_labels
     per_visit = np.diff(ds.label_offsets)  # labels of each visit, all patients concatenated

@@ -59,6 +59,10 @@ def evaluate_run(
         seed=cfg.seed,
         progress=progress,
     )
+    if cfg.data.task == "coding" and preds.doc_index is not None:
+        from clincode.train.coding_metrics import coding_summary
+
+        metrics["coding"] = coding_summary(preds.probs, preds.targets, preds.doc_index, data.split(split))
     metrics["run"] = {"name": cfg.name, "loss": cfg.loss.name, "model": cfg.model.name, "seed": cfg.seed, "split": split}
     suffix = "" if split == "held_out" else f"_{split}"
     write_extras(run_dir, preds.probs, preds.targets, data.label_space, tuner.global_threshold_, suffix)

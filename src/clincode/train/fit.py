@@ -21,11 +21,10 @@ from rich.console import Console
 
 from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
-from clincode.losses import build_loss
-from clincode.models import build_model
 from clincode.train import data as task_data
 from clincode.train.environment import environment
 from clincode.train.module import ClincodeModule
+from clincode.train.parts import build_parts
 from clincode.train.runs import ARTEFACT, Artefact, RunError, run_dir_for
 
 
@@ -40,8 +39,9 @@ def _check_run_dir(run_dir: Path, cfg: RunConfig, overwrite: bool) -> None:
         return
     saved = yaml.safe_load(saved_path.read_text())
     current = cfg.model_dump(mode="json")
-    if saved != current:
-        diff = sorted(_diff_keys(saved, current))
+    # Keys added to the config later with a null default (e.g. data.text) do not count as a change.
+    diff = sorted(_diff_keys(saved, current))
+    if diff:
         raise RunError(
             f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); "
             "set another name (--set name=...) or pass --overwrite"
@@ -88,6 +88,9 @@ def build_trainer(cfg: RunConfig, run_dir: Path) -> tuple[L.Trainer, ModelCheckp
         deterministic=tc.deterministic,
         log_every_n_steps=5,
         num_sanity_val_steps=0,
+        # Keep our LengthBucketBatchSampler: under DDP it shards each global batch by rank itself
+        # (clincode.data.batches); Lightning's DistributedSampler would replace it.
+        use_distributed_sampler=False,
     )
     return trainer, ckpt
 
@@ -111,10 +114,10 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     data = task_data.prepare(cfg, console=console)
     num_labels = data.num_labels
-    model = build_model(cfg.model.name, vocab_size=len(data.vocab), num_labels=num_labels, params=cfg.model.params)
-    criterion = build_loss(cfg.loss.name, num_labels, **cfg.loss.params)
-    criterion.fit(task_data.label_stats(data))
+    parts = build_parts(cfg, data)
+    model, criterion = parts.model, parts.criterion
     run_dir.mkdir(parents=True, exist_ok=True)
+    parts.write_files(run_dir)
     write_text(run_dir / "config.yaml", config_to_yaml(cfg))
     write_json(run_dir / "environment.json", environment(cfg.seed))
     meta = {"config": cfg.model_dump(mode="json")}
@@ -138,16 +141,17 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     artefact = Artefact(
         config=cfg.model_dump(mode="json"),
         model_name=cfg.model.name,
-        model_params=dict(cfg.model.params),
-        vocab_size=len(data.vocab),
+        model_params=parts.model_params,
+        vocab_size=parts.vocab_size,
         num_labels=num_labels,
         model_state={k: v.detach().cpu() for k, v in module.model.state_dict().items()},
         loss_name=cfg.loss.name,
         loss_params=dict(cfg.loss.params),
-        loss_state={k: v.detach().cpu() for k, v in module.criterion.state_dict().items()},
+        loss_state={k: v.detach().cpu() for k, v in parts.loss_to_save().state_dict().items()},
         label_space=data.label_space.to_dict(),
         vocab=data.vocab.to_dict(),
         thresholds=None,
+        extras=parts.artefact_extras,
     )
     artefact.save(run_dir / ARTEFACT)
     console.print(f"best checkpoint {best.name}: {cfg.trainer.monitor} = {_score(ckpt)}")

@@ -2,6 +2,11 @@
 
 The loss is a submodule, so a loss that owns parameters (the dependency-aware loss's W) is
 optimised with the model (its own parameter group) and lands in every checkpoint.
+
+A model may return a dict ``{"icd": logits, "ccs": logits}`` (MARN's multitask heads): the loss is
+then a :class:`clincode.losses.MultitaskLoss` fed ``batch["targets"]`` and ``batch["ccs_targets"]``,
+and validation metrics use the ICD logits. A model with ``auxiliary_loss(batch) -> Tensor | None``
+(e.g. DR-CAML's description regulariser) has that term added to the training loss.
 """
 
 from __future__ import annotations
@@ -13,7 +18,13 @@ import torch
 from torch import Tensor, nn
 
 from clincode.config import OptimConfig
-from clincode.train.val_metric import BinnedMicroAP
+from clincode.losses import MultitaskLoss
+from clincode.train.val_metric import BinnedMicroAP, DecisionCounts05
+
+
+def primary_logits(outputs: Tensor | dict[str, Tensor]) -> Tensor:
+    """The logits the run is evaluated on: the ICD head of a multitask model, else the output."""
+    return outputs["icd"] if isinstance(outputs, dict) else outputs
 
 
 class ClincodeModule(L.LightningModule):
@@ -36,27 +47,51 @@ class ClincodeModule(L.LightningModule):
         # Binned micro AUPRC (constant memory whatever the validation size); the exact metrics
         # are computed once after training by clincode.metrics.
         self.val_auprc = BinnedMicroAP()
+        # Validation F1 at 0.5 from per-label counts (MARN early-stops on validation macro-F1).
+        self.val_f1 = DecisionCounts05(num_labels)
 
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+    def forward(self, batch: dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
         return self.model(batch)
 
+    def compute_loss(self, outputs: Tensor | dict[str, Tensor], batch: dict[str, Tensor]) -> Tensor:
+        """The criterion on the model's outputs (both heads for a multitask model)."""
+        if isinstance(outputs, dict):
+            if not isinstance(self.criterion, MultitaskLoss):
+                raise ValueError(
+                    f"the model returned heads {sorted(outputs)} but the loss is {type(self.criterion).__name__}; "
+                    "a multitask model needs data.text.ccs: true"
+                )
+            return self.criterion(outputs, {"icd": batch["targets"], "ccs": batch["ccs_targets"]})
+        return self.criterion(outputs, batch["targets"])
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        logits = self.model(batch)
-        loss = self.criterion(logits, batch["targets"])
+        outputs = self.model(batch)
+        loss = self.compute_loss(outputs, batch)
+        n = primary_logits(outputs).shape[0]
+        auxiliary = getattr(self.model, "auxiliary_loss", None)
+        if auxiliary is not None:
+            extra = auxiliary(batch)
+            if extra is not None:
+                self.log("train/aux_loss", extra, on_step=False, on_epoch=True, batch_size=n)
+                loss = loss + extra
         if batch_idx == 0 and self.current_epoch == 0 and hasattr(self.criterion, "validate"):
             # Input checks ran once on real data; skip them on the hot path from here on.
             self.criterion.validate = False
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=logits.shape[0])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        logits = self.model(batch)
-        loss = self.criterion(logits, batch["targets"])
+        outputs = self.model(batch)
+        loss = self.compute_loss(outputs, batch)
+        logits = primary_logits(outputs)
         self.log("val/loss", loss, prog_bar=False, on_epoch=True, batch_size=logits.shape[0], sync_dist=True)
-        self.val_auprc.update(torch.sigmoid(logits.float()), batch["targets"])
+        probs = torch.sigmoid(logits.float())
+        self.val_auprc.update(probs, batch["targets"])
+        self.val_f1.update(probs, batch["targets"])
 
     def on_validation_epoch_start(self) -> None:
         self.val_auprc.reset()
+        self.val_f1.reset()
 
     def on_validation_epoch_end(self) -> None:
         pos, neg = self.val_auprc.state()
@@ -65,6 +100,14 @@ class ClincodeModule(L.LightningModule):
             self.val_auprc.reset()
             self.val_auprc.merge(pos, neg)
         self.log("val/auprc_micro", self.val_auprc.compute(), prog_bar=True)
+        counts = self.val_f1.counts
+        if self.trainer.world_size > 1:
+            counts = self.all_gather(counts).sum(0)
+            self.val_f1.reset()
+            self.val_f1.merge(counts)
+        macro, micro = self.val_f1.compute()
+        self.log("val/f1_macro", macro, prog_bar=True)
+        self.log("val/f1_micro", micro)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         groups: list[dict[str, Any]] = [

@@ -46,6 +46,16 @@ def forecast_rows(probs: np.ndarray, thresholds: np.ndarray, top_k: int) -> tupl
     return rows[sort], labels[sort], rank[sort]
 
 
+def run_task(run_dir: Path) -> str:
+    """``data.task`` of a run directory, read from its config.yaml (next_visit if absent)."""
+    import yaml
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        return "next_visit"  # load_run gives the clear error about the missing run
+    return str((yaml.safe_load(path.read_text()) or {}).get("data", {}).get("task", "next_visit"))
+
+
 def predict_to_file(
     run_dir: Path,
     data_dir: Path,
@@ -55,9 +65,23 @@ def predict_to_file(
     split: str | None = None,
     rule: Rule = "global",
     console: Console | None = None,
+    fmt: str = "table",
 ) -> int:
-    """Write forecasts to ``out_file`` (.parquet, .csv or .jsonl); returns the number of rows."""
+    """Write forecasts to ``out_file`` (.parquet, .csv or .jsonl); returns the number of rows.
+
+    A text-coding run (``data.task: coding``) is handed to
+    :func:`clincode.train.predict_coding.predict_coding_to_file` (``data_dir`` is then notes);
+    ``fmt="codiesp"`` (CodiEsp submission file) exists for coding runs only.
+    """
     console = console or Console(stderr=True)
+    if run_task(Path(run_dir)) == "coding":
+        from clincode.train.predict_coding import predict_coding_to_file
+
+        return predict_coding_to_file(
+            run_dir, data_dir, out_file, top_k=top_k, split=split, rule=rule, fmt=fmt, console=console
+        )
+    if fmt != "table":
+        raise ValueError(f"--format {fmt!r} is for text-coding runs only; {run_dir} forecasts next visits (use --format table)")
     out_file = Path(out_file)
     writer = WRITERS.get(out_file.suffix.lower())
     if writer is None:

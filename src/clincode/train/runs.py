@@ -13,7 +13,7 @@ Layout of ``<out_dir>/<name>/``::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ class Artefact:
     label_space: dict[str, Any]
     vocab: dict[str, Any]
     thresholds: dict[str, Any] | None
+    # Inputs a model needs besides its state, e.g. coding runs' label description tokens for a
+    # model with set_label_descriptions (DR-CAML); empty for older artefacts.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         with atomic_path(path) as tmp:
@@ -62,8 +65,10 @@ class Artefact:
 
     def build_model(self) -> torch.nn.Module:
         from clincode.models import build_model
+        from clincode.train.parts import set_label_descriptions
 
         model = build_model(self.model_name, vocab_size=self.vocab_size, num_labels=self.num_labels, params=self.model_params)
+        set_label_descriptions(model, self.extras)
         model.load_state_dict(self.model_state)
         return model.eval()
 

@@ -49,3 +49,46 @@ class BinnedMicroAP:
     def merge(self, pos: Tensor, neg: Tensor) -> None:
         self.pos += pos.to(self.pos)
         self.neg += neg.to(self.neg)
+
+
+class DecisionCounts05:
+    """Per-label TP / predicted / gold counts at the fixed 0.5 rule, for validation F1 in O(V) memory.
+
+    Definitions as in :mod:`clincode.metrics.decision`: per-label F1 = 2 TP / (predicted + gold),
+    macro F1 = mean over labels with at least one gold positive in the split (MARN's early-stopping
+    metric is validation macro-F1); micro F1 over all valid entries.
+    """
+
+    def __init__(self, num_labels: int, threshold: float = 0.5) -> None:
+        self.num_labels = num_labels
+        self.threshold = threshold
+        self.reset()
+
+    def reset(self) -> None:
+        self.counts = torch.zeros(3, self.num_labels, dtype=torch.float64)  # tp, predicted, gold
+
+    @torch.no_grad()
+    def update(self, probs: Tensor, targets: Tensor) -> None:
+        """probs, targets [..., V]; entries with target -1 are ignored."""
+        p = probs.detach().reshape(-1, self.num_labels).cpu()
+        y = targets.detach().reshape(-1, self.num_labels).cpu()
+        valid = y != -1
+        pred = (p >= self.threshold) & valid
+        gold = (y == 1) & valid
+        self.counts[0] += (pred & gold).sum(0).double()
+        self.counts[1] += pred.sum(0).double()
+        self.counts[2] += gold.sum(0).double()
+
+    def merge(self, counts: Tensor) -> None:
+        self.counts += counts.to(self.counts)
+
+    def compute(self) -> tuple[float, float]:
+        """(macro F1, micro F1); NaN when the split has no gold positive."""
+        tp, pp, pos = self.counts
+        used = pos > 0
+        if not bool(used.any()):
+            return float("nan"), float("nan")
+        f1 = 2 * tp / (pp + pos).clamp(min=1)
+        macro = float(f1[used].mean())
+        micro = float(2 * tp.sum() / (pp.sum() + pos.sum()).clamp(min=1))
+        return macro, micro

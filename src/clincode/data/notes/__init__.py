@@ -9,6 +9,7 @@ from clincode.data.notes.codiesp import read_codiesp
 from clincode.data.notes.result import NOTES_COLUMNS, NotesTable
 from clincode.data.notes.table import read_notes_table
 from clincode.data.notes.text import PAD_ID, UNK_ID, TextVocab, encode, tokenize
+from clincode.data.notes.word2vec import train_word2vec
 
 __all__ = [
     "NOTES_COLUMNS",
@@ -21,4 +22,5 @@ __all__ = [
     "read_codiesp",
     "read_notes_table",
     "tokenize",
+    "train_word2vec",
 ]

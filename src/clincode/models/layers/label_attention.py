@@ -34,18 +34,52 @@ class LabelAttention(nn.Module):
         if self.projection is not None:
             nn.init.xavier_uniform_(self.projection.weight)
 
+    @property
+    def num_labels(self) -> int:
+        return self.query.weight.shape[0]
+
+    @torch.no_grad()
+    def set_query_rows(self, vectors: Tensor, rows: Tensor) -> None:
+        """Overwrite the label queries U[l] for ``rows`` (bool [L]) with directions ``vectors`` [L, d].
+
+        Each chosen row becomes ``vectors[l] / ||vectors[l]|| * sqrt(2 d / (d + L))``, the expected
+        row norm of U's Xavier-uniform initialisation (bound sqrt(6 / (d + L)), d entries of
+        variance bound^2 / 3), so attention scores keep the scale of the default initialisation and
+        only the direction comes from ``vectors``. Other rows are left as they are.
+        """
+        weight = self.query.weight
+        if vectors.shape != weight.shape or rows.shape != weight.shape[:1]:
+            raise ValueError(
+                f"query vectors must be {tuple(weight.shape)} with rows [{weight.shape[0]}], "
+                f"got {tuple(vectors.shape)} and {tuple(rows.shape)}"
+            )
+        n_labels, dim = weight.shape
+        norm = (2.0 * dim / (dim + n_labels)) ** 0.5
+        v = vectors.to(weight.dtype)
+        scaled = v / v.norm(dim=1, keepdim=True).clamp(min=1e-12) * norm
+        weight[rows] = scaled[rows]
+
     def attention(self, h: Tensor, mask: Tensor) -> Tensor:
         """Attention weights [B, L, T]: each row sums to 1 over real tokens, 0 on padding.
 
         A document without any real token gets an all-zero row instead of NaN.
         """
         z = torch.tanh(self.projection(h)) if self.projection is not None else h  # (B, T, d)
-        scores = self.query(z).transpose(1, 2)  # (B, L, T)
+        # U z^T computed directly in (B, L, T) layout: the softmax then runs over contiguous rows
+        # and no transposed copy of this, the largest tensor of the model, is made.
+        scores = torch.matmul(self.query.weight, z.transpose(1, 2))  # (B, L, T)
         keep = mask.unsqueeze(1)  # (B, 1, T)
         # finfo.min instead of -inf: an all-padding row gives a finite uniform softmax that the
-        # multiplication by the mask below turns into zeros (no NaN).
-        scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
-        return torch.softmax(scores, dim=-1) * keep.to(scores.dtype)
+        # multiplication by the mask below turns into zeros (no NaN). In place: matmul does not
+        # keep its output for the backward pass.
+        scores.masked_fill_(~keep, torch.finfo(scores.dtype).min)
+        a = torch.softmax(scores, dim=-1)
+        # In a row with a real token, exp(finfo.min - max) underflows to exactly 0 at padding, so
+        # the mask multiplication (one more [B, L, T] tensor kept for backward) is only needed
+        # when some document has no real token.
+        if not bool(mask.any(1).all()):
+            a = a * keep.to(a.dtype)
+        return a
 
     def forward(self, h: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Return (logits [B, L], attention [B, L, T]) for features h [B, T, D] and mask [B, T]."""
