@@ -23,12 +23,17 @@ from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
 from clincode.train import data as task_data
 from clincode.train.environment import environment
+from clincode.train.launch import is_first_process
 from clincode.train.module import ClincodeModule
 from clincode.train.parts import build_parts
 from clincode.train.runs import ARTEFACT, Artefact, RunError, run_dir_for
 
 
 def _check_run_dir(run_dir: Path, cfg: RunConfig, overwrite: bool) -> None:
+    if overwrite and not is_first_process():
+        # Every rank of a multi-process launch runs the command; only the first may delete the
+        # old run directory, or a later rank would remove it while rank 0 is training.
+        return
     saved_path = run_dir / "config.yaml"
     if not saved_path.exists():
         if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
@@ -134,6 +139,10 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
         trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
+    if trainer.global_rank != 0:
+        # Multi-process runs: rank 0 alone writes the artefact and evaluates (the other ranks'
+        # copies would duplicate the work and, across nodes, may not see rank 0's checkpoint).
+        return run_dir
 
     best = Path(ckpt.best_model_path) if ckpt.best_model_path else last
     state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
