@@ -46,6 +46,28 @@ def forecast_rows(probs: np.ndarray, thresholds: np.ndarray, top_k: int) -> tupl
     return rows[sort], labels[sort], rank[sort]
 
 
+def check_request(out_file: Path, top_k: int, split: str | None, *, need_writer: bool = True) -> str | None:
+    """Validate the shared ``clincode predict`` arguments; returns the polars writer method name."""
+    writer = WRITERS.get(Path(out_file).suffix.lower())
+    if need_writer and writer is None:
+        raise ValueError(f"--out {out_file}: expected a .parquet, .csv or .jsonl file name")
+    if top_k < 1:
+        raise ValueError(f"--top-k must be >= 1, got {top_k}")
+    if split is not None and split not in SPLIT_NAMES:
+        raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+    return writer
+
+
+def rule_thresholds(saved: dict, rule: str, num_labels: int) -> np.ndarray:
+    """Per-label thresholds [V] of a decision rule (global / per_label / 0.5) from saved thresholds."""
+    tuner = ThresholdTuner.from_dict(saved)
+    return {
+        "global": lambda: np.full(num_labels, tuner.global_threshold_),
+        "per_label": lambda: np.asarray(tuner.thresholds_),
+        "0.5": lambda: np.full(num_labels, 0.5),
+    }[rule]()
+
+
 def run_task(run_dir: Path) -> str:
     """``data.task`` of a run directory, read from its config.yaml (next_visit if absent)."""
     import yaml
@@ -83,13 +105,8 @@ def predict_to_file(
     if fmt != "table":
         raise ValueError(f"--format {fmt!r} is for text-coding runs only; {run_dir} forecasts next visits (use --format table)")
     out_file = Path(out_file)
-    writer = WRITERS.get(out_file.suffix.lower())
-    if writer is None:
-        raise ValueError(f"--out {out_file}: expected a .parquet, .csv or .jsonl file name")
-    if top_k < 1:
-        raise ValueError(f"--top-k must be >= 1, got {top_k}")
-    if split is not None and split not in SPLIT_NAMES:
-        raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+    writer = check_request(out_file, top_k, split)
+    assert writer is not None
     artefact, cfg = load_run(Path(run_dir))
     if artefact.thresholds is None:
         raise RunError(f"{run_dir} has no tuned thresholds yet: run `clincode evaluate {run_dir}` first")
@@ -98,12 +115,7 @@ def predict_to_file(
     kwargs = task_data.task_kwargs(cfg)
     kwargs["min_visits"] = 1  # a patient with one visit still gets a forecast
     data = build_next_visit(data_dir, **kwargs, fitted=(label_space, vocab), allow_empty_splits=True)
-    tuner = ThresholdTuner.from_dict(artefact.thresholds)
-    thresholds = {
-        "global": np.full(data.num_labels, tuner.global_threshold_),
-        "per_label": tuner.thresholds_,
-        "0.5": np.full(data.num_labels, 0.5),
-    }[rule]
+    thresholds = rule_thresholds(artefact.thresholds, rule, data.num_labels)
     codes = np.asarray(label_space.codes_, dtype=object)
     descriptions = np.asarray(label_space.descriptions(), dtype=object)
     model = artefact.build_model()

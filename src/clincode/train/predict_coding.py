@@ -24,13 +24,10 @@ from clincode.data.labels import LabelSpace
 from clincode.data.notes import TextVocab
 from clincode.data.splits import SPLIT_NAMES
 from clincode.io import atomic_path
-from clincode.metrics import ThresholdTuner
 from clincode.train.coding_task import coding_config, coding_loader, text_config
 from clincode.train.inference import predict_rows
+from clincode.train.submission import write_codiesp_ranking
 from clincode.train.runs import RunError, load_run
-
-WRITERS = {".parquet": "write_parquet", ".csv": "write_csv", ".jsonl": "write_ndjson"}
-
 
 def predict_coding_to_file(
     run_dir: Path,
@@ -44,19 +41,13 @@ def predict_coding_to_file(
     console: Console | None = None,
 ) -> int:
     """Write ranked codes for every document of ``notes_path``; returns the number of rows written."""
-    from clincode.train.predict import forecast_rows
+    from clincode.train.predict import check_request, forecast_rows, rule_thresholds
 
     console = console or Console(stderr=True)
     out_file = Path(out_file)
     if fmt not in ("table", "codiesp"):
         raise ValueError(f"--format must be table or codiesp, got {fmt!r}")
-    writer = WRITERS.get(out_file.suffix.lower())
-    if fmt == "table" and writer is None:
-        raise ValueError(f"--out {out_file}: expected a .parquet, .csv or .jsonl file name")
-    if top_k < 1:
-        raise ValueError(f"--top-k must be >= 1, got {top_k}")
-    if split is not None and split not in SPLIT_NAMES:
-        raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+    writer = check_request(out_file, top_k, split, need_writer=fmt == "table")
     artefact, cfg = load_run(Path(run_dir))
     if fmt == "table" and artefact.thresholds is None:
         raise RunError(f"{run_dir} has no tuned thresholds yet: run `clincode evaluate {run_dir}` first")
@@ -76,8 +67,8 @@ def predict_coding_to_file(
             continue
         preds = predict_rows(model, coding_loader(data, name, cfg, shuffle=False, eval=True), progress=cfg.trainer.progress)
         assert preds.doc_index is not None
-        doc_ids += [table["doc_id"][int(i)] for i in preds.doc_index]
-        subjects += [table["subject_id"][int(i)] for i in preds.doc_index]
+        doc_ids += table["doc_id"].gather(preds.doc_index).to_list()
+        subjects += table["subject_id"].gather(preds.doc_index).to_list()
         names += [name] * len(preds)
         probs.append(preds.probs)
     if not probs:
@@ -85,18 +76,9 @@ def predict_coding_to_file(
     all_probs = np.concatenate(probs)
     codes = list(label_space.codes_)
     if fmt == "codiesp":
-        try:
-            from clincode.train.submission import write_codiesp_ranking
-        except ImportError:
-            raise NotImplementedError("--format codiesp needs clincode.train.submission, which is not installed") from None
         write_codiesp_ranking(out_file, doc_ids, all_probs, codes, top_k)
         return len(doc_ids)
-    tuner = ThresholdTuner.from_dict(artefact.thresholds)  # type: ignore[arg-type]
-    thresholds = {
-        "global": np.full(len(codes), tuner.global_threshold_),
-        "per_label": tuner.thresholds_,
-        "0.5": np.full(len(codes), 0.5),
-    }[rule]
+    thresholds = rule_thresholds(artefact.thresholds, rule, len(codes))  # type: ignore[arg-type]
     rows, labels, rank = forecast_rows(all_probs, thresholds, top_k)
     codes_arr = np.asarray(codes, dtype=object)
     descriptions = np.asarray(label_space.descriptions(), dtype=object)
