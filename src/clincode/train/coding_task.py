@@ -16,12 +16,11 @@ from rich.console import Console
 from torch.utils.data import DataLoader
 
 from clincode.config import RunConfig, TextDataConfig
-from clincode.data.batches import LengthBucketBatchSampler
 from clincode.data.coding_data import CodingConfig, CodingData, build_coding, resolve_notes_source
 from clincode.data.text_batches import CodingCollator, CodingDataset
 from clincode.io import atomic_path
 from clincode.losses import LabelStats
-from clincode.train.launch import is_first_process, wait_for_dir
+from clincode.train.launch import load_shared_cache
 
 
 def text_config(cfg: RunConfig) -> TextDataConfig:
@@ -83,13 +82,9 @@ def prepare_coding(cfg: RunConfig, *, console: Console | None = None) -> CodingD
     text = text_config(cfg)
     resolve_notes_source(Path(cfg.data.path), text.format)  # clear error before any cache work
     cache = cache_dir(cfg)
-    if not cache.is_dir() and not is_first_process():  # torchrun / srun: the first process builds
-        wait_for_dir(cache, console)
-    if cache.is_dir():
-        try:
-            return CodingData.load(cache)
-        except Exception as exc:  # a stale or damaged cache is rebuilt, never trusted
-            console.print(f"[yellow]rebuilding task cache {cache}: {exc}[/yellow]")
+    cached = load_shared_cache(cache, CodingData.load, console)  # torchrun / srun: the first process builds
+    if cached is not None:
+        return cached
     data = build_coding(Path(cfg.data.path), coding_config(text))
     data.save(cache, overwrite=True)
     rep = data.report
@@ -122,17 +117,11 @@ def word2vec_matrix(cfg: RunConfig, data: CodingData) -> np.ndarray:
 
 def coding_loader(data: CodingData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
     """Length-bucketed loader of one split (shuffled pools for training, sorted for evaluation)."""
-    dataset = CodingDataset(data.split(split))
-    batch_size = cfg.trainer.eval_batch_size if eval else cfg.trainer.batch_size
-    sampler = LengthBucketBatchSampler(dataset.num_tokens(), batch_size, shuffle=shuffle, seed=cfg.seed)
+    from clincode.train.data import bucketed_loader
+
     multitask = cfg.data.text is not None and cfg.data.text.ccs
-    return DataLoader(
-        dataset,
-        batch_sampler=sampler,
-        collate_fn=CodingCollator(data.num_labels, data.num_ccs if multitask else 0),
-        num_workers=cfg.trainer.num_workers,
-        persistent_workers=cfg.trainer.num_workers > 0,
-    )
+    collate = CodingCollator(data.num_labels, data.num_ccs if multitask else 0)
+    return bucketed_loader(CodingDataset(data.split(split)), collate, cfg, shuffle=shuffle, eval=eval)
 
 
 def _stats(lists: list[list[int]], num_labels: int) -> LabelStats:

@@ -22,7 +22,7 @@ from clincode.data.coding_data import CodingData
 from clincode.data.next_visit_data import NextVisitData
 from clincode.data.tasks import build_next_visit
 from clincode.losses import LabelStats
-from clincode.train.launch import is_first_process, wait_for_dir
+from clincode.train.launch import load_shared_cache
 
 
 def dataset_fingerprint(path: Path) -> str:
@@ -70,13 +70,9 @@ def prepare(cfg: RunConfig, *, console: Console | None = None) -> NextVisitData 
     if not path.exists():
         raise FileNotFoundError(f"data.path {path} does not exist")
     cache = Path(cfg.out_dir) / ".cache" / f"next_visit-{task_key(cfg)}"
-    if not cache.is_dir() and not is_first_process():  # torchrun / srun: the first process builds
-        wait_for_dir(cache, console)
-    if cache.is_dir():
-        try:
-            return NextVisitData.load(cache)
-        except Exception as exc:  # a stale or damaged cache is rebuilt, never trusted
-            console.print(f"[yellow]rebuilding task cache {cache}: {exc}[/yellow]")
+    cached = load_shared_cache(cache, NextVisitData.load, console)  # torchrun / srun: the first process builds
+    if cached is not None:
+        return cached
     # Streamed into the cache with bounded memory, returned memory-mapped from there.
     return build_next_visit(path, **task_kwargs(cfg), out_dir=cache, overwrite=True)
 
@@ -87,13 +83,17 @@ def loader(data: NextVisitData | CodingData, split: str, cfg: RunConfig, *, shuf
         from clincode.train.coding_task import coding_loader
 
         return coding_loader(data, split, cfg, shuffle=shuffle, eval=eval)
-    dataset = next_visit_dataset(data, split)
+    return bucketed_loader(next_visit_dataset(data, split), NextVisitCollator(data.num_labels), cfg, shuffle=shuffle, eval=eval)
+
+
+def bucketed_loader(dataset: Any, collate: Any, cfg: RunConfig, *, shuffle: bool, eval: bool) -> DataLoader:
+    """DataLoader over a dataset with ``num_tokens()``: length-bucketed batches of the configured size."""
     batch_size = cfg.trainer.eval_batch_size if eval else cfg.trainer.batch_size
     sampler = LengthBucketBatchSampler(dataset.num_tokens(), batch_size, shuffle=shuffle, seed=cfg.seed)
     return DataLoader(
         dataset,
         batch_sampler=sampler,
-        collate_fn=NextVisitCollator(data.num_labels),
+        collate_fn=collate,
         num_workers=cfg.trainer.num_workers,
         persistent_workers=cfg.trainer.num_workers > 0,
     )

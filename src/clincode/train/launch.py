@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 
@@ -45,3 +47,22 @@ def wait_for_dir(path: Path, console: Console, timeout_s: float = 6 * 3600, poll
                 "(out_dir must be on a filesystem every node sees)."
             )
         time.sleep(poll_s)
+
+
+T = TypeVar("T")
+
+
+def load_shared_cache(cache: Path, load: Callable[[Path], T], console: Console) -> T | None:
+    """The prepared task in ``cache``, or None when this process must build it.
+
+    Ranks other than the first wait for the first to build it; a stale or damaged cache is
+    reported and rebuilt, never trusted.
+    """
+    if not cache.is_dir() and not is_first_process():
+        wait_for_dir(cache, console)
+    if cache.is_dir():
+        try:
+            return load(cache)
+        except Exception as exc:
+            console.print(f"[yellow]rebuilding task cache {cache}: {exc}[/yellow]")
+    return None
