@@ -17,6 +17,7 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from rich.console import Console
 
 from clincode.config import RunConfig, config_to_yaml
@@ -62,7 +63,59 @@ def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-def build_trainer(cfg: RunConfig, run_dir: Path) -> tuple[L.Trainer, ModelCheckpoint]:
+class _ContinuingWriter(ExperimentWriter):
+    """Lightning's CSV writer deletes an existing ``metrics.csv``; a resumed run keeps it instead.
+
+    Rows logged at or after ``resume_step`` (the resumed checkpoint's global step) were written
+    after that checkpoint by the interrupted process and are about to be logged again, so they
+    are dropped; the rest of the old log stays and the resumed run appends to it.
+    """
+
+    def __init__(self, log_dir: str, resume_step: int | None) -> None:
+        self.resume_step = resume_step
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:
+        path = Path(self.metrics_file_path)
+        if self.resume_step is None or not path.is_file():
+            super()._check_log_dir_exists()
+            return
+        import csv
+
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            keys = list(reader.fieldnames or [])
+            rows = [r for r in reader if r.get("step", "") != "" and int(float(r["step"])) < self.resume_step]
+        tmp = path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+        tmp.replace(path)
+        self.metrics_keys = sorted(keys)
+
+
+class _ContinuingCSVLogger(CSVLogger):
+    def __init__(self, run_dir: Path, resume_step: int | None) -> None:
+        super().__init__(run_dir, name="logs", version="")
+        self._resume_step = resume_step
+
+    @property
+    def experiment(self) -> ExperimentWriter:  # type: ignore[override]
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuingWriter(self.log_dir, self._resume_step)
+        return self._experiment
+
+
+def _checkpoint_step(path: Path | None) -> int | None:
+    if path is None:
+        return None
+    return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0))
+
+
+def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The Lightning trainer of a run; ``resume`` (a checkpoint) keeps the run's CSV log going."""
     tc = cfg.trainer
     ckpt = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
@@ -85,7 +138,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path) -> tuple[L.Trainer, ModelCheckp
         strategy=tc.strategy,
         precision=tc.precision,  # type: ignore[arg-type]
         gradient_clip_val=tc.gradient_clip_val,
-        logger=CSVLogger(run_dir, name="logs", version=""),
+        logger=_ContinuingCSVLogger(run_dir, _checkpoint_step(resume)),
         callbacks=callbacks,
         enable_progress_bar=tc.progress,
         enable_model_summary=tc.progress,
@@ -128,9 +181,9 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     meta = {"config": cfg.model_dump(mode="json")}
     module = ClincodeModule(model, criterion, cfg.optim, num_labels, run_meta=meta)
 
-    trainer, ckpt = build_trainer(cfg, run_dir)
     last = run_dir / "checkpoints" / "last.ckpt"
     resume = last if last.exists() else None
+    trainer, ckpt = build_trainer(cfg, run_dir, resume)
     if resume:
         console.print(f"resuming from {resume}")
     train_loader = task_data.loader(data, "train", cfg, shuffle=True)
