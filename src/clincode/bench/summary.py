@@ -16,6 +16,7 @@ HEADLINE = [
     ("rules.0.5.precision_micro", "P@0.5"),
     ("rules.0.5.recall_micro", "R@0.5"),
     ("rules.0.5.f1_micro", "F1@0.5"),
+    ("rules.0.5.alert_volume", "alerts/visit@0.5"),
     ("rules.global.precision_micro", "P@tuned"),
     ("rules.global.recall_micro", "R@tuned"),
     ("rules.global.f1_micro", "F1@tuned"),
