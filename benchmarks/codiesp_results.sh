@@ -16,3 +16,7 @@ run laat $C/codiesp_laat.yaml
 run marn_no_multitask $C/codiesp_marn.yaml --set data.text.ccs=false
 run marn_no_ram $C/codiesp_marn.yaml --set model.params.use_ram=false
 run marn_bce $C/codiesp_marn.yaml --set loss.name=bce
+# Code descriptions (issue 5 item 6): description-initialised label queries [ours] and DR-CAML's regulariser
+run caml_desc $C/codiesp_caml.yaml --set model.params.init_queries_from_descriptions=true
+run laat_desc $C/codiesp_laat.yaml --set model.params.init_queries_from_descriptions=true
+run dr_caml $C/codiesp_caml.yaml --set model.name=dr_caml
