@@ -1,0 +1,98 @@
+"""The no-history reference point of a next-visit benchmark: every visit gets the training prevalence.
+
+    python benchmarks/prior_baseline.py RUN_DIR [--out DIR] [--n-bootstrap 0]
+
+RUN_DIR is any finished next-visit run of the benchmark (its config names the cohort and the
+label space; the prepared task cache is reused). The "model" ignores the patient: the probability
+of code j at every visit is the fraction of training target rows (same rows as training sees) in
+which j is positive. Thresholds are tuned on the tuning split and the held-out split is scored
+with the same ``evaluate`` call as ``clincode evaluate``, so its metrics.json is comparable
+column by column with the runs'. A loss whose micro AUPRC is near this row has learnt the code
+frequencies and little of the history.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from torch import Tensor, nn
+
+from clincode.io import write_json, write_text
+from clincode.metrics import ThresholdTuner, evaluate, format_table
+from clincode.train import data as task_data
+from clincode.train.inference import predict_rows
+from clincode.train.runs import load_run
+
+
+class PrevalenceModel(nn.Module):
+    """Logits [B, T, V] equal to the log-odds of each code's training prevalence, whatever the input."""
+
+    def __init__(self, prevalence: np.ndarray) -> None:
+        super().__init__()
+        p = torch.as_tensor(np.clip(prevalence, 1e-7, 1 - 1e-7), dtype=torch.float64)
+        self.register_buffer("logit", torch.log(p / (1 - p)).float())
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        b, t, _ = batch["targets"].shape
+        return self.logit.expand(b, t, -1)
+
+
+def training_prevalence(loader) -> np.ndarray:
+    """Per code: positive target entries / valid target entries over the training rows."""
+    pos: Tensor | None = None
+    valid: Tensor | None = None
+    for batch in loader:
+        y = batch["targets"]
+        v = y.reshape(-1, y.shape[-1])
+        p_b = (v == 1).sum(0, dtype=torch.int64)
+        n_b = (v != -1).sum(0, dtype=torch.int64)
+        pos = p_b if pos is None else pos + p_b
+        valid = n_b if valid is None else valid + n_b
+    if pos is None or valid is None:
+        raise ValueError("the training split is empty")
+    return (pos.double() / valid.clamp_min(1).double()).numpy()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--out", type=Path, default=None, help="where to write metrics.json / metrics.md (default RUN_DIR/../prior)")
+    ap.add_argument("--n-bootstrap", type=int, default=0)
+    args = ap.parse_args()
+    console = Console(stderr=True)
+    _, cfg = load_run(args.run_dir)
+    if cfg.data.task != "next_visit":
+        raise SystemExit(f"{args.run_dir}: the prevalence baseline is for next-visit runs, not data.task={cfg.data.task!r}")
+    data = task_data.prepare(cfg, console=console)
+    prevalence = training_prevalence(task_data.loader(data, "train", cfg, shuffle=False, eval=True))
+    model = PrevalenceModel(prevalence)
+    tuning = predict_rows(model, task_data.loader(data, "tuning", cfg, shuffle=False, eval=True))
+    tuner = ThresholdTuner(min_positives=cfg.eval.threshold_min_positives).fit(tuning.probs, tuning.targets)
+    preds = predict_rows(model, task_data.loader(data, "held_out", cfg, shuffle=False, eval=True))
+    metrics = evaluate(
+        preds.probs,
+        preds.targets,
+        groups=preds.subject_id,
+        train_counts=np.asarray(data.label_space.counts_),
+        thresholds=tuner,
+        ks=tuple(cfg.eval.ks),
+        n_bootstrap=args.n_bootstrap,
+        ci=cfg.eval.ci,
+        seed=cfg.seed,
+    )
+    metrics["run"] = {"name": "prevalence_prior", "loss": None, "model": "training prevalence", "seed": cfg.seed, "split": "held_out"}
+    out = args.out or args.run_dir.parent / "prior"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", metrics)
+    table = format_table(metrics)
+    write_text(out / "metrics.md", f"# training-prevalence prior: held_out split\n\n{table}\n")
+    console.print(table)
+    console.print(f"wrote {out / 'metrics.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""benchmarks/prior_baseline.py: the training prevalence is counted over valid entries only, and the
+model's probabilities are that prevalence at every visit of every patient."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "prior_baseline.py"
+_spec = importlib.util.spec_from_file_location("prior_baseline", _PATH)
+prior = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(prior)
+
+
+def test_prevalence_counts_valid_entries_only():
+    # two batches [B, T, V]; -1 marks padded visits / ignored entries
+    b1 = torch.tensor([[[1, 0, 0], [0, 1, -1]], [[-1, -1, -1], [-1, -1, -1]]])
+    b2 = torch.tensor([[[1, 1, 0]]])
+    p = prior.training_prevalence([{"targets": b1}, {"targets": b2}])
+    # code 0: positives 2 of 3 valid; code 1: 2 of 3; code 2: 0 of 2
+    np.testing.assert_allclose(p, [2 / 3, 2 / 3, 0.0])
+
+
+def test_model_predicts_the_prevalence_everywhere():
+    prev = np.array([0.25, 0.01, 0.0])
+    model = prior.PrevalenceModel(prev)
+    out = model({"targets": torch.zeros(4, 5, 3)})
+    assert out.shape == (4, 5, 3)
+    probs = torch.sigmoid(out)
+    np.testing.assert_allclose(probs[2, 3].numpy(), [0.25, 0.01, 1e-7], rtol=1e-5, atol=1e-9)
+    assert torch.equal(probs[0, 0], probs[3, 4])
