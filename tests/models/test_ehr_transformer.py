@@ -83,3 +83,20 @@ def test_gradients_flow_to_all_embeddings():
     model(make_batch()).sum().backward()
     for name in ["code_emb", "age_emb", "visit_emb", "segment_emb", "sex_emb", "head"]:
         assert getattr(model, name).weight.grad.abs().sum() > 0, name
+
+
+def test_prior_bias_sets_head_bias_to_training_log_odds():
+    params = {"d_model": 16, "n_heads": 2, "prior_bias": True}
+    model = build_model("ehr_transformer", vocab_size=50, num_labels=3, params=params)
+    model.init_output_bias(torch.tensor([1, 50, 0]), torch.tensor([100, 100, 100]))
+    expected = torch.tensor([0.01, 0.5, 1e-6], dtype=torch.float64)
+    torch.testing.assert_close(torch.sigmoid(model.head.bias.double()), expected, rtol=1e-5, atol=1e-9)
+    with pytest.raises(ValueError, match="3 label counts"):
+        model.init_output_bias(torch.tensor([1, 2]), torch.tensor([5, 5]))
+
+
+def test_prior_bias_off_by_default_leaves_the_head_alone():
+    model = build_model("ehr_transformer", vocab_size=50, num_labels=3, params={"d_model": 16, "n_heads": 2})
+    before = model.head.bias.clone()
+    model.init_output_bias(torch.tensor([1, 50, 0]), torch.tensor([100, 100, 100]))
+    assert torch.equal(model.head.bias, before)

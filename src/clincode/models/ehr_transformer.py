@@ -14,14 +14,25 @@ logits; initialised at zero). It is a logistic regression on the visible history
 Transformer, so "a chronic code recurs" is learnt in a few steps instead of being squeezed through
 d_model dimensions; the Transformer learns the rest. It respects the same visit-level causality.
 Set ``history_skip: false`` for the plain BEHRT-style encoder.
+
+[ours] ``prior_bias`` (off by default): initialise the head's bias at the log-odds of each code's
+training prevalence (the prior initialisation of Lin et al. 2017's focal-loss paper, per code), so
+training starts at "every code at its base rate" instead of p = 0.5 everywhere. This matters for
+losses that are linear in the probability (the dependency-aware loss): their gradient with respect
+to a logit carries a factor p(1 - p), so an entry pushed to p ~ 1 early stays there.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from clincode.models.registry import MODELS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @MODELS.register("ehr_transformer")
@@ -41,6 +52,7 @@ class EHRTransformer(nn.Module):
         max_age: int = 120,
         history_skip: bool = True,
         history_scale: float = 10.0,
+        prior_bias: bool = False,
     ) -> None:
         super().__init__()
         if d_model % n_heads:
@@ -66,6 +78,19 @@ class EHRTransformer(nn.Module):
         self.history_scale = history_scale
         if self.history is not None:
             nn.init.zeros_(self.history.weight)
+        self.prior_bias = prior_bias
+
+    @torch.no_grad()
+    def init_output_bias(self, positives: Tensor | np.ndarray, valid: Tensor | np.ndarray) -> None:
+        """With ``prior_bias``: head bias = log-odds of positives / valid per code (clipped to [1e-6, 1 - 1e-6])."""
+        if not self.prior_bias:
+            return
+        pos = torch.as_tensor(positives, dtype=torch.float64)
+        val = torch.as_tensor(valid, dtype=torch.float64)
+        if pos.shape != (self.num_labels,) or val.shape != (self.num_labels,):
+            raise ValueError(f"prior_bias needs {self.num_labels} label counts; got {tuple(pos.shape)} and {tuple(val.shape)}")
+        p = (pos / val.clamp_min(1)).clamp(1e-6, 1 - 1e-6)
+        self.head.bias.copy_(torch.log(p / (1 - p)).to(self.head.bias.dtype))
 
     def attention_mask(self, visit: Tensor, token_mask: Tensor) -> Tensor:
         """Boolean mask [B * heads, L, L], True where attention is NOT allowed.

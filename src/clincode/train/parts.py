@@ -59,6 +59,8 @@ def build_parts(cfg: RunConfig, data: Any) -> RunParts:
     stats = task_data.label_stats(data)
     if hasattr(model, "set_label_counts"):  # per-segment models: segments from the training counts
         model.set_label_counts(stats.positives)
+    if hasattr(model, "init_output_bias"):  # [ours] prior_bias: head bias at the training log-odds
+        model.init_output_bias(stats.positives, stats.valid)
     criterion = build_loss(cfg.loss.name, num_labels, **cfg.loss.params)
     criterion.fit(stats)
     return RunParts(model, criterion, dict(cfg.model.params), len(data.vocab), num_labels)
