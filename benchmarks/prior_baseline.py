@@ -1,11 +1,11 @@
-"""The no-history reference point of a next-visit benchmark: every visit gets the training prevalence.
+"""The frequency-prior reference row of a benchmark: every visit (or document) gets the training prevalence.
 
     python benchmarks/prior_baseline.py RUN_DIR [--out DIR] [--n-bootstrap 0]
 
-RUN_DIR is any finished next-visit run of the benchmark (its config names the cohort and the
-label space; the prepared task cache is reused). The "model" ignores the patient: the probability
-of code j at every visit is the fraction of training target rows (same rows as training sees) in
-which j is positive. Thresholds are tuned on the tuning split and the held-out split is scored
+RUN_DIR is any finished run of the benchmark, next-visit or text coding (its config names the data
+and the label space; the prepared task cache is reused). The "model" ignores its input: the
+probability of code j at every visit (document) is the fraction of training target rows (the same
+rows training sees) in which j is positive. Thresholds are tuned on the tuning split and the held-out split is scored
 with the same ``evaluate`` call as ``clincode evaluate``, so its metrics.json is comparable
 column by column with the runs'. A loss whose micro AUPRC is near this row has learnt the code
 frequencies and little of the history.
@@ -29,7 +29,7 @@ from clincode.train.runs import load_run
 
 
 class PrevalenceModel(nn.Module):
-    """Logits [B, T, V] equal to the log-odds of each code's training prevalence, whatever the input."""
+    """Logits [B, T, V] (visits) or [B, V] (documents): each code's training log-odds, whatever the input."""
 
     def __init__(self, prevalence: np.ndarray) -> None:
         super().__init__()
@@ -37,8 +37,7 @@ class PrevalenceModel(nn.Module):
         self.register_buffer("logit", torch.log(p / (1 - p)).float())
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        b, t, _ = batch["targets"].shape
-        return self.logit.expand(b, t, -1)
+        return self.logit.expand(*batch["targets"].shape[:-1], -1)
 
 
 def training_prevalence(loader) -> np.ndarray:
@@ -65,8 +64,6 @@ def main() -> None:
     args = ap.parse_args()
     console = Console(stderr=True)
     _, cfg = load_run(args.run_dir)
-    if cfg.data.task != "next_visit":
-        raise SystemExit(f"{args.run_dir}: the prevalence baseline is for next-visit runs, not data.task={cfg.data.task!r}")
     data = task_data.prepare(cfg, console=console)
     prevalence = training_prevalence(task_data.loader(data, "train", cfg, shuffle=False, eval=True))
     model = PrevalenceModel(prevalence)
@@ -84,6 +81,10 @@ def main() -> None:
         ci=cfg.eval.ci,
         seed=cfg.seed,
     )
+    if cfg.data.task == "coding" and preds.doc_index is not None:
+        from clincode.train.coding_metrics import coding_summary
+
+        metrics["coding"] = coding_summary(preds.probs, preds.targets, preds.doc_index, data.split("held_out"))
     metrics["run"] = {"name": "prevalence_prior", "loss": None, "model": "training prevalence", "seed": cfg.seed, "split": "held_out"}
     out = args.out or args.run_dir.parent / "prior"
     out.mkdir(parents=True, exist_ok=True)

@@ -30,3 +30,10 @@ def test_model_predicts_the_prevalence_everywhere():
     probs = torch.sigmoid(out)
     np.testing.assert_allclose(probs[2, 3].numpy(), [0.25, 0.01, 1e-7], rtol=1e-5, atol=1e-9)
     assert torch.equal(probs[0, 0], probs[3, 4])
+
+
+def test_model_handles_document_batches():
+    model = prior.PrevalenceModel(np.array([0.5, 0.1]))
+    out = model({"targets": torch.zeros(6, 2)})
+    assert out.shape == (6, 2)
+    np.testing.assert_allclose(torch.sigmoid(out[5]).numpy(), [0.5, 0.1], rtol=1e-5)
