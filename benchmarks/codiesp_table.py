@@ -9,12 +9,13 @@ if (root / "timings.txt").is_file():
         if m: timings[m.group(1)] = (int(m.group(2)), int(m.group(3)))
 cols = ["run", "epochs", "wall", "F1 mi (glob)", "F1 ma (glob)", "F1 ma CAML (glob)", "F1 mi (0.5)", "AUPRC mi", "AUPRC ma", "AUROC mi", "AUROC ma", "P@5", "P@8", "P@15", "MAP", "MAP all gold"]
 print("| " + " | ".join(cols) + " |"); print("|" + "---|" * len(cols))
-for name in ["cnn", "cnn_40ep", "caml", "bigru", "laat", "marn", "marn_no_multitask", "marn_no_ram", "marn_bce"]:
+for name in ["cnn", "cnn_40ep", "caml", "bigru", "laat", "marn", "marn_no_multitask", "marn_no_ram", "marn_bce", "caml_desc", "laat_desc", "dr_caml", "prior"]:
     p = root / name / "metrics.json"
     if not p.is_file(): continue
     m = json.loads(p.read_text()); g = m["rules"]["global"]; r = m["ranking"]; k = m["at_k"]
     import polars as pl
-    ep = int(pl.read_csv(root / name / "logs" / "metrics.csv")["epoch"].max()) + 1
+    log = root / name / "logs" / "metrics.csv"  # the prior (benchmarks/prior_baseline.py) has no training
+    ep = str(int(pl.read_csv(log)["epoch"].max()) + 1) if log.is_file() else "-"
     w = timings.get(name, (None, None))[1]
     vals = [g["f1_micro"], g["f1_macro"], g["f1_macro_caml"], m["rules"]["0.5"]["f1_micro"], r["auprc_micro"], r["auprc_macro"], r["auroc_micro"], r["auroc_macro"], k["p@5"], k["p@8"], k["p@15"], m["map"], m["coding"]["map_all_gold"]]
-    print("| " + " | ".join([name, str(ep), f"{w/60:.0f} min" if w else "-"] + [f"{v:.3f}" for v in vals]) + " |")
+    print("| " + " | ".join([name, ep, f"{w/60:.0f} min" if w else "-"] + [f"{v:.3f}" for v in vals]) + " |")
