@@ -49,6 +49,18 @@ def test_grid_expansion_names_and_axes(tmp_path, tiny_cohort):
     assert focal[0].config.trainer.max_epochs == 1
 
 
+def test_set_name_and_out_dir_move_the_benchmark(tmp_path, tiny_cohort):
+    """--set out_dir / name address the benchmark itself (a run's own would be overwritten by the grid)."""
+    path = write_bench(tmp_path, tiny_cohort, {"loss.name": ["bce"]})
+    bench = load_benchmark(path, ["out_dir=" + str(tmp_path / "elsewhere"), "name=big", "trainer.max_epochs=2"])
+    assert bench.out_dir == tmp_path / "elsewhere" and bench.name == "big"
+    (run,) = expand(bench)
+    assert run.config.out_dir == tmp_path / "elsewhere" / "big" / "runs"
+    assert run.config.trainer.max_epochs == 2
+    with pytest.raises(ConfigError, match="out_dir needs a value"):
+        load_benchmark(path, ["out_dir="])
+
+
 def test_bad_benchmark_config(tmp_path, tiny_cohort):
     path = write_bench(tmp_path, tiny_cohort, {"loss.name": []})
     with pytest.raises(ConfigError, match="non-empty list"):

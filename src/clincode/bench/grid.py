@@ -72,7 +72,18 @@ def load_benchmark(path: Path, extra_overrides: list[str] | None = None) -> Benc
         raise ConfigError(f"invalid benchmark config {path}: {keys}") from None
     if isinstance(bench.base, Path) and not bench.base.is_absolute():
         bench.base = (path.parent / bench.base).resolve()
-    bench.set = list(bench.set) + list(extra_overrides or [])
+    # Every run's name and out_dir come from the grid, so `--set name=...` / `--set out_dir=...`
+    # can only mean the benchmark's own name and directory.
+    run_overrides = []
+    for item in extra_overrides or []:
+        key, sep, value = item.partition("=")
+        if sep and key.strip() in ("name", "out_dir"):
+            if not value.strip():
+                raise ConfigError(f"--set {item}: {key.strip()} needs a value")
+            setattr(bench, key.strip(), Path(value.strip()) if key.strip() == "out_dir" else value.strip())
+        else:
+            run_overrides.append(item)
+    bench.set = list(bench.set) + run_overrides
     for axis, values in bench.grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"benchmark config {path}: grid axis {axis!r} must be a non-empty list")
