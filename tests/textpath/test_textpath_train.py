@@ -116,8 +116,8 @@ def test_interrupted_run_resumes_and_matches_uninterrupted(notes, tmp_path, monk
     cfg = load_config(config_path("codiesp_marn"), tiny_overrides(notes, tmp_path, name="crash", **sets))
     original = fit.build_trainer
 
-    def crashing(cfg, run_dir):
-        trainer, ckpt = original(cfg, run_dir)
+    def crashing(cfg, run_dir, resume=None):
+        trainer, ckpt = original(cfg, run_dir, resume)
         trainer.callbacks.append(_Interrupt())
         return trainer, ckpt
 
@@ -135,8 +135,10 @@ def test_interrupted_run_resumes_and_matches_uninterrupted(notes, tmp_path, monk
     for key in ("auprc_micro", "auroc_micro", "auprc_macro"):
         assert b["ranking"][key] == pytest.approx(a["ranking"][key], rel=1e-5, abs=1e-7)
     assert b["map"] == pytest.approx(a["map"], rel=1e-5, abs=1e-7)
-    # The resumed run went on to the last epoch (the CSV logger restarts its file on resume).
-    assert pl.read_csv(tmp_path / "crash" / "logs" / "metrics.csv")["epoch"].max() == 2
+    # The resumed run went on to the last epoch and its CSV log kept the epochs before the crash,
+    # each validated once.
+    log = pl.read_csv(tmp_path / "crash" / "logs" / "metrics.csv")
+    assert sorted(log.filter(pl.col("val/auprc_micro").is_not_null())["epoch"].to_list()) == [0, 1, 2]
 
 
 class _DescriptionModel(nn.Module):
