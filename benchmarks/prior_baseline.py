@@ -22,8 +22,9 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from clincode.io import write_json, write_text
-from clincode.metrics import ThresholdTuner, evaluate, format_table
+from clincode.metrics import ThresholdTuner, format_table
 from clincode.train import data as task_data
+from clincode.train.evaluate import score_predictions
 from clincode.train.inference import predict_rows
 from clincode.train.runs import load_run
 
@@ -70,21 +71,7 @@ def main() -> None:
     tuning = predict_rows(model, task_data.loader(data, "tuning", cfg, shuffle=False, eval=True))
     tuner = ThresholdTuner(min_positives=cfg.eval.threshold_min_positives).fit(tuning.probs, tuning.targets)
     preds = predict_rows(model, task_data.loader(data, "held_out", cfg, shuffle=False, eval=True))
-    metrics = evaluate(
-        preds.probs,
-        preds.targets,
-        groups=preds.subject_id,
-        train_counts=np.asarray(data.label_space.counts_),
-        thresholds=tuner,
-        ks=tuple(cfg.eval.ks),
-        n_bootstrap=args.n_bootstrap,
-        ci=cfg.eval.ci,
-        seed=cfg.seed,
-    )
-    if cfg.data.task == "coding" and preds.doc_index is not None:
-        from clincode.train.coding_metrics import coding_summary
-
-        metrics["coding"] = coding_summary(preds.probs, preds.targets, preds.doc_index, data.split("held_out"))
+    metrics = score_predictions(preds, data, cfg, tuner, n_bootstrap=args.n_bootstrap)
     metrics["run"] = {"name": "prevalence_prior", "loss": None, "model": "training prevalence", "seed": cfg.seed, "split": "held_out"}
     out = args.out or args.run_dir.parent / "prior"
     out.mkdir(parents=True, exist_ok=True)

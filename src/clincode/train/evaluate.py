@@ -12,7 +12,7 @@ from clincode.io import write_json, write_text
 from clincode.metrics import ThresholdTuner, evaluate, format_table
 from clincode.train import data as task_data
 from clincode.train.extras import write_extras
-from clincode.train.inference import predict_rows
+from clincode.train.inference import Predictions, predict_rows
 from clincode.train.runs import ARTEFACT, load_run
 
 
@@ -47,6 +47,21 @@ def evaluate_run(
     preds = predict_rows(
         model, task_data.loader(data, split, cfg, shuffle=False, eval=True), progress=progress, description=f"{split} split"
     )
+    metrics = score_predictions(preds, data, cfg, tuner, split=split, n_bootstrap=n_bootstrap)
+    metrics["run"] = {"name": cfg.name, "loss": cfg.loss.name, "model": cfg.model.name, "seed": cfg.seed, "split": split}
+    suffix = "" if split == "held_out" else f"_{split}"
+    write_extras(run_dir, preds.probs, preds.targets, data.label_space, tuner.global_threshold_, suffix)
+    write_json(run_dir / f"metrics{suffix}.json", metrics)
+    table = format_table(metrics)
+    write_text(run_dir / f"metrics{suffix}.md", f"# {cfg.name}: {split} split\n\n{table}\n")
+    console.print(table)
+    return metrics
+
+
+def score_predictions(
+    preds: Predictions, data: Any, cfg: Any, tuner: ThresholdTuner, *, split: str = "held_out", n_bootstrap: int | None = None
+) -> dict[str, Any]:
+    """Every metric of one split's predictions (METHODS.md section 4), plus CodiEsp's MAP for coding runs."""
     metrics = evaluate(
         preds.probs,
         preds.targets,
@@ -57,17 +72,10 @@ def evaluate_run(
         n_bootstrap=cfg.eval.n_bootstrap if n_bootstrap is None else n_bootstrap,
         ci=cfg.eval.ci,
         seed=cfg.seed,
-        progress=progress,
+        progress=cfg.trainer.progress,
     )
     if cfg.data.task == "coding" and preds.doc_index is not None:
         from clincode.train.coding_metrics import coding_summary
 
         metrics["coding"] = coding_summary(preds.probs, preds.targets, preds.doc_index, data.split(split))
-    metrics["run"] = {"name": cfg.name, "loss": cfg.loss.name, "model": cfg.model.name, "seed": cfg.seed, "split": split}
-    suffix = "" if split == "held_out" else f"_{split}"
-    write_extras(run_dir, preds.probs, preds.targets, data.label_space, tuner.global_threshold_, suffix)
-    write_json(run_dir / f"metrics{suffix}.json", metrics)
-    table = format_table(metrics)
-    write_text(run_dir / f"metrics{suffix}.md", f"# {cfg.name}: {split} split\n\n{table}\n")
-    console.print(table)
     return metrics
