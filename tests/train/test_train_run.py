@@ -110,3 +110,17 @@ def test_curves_and_per_label_tables(tiny_run):
     for t, p, r, a in zip(c["threshold"], c["precision"], c["recall"], c["alerts_per_row"]):
         assert ref[round(t, 6)] == pytest.approx((p, r))
         assert a == pytest.approx(((probs >= t) & valid).sum() / valid.any(axis=1).sum())
+
+
+def test_prior_bias_reaches_the_model_from_the_training_counts(tiny_cohort, tmp_path):
+    """model.params.prior_bias: build_parts sets the head bias to the training log-odds of every label."""
+    from clincode.train.parts import build_parts
+
+    cfg = load_config(config_path("demo"), tiny_overrides(tiny_cohort, tmp_path, **{"model.params.prior_bias": "true"}))
+    data = task_data.prepare(cfg, console=Console(quiet=True))
+    parts = build_parts(cfg, data)
+    stats = task_data.label_stats(data)
+    expected = np.clip(stats.positives / np.maximum(stats.valid, 1), 1e-6, 1 - 1e-6)
+    got = torch.sigmoid(parts.model.head.bias.detach().double()).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-9)
+    assert expected.std() > 0  # the counts differ between labels, so this is not a constant bias
