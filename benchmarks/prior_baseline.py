@@ -41,22 +41,6 @@ class PrevalenceModel(nn.Module):
         return self.logit.expand(*batch["targets"].shape[:-1], -1)
 
 
-def training_prevalence(loader) -> np.ndarray:
-    """Per code: positive target entries / valid target entries over the training rows."""
-    pos: Tensor | None = None
-    valid: Tensor | None = None
-    for batch in loader:
-        y = batch["targets"]
-        v = y.reshape(-1, y.shape[-1])
-        p_b = (v == 1).sum(0, dtype=torch.int64)
-        n_b = (v != -1).sum(0, dtype=torch.int64)
-        pos = p_b if pos is None else pos + p_b
-        valid = n_b if valid is None else valid + n_b
-    if pos is None or valid is None:
-        raise ValueError("the training split is empty")
-    return (pos.double() / valid.clamp_min(1).double()).numpy()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", type=Path)
@@ -66,8 +50,7 @@ def main() -> None:
     console = Console(stderr=True)
     _, cfg = load_run(args.run_dir)
     data = task_data.prepare(cfg, console=console)
-    prevalence = training_prevalence(task_data.loader(data, "train", cfg, shuffle=False, eval=True))
-    model = PrevalenceModel(prevalence)
+    model = PrevalenceModel(task_data.label_stats(data).prevalence())  # the training rows the loss sees
     tuning = predict_rows(model, task_data.loader(data, "tuning", cfg, shuffle=False, eval=True))
     tuner = ThresholdTuner(min_positives=cfg.eval.threshold_min_positives).fit(tuning.probs, tuning.targets)
     preds = predict_rows(model, task_data.loader(data, "held_out", cfg, shuffle=False, eval=True))

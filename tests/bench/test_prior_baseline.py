@@ -1,4 +1,4 @@
-"""benchmarks/prior_baseline.py: the training prevalence is counted over valid entries only, and the
+"""benchmarks/prior_baseline.py: the training prevalence (LabelStats) counts valid entries only, and the
 model's probabilities are that prevalence at every visit of every patient."""
 
 import importlib.util
@@ -14,10 +14,12 @@ _spec.loader.exec_module(prior)
 
 
 def test_prevalence_counts_valid_entries_only():
-    # two batches [B, T, V]; -1 marks padded visits / ignored entries
-    b1 = torch.tensor([[[1, 0, 0], [0, 1, -1]], [[-1, -1, -1], [-1, -1, -1]]])
-    b2 = torch.tensor([[[1, 1, 0]]])
-    p = prior.training_prevalence([{"targets": b1}, {"targets": b2}])
+    # the baseline's prevalence is LabelStats.prevalence(): two chunks of rows, -1 = ignored entry
+    from clincode.losses import LabelStats
+
+    rows1 = torch.tensor([[1, 0, 0], [0, 1, -1], [-1, -1, -1]])
+    rows2 = torch.tensor([[1, 1, 0]])
+    p = LabelStats.from_targets([rows1, rows2]).prevalence()
     # code 0: positives 2 of 3 valid; code 1: 2 of 3; code 2: 0 of 2
     np.testing.assert_allclose(p, [2 / 3, 2 / 3, 0.0])
 

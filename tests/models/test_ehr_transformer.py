@@ -88,15 +88,15 @@ def test_gradients_flow_to_all_embeddings():
 def test_prior_bias_sets_head_bias_to_training_log_odds():
     params = {"d_model": 16, "n_heads": 2, "prior_bias": True}
     model = build_model("ehr_transformer", vocab_size=50, num_labels=3, params=params)
-    model.init_output_bias(torch.tensor([1, 50, 0]), torch.tensor([100, 100, 100]))
+    model.init_output_bias(torch.tensor([0.01, 0.5, 0.0]))
     expected = torch.tensor([0.01, 0.5, 1e-6], dtype=torch.float64)
     torch.testing.assert_close(torch.sigmoid(model.head.bias.double()), expected, rtol=1e-5, atol=1e-9)
-    with pytest.raises(ValueError, match="3 label counts"):
-        model.init_output_bias(torch.tensor([1, 2]), torch.tensor([5, 5]))
+    with pytest.raises(ValueError, match="3 label prevalences"):
+        model.init_output_bias(torch.tensor([0.1, 0.2]))
 
 
 def test_prior_bias_off_by_default_leaves_the_head_alone():
     model = build_model("ehr_transformer", vocab_size=50, num_labels=3, params={"d_model": 16, "n_heads": 2})
     before = model.head.bias.clone()
-    model.init_output_bias(torch.tensor([1, 50, 0]), torch.tensor([100, 100, 100]))
+    model.init_output_bias(torch.tensor([0.01, 0.5, 0.0]))
     assert torch.equal(model.head.bias, before)

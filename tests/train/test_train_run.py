@@ -120,7 +120,7 @@ def test_prior_bias_reaches_the_model_from_the_training_counts(tiny_cohort, tmp_
     data = task_data.prepare(cfg, console=Console(quiet=True))
     parts = build_parts(cfg, data)
     stats = task_data.label_stats(data)
-    expected = np.clip(stats.positives / np.maximum(stats.valid, 1), 1e-6, 1 - 1e-6)
+    expected = np.clip(stats.positives / np.maximum(stats.valid, 1), 1e-6, 1 - 1e-6)  # by hand, not prevalence()
     got = torch.sigmoid(parts.model.head.bias.detach().double()).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-9)
     assert expected.std() > 0  # the counts differ between labels, so this is not a constant bias

@@ -78,6 +78,10 @@ class LabelStats:
         """int64 [V], rows where the label is 0."""
         return self.valid - self.positives
 
+    def prevalence(self) -> np.ndarray:
+        """float64 [V], positives / valid rows per label (0 for a label with no valid row)."""
+        return self.positives / np.maximum(self.valid, 1)
+
     @property
     def has_rows(self) -> bool:
         """True when the per-row CSR record of positive labels is present."""

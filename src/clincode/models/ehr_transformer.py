@@ -81,15 +81,14 @@ class EHRTransformer(nn.Module):
         self.prior_bias = prior_bias
 
     @torch.no_grad()
-    def init_output_bias(self, positives: Tensor | np.ndarray, valid: Tensor | np.ndarray) -> None:
-        """With ``prior_bias``: head bias = log-odds of positives / valid per code (clipped to [1e-6, 1 - 1e-6])."""
+    def init_output_bias(self, prevalence: Tensor | np.ndarray) -> None:
+        """With ``prior_bias``: head bias = log-odds of each code's training prevalence (clipped to [1e-6, 1 - 1e-6])."""
         if not self.prior_bias:
             return
-        pos = torch.as_tensor(positives, dtype=torch.float64)
-        val = torch.as_tensor(valid, dtype=torch.float64)
-        if pos.shape != (self.num_labels,) or val.shape != (self.num_labels,):
-            raise ValueError(f"prior_bias needs {self.num_labels} label counts; got {tuple(pos.shape)} and {tuple(val.shape)}")
-        p = (pos / val.clamp_min(1)).clamp(1e-6, 1 - 1e-6)
+        p = torch.as_tensor(prevalence, dtype=torch.float64)
+        if p.shape != (self.num_labels,):
+            raise ValueError(f"prior_bias needs {self.num_labels} label prevalences; got shape {tuple(p.shape)}")
+        p = p.clamp(1e-6, 1 - 1e-6)
         self.head.bias.copy_(torch.log(p / (1 - p)).to(self.head.bias.dtype))
 
     def attention_mask(self, visit: Tensor, token_mask: Tensor) -> Tensor:

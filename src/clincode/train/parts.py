@@ -60,7 +60,7 @@ def build_parts(cfg: RunConfig, data: Any) -> RunParts:
     if hasattr(model, "set_label_counts"):  # per-segment models: segments from the training counts
         model.set_label_counts(stats.positives)
     if hasattr(model, "init_output_bias"):  # [ours] prior_bias: head bias at the training log-odds
-        model.init_output_bias(stats.positives, stats.valid)
+        model.init_output_bias(stats.prevalence())
     criterion = build_loss(cfg.loss.name, num_labels, **cfg.loss.params)
     criterion.fit(stats)
     return RunParts(model, criterion, dict(cfg.model.params), len(data.vocab), num_labels)
