@@ -76,11 +76,14 @@ def load_benchmark(path: Path, extra_overrides: list[str] | None = None) -> Benc
     # can only mean the benchmark's own name and directory.
     run_overrides = []
     for item in extra_overrides or []:
-        key, sep, value = item.partition("=")
-        if sep and key.strip() in ("name", "out_dir"):
-            if not value.strip():
-                raise ConfigError(f"--set {item}: {key.strip()} needs a value")
-            setattr(bench, key.strip(), Path(value.strip()) if key.strip() == "out_dir" else value.strip())
+        key, _, value = (part.strip() for part in item.partition("="))
+        if key == "name" or key == "out_dir":
+            if not value:
+                raise ConfigError(f"--set {item}: {key} needs a value")
+            if key == "name":
+                bench.name = value
+            else:
+                bench.out_dir = Path(value)
         else:
             run_overrides.append(item)
     bench.set = list(bench.set) + run_overrides
