@@ -7,6 +7,7 @@ unless asked.
 
 from __future__ import annotations
 
+import csv
 import shutil
 import warnings
 from pathlib import Path
@@ -80,8 +81,6 @@ class _ContinuingWriter(ExperimentWriter):
         if self.resume_step is None or not path.is_file():
             super()._check_log_dir_exists()
             return
-        import csv
-
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
             keys = list(reader.fieldnames or [])
