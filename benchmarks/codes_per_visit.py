@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 from rich.console import Console
 
-from clincode.train import data as task_data
+from clincode.tasks import task_for
 from clincode.train.runs import load_run
 
 
@@ -26,8 +26,8 @@ def main() -> None:
     ap.add_argument("--mimic-iv", type=Path, default=None, help="a MIMIC-IV root with hosp/diagnoses_icd.csv(.gz)")
     args = ap.parse_args()
     _, cfg = load_run(args.run_dir)
-    data = task_data.prepare(cfg, console=Console(stderr=True))
-    stats = task_data.label_stats(data, "tuning")
+    data = task_for(cfg).prepare(cfg, console=Console(stderr=True))
+    stats = task_for(cfg).label_stats(data, "tuning")
     per_row = stats.positives.sum() / stats.n_rows
     print(f"{args.run_dir}: {per_row:.2f} positive labels per target row (tuning split, {stats.n_rows:,} rows, V = {stats.num_labels})")
     if args.mimic_iv is not None:

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from clincode.io import write_json, write_text
 from clincode.metrics import ThresholdTuner, format_table
-from clincode.train import data as task_data
+from clincode.tasks import task_for
 from clincode.train.evaluate import score_predictions
 from clincode.train.inference import predict_rows
 from clincode.train.runs import load_run
@@ -49,11 +49,11 @@ def main() -> None:
     args = ap.parse_args()
     console = Console(stderr=True)
     _, cfg = load_run(args.run_dir)
-    data = task_data.prepare(cfg, console=console)
-    model = PrevalenceModel(task_data.label_stats(data).prevalence())  # the training rows the loss sees
-    tuning = predict_rows(model, task_data.loader(data, "tuning", cfg, shuffle=False, eval=True))
+    data = task_for(cfg).prepare(cfg, console=console)
+    model = PrevalenceModel(task_for(cfg).label_stats(data).prevalence())  # the training rows the loss sees
+    tuning = predict_rows(model, task_for(cfg).loader(data, "tuning", cfg, shuffle=False, eval=True), task_for(cfg))
     tuner = ThresholdTuner(min_positives=cfg.eval.threshold_min_positives).fit(tuning.probs, tuning.targets)
-    preds = predict_rows(model, task_data.loader(data, "held_out", cfg, shuffle=False, eval=True))
+    preds = predict_rows(model, task_for(cfg).loader(data, "held_out", cfg, shuffle=False, eval=True), task_for(cfg))
     metrics = score_predictions(preds, data, cfg, tuner, n_bootstrap=args.n_bootstrap)
     metrics["run"] = {"name": "prevalence_prior", "loss": None, "model": "training prevalence", "seed": cfg.seed, "split": "held_out"}
     out = args.out or args.run_dir.parent / "prior"

@@ -55,29 +55,30 @@ def run_step(step: str, cohort: Path, work: Path, batch_size: int) -> dict[str, 
     import torch
 
     torch.set_num_threads(1)
-    from clincode.train import data as task_data
+    from clincode.tasks import task_for
+    from clincode.tasks.next_visit.task import task_kwargs
 
     cfg = _config(cohort, work, batch_size)
     info: dict[str, Any] = {}
     t = time.perf_counter()
     if step == "prepare":
         shutil.rmtree(Path(work) / ".cache", ignore_errors=True)
-        data = task_data.prepare(cfg)
+        data = task_for(cfg).prepare(cfg)
         info["patients"] = {s: data.stats[f"{s}/patients"] for s in ("train", "tuning", "held_out")}
         info["visits"] = sum(data.stats[f"{s}/visits"] for s in ("train", "tuning", "held_out"))
         info["events"] = data.stats["events"]
         info["shard_units"] = data.stats["shard_units"]
         info["task_dir_mb"] = sum(f.stat().st_size for f in (Path(work) / ".cache").rglob("*") if f.is_file()) / 2**20
     elif step == "prepare-in-memory":
-        from clincode.data.tasks import build_next_visit
+        from clincode.tasks.next_visit.build import build_next_visit
 
-        data = build_next_visit(cohort, **task_data.task_kwargs(cfg))
+        data = build_next_visit(cohort, **task_kwargs(cfg))
         data.save(Path(work) / "in-memory-task", overwrite=True)
         shutil.rmtree(Path(work) / "in-memory-task")
     elif step == "epoch":
-        data = task_data.prepare(cfg)
+        data = task_for(cfg).prepare(cfg)
         info["load_s"] = time.perf_counter() - t
-        loader = task_data.loader(data, "train", cfg, shuffle=True)
+        loader = task_for(cfg).loader(data, "train", cfg, shuffle=True)
         n_batches = n_patients = n_tokens = 0
         pad = 0
         for batch in loader:
@@ -88,8 +89,8 @@ def run_step(step: str, cohort: Path, work: Path, batch_size: int) -> dict[str, 
             pad += batch["token_mask"].numel() - real
         info.update(batches=n_batches, patients=n_patients, tokens=n_tokens, padding=pad / max(pad + n_tokens, 1))
     elif step == "label-stats":
-        data = task_data.prepare(cfg)
-        stats = task_data.label_stats(data)
+        data = task_for(cfg).prepare(cfg)
+        stats = task_for(cfg).label_stats(data)
         info["rows"] = stats.n_rows
     else:
         raise ValueError(f"unknown step {step!r}; expected one of {STEPS + ('prepare-in-memory',)}")

@@ -25,7 +25,7 @@ from clincode.data.synthetic import generate_ehr_cohort
 from clincode.losses import build_loss
 from clincode.models import build_model
 from clincode.resources import config_path
-from clincode.train import data as task_data
+from clincode.tasks import task_for
 
 LOSSES = ["bce", "weighted_bce", "class_balanced", "focal", "asymmetric", "dependency_aware"]
 
@@ -46,10 +46,10 @@ def main() -> None:
             config_path(cfg_name),
             [f"data.path={cohort}", f"out_dir={tmp}/runs", "trainer.progress=false", f"trainer.batch_size={args.batch_size}"],
         )
-        data = task_data.prepare(cfg, console=console)
-        stats = task_data.label_stats(data)
+        data = task_for(cfg).prepare(cfg, console=console)
+        stats = task_for(cfg).label_stats(data)
         batches = []
-        for b in task_data.loader(data, "train", cfg, shuffle=True):
+        for b in task_for(cfg).loader(data, "train", cfg, shuffle=True):
             batches.append(b)
             if len(batches) == args.steps:
                 break

@@ -11,7 +11,7 @@ import torch
 from data_test_helpers import epoch_seconds, random_cohort, write_meds
 from torch.utils.data import DataLoader
 
-from clincode.data.batches import (
+from clincode.tasks.next_visit.batches import (
     LengthBucketBatchSampler,
     NextVisitCollator,
     NextVisitDataset,
@@ -19,7 +19,7 @@ from clincode.data.batches import (
     next_visit_dataset,
 )
 from clincode.data.labels import LabelSpace
-from clincode.data.tasks import build_next_visit
+from clincode.tasks.next_visit.build import build_next_visit
 
 CONTRACT = {
     "codes": (torch.long, 2),

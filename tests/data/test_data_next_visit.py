@@ -12,9 +12,9 @@ import pytest
 from data_test_helpers import decoded_split, random_cohort, reference_task, write_meds
 
 from clincode.data.labels import LabelSpace
-from clincode.data.next_visit_data import NextVisitData, iter_saved_patients, scan_split
+from clincode.tasks.next_visit.data import NextVisitData, iter_saved_patients, scan_split
 from clincode.data.schema import DataError, DataNotFoundError
-from clincode.data.tasks import build_next_visit
+from clincode.tasks.next_visit.build import build_next_visit
 
 D = dt.datetime
 SPLITS = ("train", "tuning", "held_out")
@@ -264,7 +264,7 @@ def test_save_load_roundtrip_and_streaming(tmp_path):
 def test_interrupted_save_leaves_nothing(tmp_path, monkeypatch):
     events, splits = random_cohort(12, n_patients=20)
     data = build_next_visit(write_meds(tmp_path / "m", events, splits), num_labels=3, progress=False)
-    import clincode.data.next_visit_data as nvd
+    import clincode.tasks.next_visit.data as nvd
 
     def boom(path, obj):
         raise OSError("disk full")

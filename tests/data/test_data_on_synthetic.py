@@ -7,10 +7,10 @@ import pytest
 import torch
 from data_test_helpers import decoded_split, reference_task
 
-from clincode.data.batches import NextVisitDataset, collate_next_visit
+from clincode.tasks.next_visit.batches import NextVisitDataset, collate_next_visit
 from clincode.data.labels import LabelSpace
 from clincode.data.synthetic import generate_ehr_cohort
-from clincode.data.tasks import build_next_visit
+from clincode.tasks.next_visit.build import build_next_visit
 
 
 @pytest.fixture(scope="module")

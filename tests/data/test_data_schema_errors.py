@@ -9,7 +9,7 @@ import pytest
 from data_test_helpers import write_meds
 
 from clincode.data.schema import DataError, DataNotFoundError, validate_meds_dir
-from clincode.data.tasks import build_next_visit
+from clincode.tasks.next_visit.build import build_next_visit
 
 D = dt.datetime
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 from rich.console import Console
 
-from clincode.train.launch import RANK_VARIABLES, is_first_process, wait_for_dir
+from clincode.launch import RANK_VARIABLES, is_first_process, wait_for_dir
 
 
 @pytest.mark.parametrize("name", RANK_VARIABLES)

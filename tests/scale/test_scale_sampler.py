@@ -8,7 +8,7 @@ import torch
 from lightning.fabric.utilities.data import _set_sampler_epoch
 from torch.utils.data import DataLoader
 
-from clincode.data.batches import LengthBucketBatchSampler
+from clincode.tasks.sampler import LengthBucketBatchSampler
 
 
 def _ranks(lengths, batch_size, world, **kw) -> list[list[list[int]]]:

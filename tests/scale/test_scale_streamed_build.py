@@ -15,11 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from data_test_helpers import random_cohort, write_meds  # noqa: E402
 
 from clincode.data import tasks  # noqa: E402
-from clincode.data.batches import NextVisitDataset, collate_next_visit, next_visit_dataset  # noqa: E402
+from clincode.tasks.next_visit.batches import NextVisitDataset, collate_next_visit, next_visit_dataset  # noqa: E402
 from clincode.data.errors import DataError  # noqa: E402
-from clincode.data.next_visit_data import NextVisitData  # noqa: E402
-from clincode.data.task_arrays import ARRAY_LAYOUT, FlatSplit  # noqa: E402
-from clincode.data.tasks import build_next_visit  # noqa: E402
+from clincode.tasks.next_visit.data import NextVisitData  # noqa: E402
+from clincode.tasks.next_visit.arrays import ARRAY_LAYOUT, FlatSplit  # noqa: E402
+from clincode.tasks.next_visit.build import build_next_visit  # noqa: E402
 
 SPLITS = ("train", "tuning", "held_out")
 

@@ -17,7 +17,7 @@ from clincode.data.notes.noise_filter import filter_labels
 from clincode.losses import Segmenter
 from clincode.resources import config_path
 from clincode.train import fit
-from clincode.train.coding_task import coding_label_stats, prepare_coding
+from clincode.tasks.coding.task import coding_label_stats, prepare_coding
 from clincode.train.runs import Artefact
 from shpipe_helpers import tiny_bert_dir, write_notes
 

@@ -13,7 +13,7 @@ import pytest
 
 from clincode.data.schema import validate_meds_dir
 from clincode.data.sources import SOURCES, prepare_ehr
-from clincode.data.tasks import build_next_visit
+from clincode.tasks.next_visit.build import build_next_visit
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEMO = SHARED_DATA / "mimic-iv-demo-2.2"

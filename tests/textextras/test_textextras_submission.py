@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from clincode.metrics.at_k import row_ranking
-from clincode.train.submission import codiesp_code, read_codiesp_ranking, trec_map, write_codiesp_ranking
+from clincode.tasks.coding.submission import codiesp_code, read_codiesp_ranking, trec_map, write_codiesp_ranking
 
 LABELS = ["ICD10CM//N44.8", "ICD10CM//R52", "ICD10CM//S22.49XA", "ICD10CM//Z20.818"]
 

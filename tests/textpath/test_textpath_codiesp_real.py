@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from clincode.cli import app
 from clincode.config import load_config
 from clincode.resources import config_path
-from clincode.train.coding_task import prepare_coding
+from clincode.tasks.coding.task import prepare_coding
 from clincode.train.fit import train_run
 
 ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -52,7 +52,7 @@ def test_tiny_cnn_on_real_codiesp(tmp_path):
 
     # `clincode predict --format codiesp`: the full ranking scored by the CodiEsp-style TREC MAP
     # (submission module) equals the run's own MAP over all gold codes.
-    from clincode.train.submission import read_codiesp_ranking, trec_map
+    from clincode.tasks.coding.submission import read_codiesp_ranking, trec_map
 
     out = tmp_path / "test_ranking.tsv"
     result = CliRunner().invoke(

@@ -7,10 +7,10 @@ import pytest
 import torch
 from textpath_helpers import HELD_OUT_ONLY_CODE, HELD_OUT_ONLY_WORD, notes_frame, write_notes
 
-from clincode.data.coding_data import CodingConfig, CodingData, build_coding, description_tokens
+from clincode.tasks.coding.build import CodingConfig, CodingData, build_coding, description_tokens
 from clincode.data.errors import DataNotFoundError
 from clincode.data.notes import UNK_ID, tokenize
-from clincode.data.text_batches import CodingCollator, CodingDataset
+from clincode.tasks.coding.batches import CodingCollator, CodingDataset
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 
 from clincode.cli import app
 from clincode.config import load_config
-from clincode.data.coding_data import description_tokens
+from clincode.tasks.coding.build import description_tokens
 from clincode.losses import MultitaskLoss, build_loss
 from clincode.models import MODELS
 from clincode.resources import config_path
 from clincode.train import fit
-from clincode.train.coding_task import prepare_coding, word2vec_matrix
+from clincode.tasks.coding.task import prepare_coding, word2vec_matrix
 from clincode.train.runs import Artefact
 
 QUIET = Console(quiet=True)
@@ -219,13 +219,13 @@ def test_cli_evaluate_and_predict_on_a_coding_run(marn_run, notes, tmp_path):
 
 @pytest.mark.parametrize("model", ["cnn", "bigru", "caml", "laat", "marn"])
 def test_packaged_codiesp_configs_build_their_model_and_loss(model, notes, tmp_path):
-    from clincode.data.text_batches import CodingCollator, CodingDataset
-    from clincode.train.parts import build_parts
+    from clincode.tasks.coding.batches import CodingCollator, CodingDataset
+    from clincode.tasks import task_for
 
     cfg = load_config(config_path(f"codiesp_{model}"), [f"data.path={notes}", f"out_dir={tmp_path}", "data.text.min_df=2", "data.text.w2v_epochs=1"])
     assert cfg.trainer.batch_size == 16 and cfg.optim.lr == 1e-3 and cfg.optim.weight_decay == 0.0
     data = prepare_coding(cfg, console=QUIET)
-    parts = build_parts(cfg, data)
+    parts = task_for(cfg).build_parts(cfg, data)
     ds = CodingDataset(data.split("train"))
     num_ccs = data.num_ccs if cfg.data.text.ccs else 0
     batch = CodingCollator(data.num_labels, num_ccs)([ds[0], ds[1]])

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score
 
-from clincode.train.val_metric import DecisionCounts05
+from clincode.metrics.streaming import DecisionCounts05
 
 
 def test_streamed_f1_matches_sklearn():

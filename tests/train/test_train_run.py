@@ -9,10 +9,10 @@ import yaml
 from rich.console import Console
 
 from clincode.config import load_config
-from clincode.data.batches import collate_next_visit, next_visit_dataset
+from clincode.tasks.next_visit.batches import collate_next_visit, next_visit_dataset
 from clincode.losses import LabelStats, build_loss
 from clincode.resources import config_path
-from clincode.train import data as task_data
+from clincode.tasks import task_for
 from clincode.train.fit import train_run
 from clincode.train.runs import Artefact, RunError
 
@@ -69,8 +69,8 @@ def test_rerun_is_noop_and_conflicting_config_refused(tiny_run, tiny_cohort):
 def test_label_stats_match_dense_targets(tiny_run):
     """The loss's training statistics equal those of the dense batches it is trained on."""
     cfg = load_config(tiny_run / "config.yaml")
-    data = task_data.prepare(cfg, console=Console(quiet=True))
-    fast = task_data.label_stats(data)
+    data = task_for(cfg).prepare(cfg, console=Console(quiet=True))
+    fast = task_for(cfg).label_stats(data)
     ds = next_visit_dataset(data, "train")
     chunks = []
     for i in range(0, len(ds), 64):
@@ -114,12 +114,12 @@ def test_curves_and_per_label_tables(tiny_run):
 
 def test_prior_bias_reaches_the_model_from_the_training_counts(tiny_cohort, tmp_path):
     """model.params.prior_bias: build_parts sets the head bias to the training log-odds of every label."""
-    from clincode.train.parts import build_parts
+    from clincode.tasks import task_for
 
     cfg = load_config(config_path("demo"), tiny_overrides(tiny_cohort, tmp_path, **{"model.params.prior_bias": "true"}))
-    data = task_data.prepare(cfg, console=Console(quiet=True))
-    parts = build_parts(cfg, data)
-    stats = task_data.label_stats(data)
+    data = task_for(cfg).prepare(cfg, console=Console(quiet=True))
+    parts = task_for(cfg).build_parts(cfg, data)
+    stats = task_for(cfg).label_stats(data)
     expected = np.clip(stats.positives / np.maximum(stats.valid, 1), 1e-6, 1 - 1e-6)  # by hand, not prevalence()
     got = torch.sigmoid(parts.model.head.bias.detach().double()).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-9)

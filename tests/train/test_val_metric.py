@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
-from clincode.train.val_metric import BinnedMicroAP
+from clincode.metrics.streaming import BinnedMicroAP
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -51,7 +51,7 @@ def audit_run(run_dir: Path, *, top_pairs: int = 20, heatmap_codes: int = 50, co
         )
     from clincode.data.labels import LabelSpace
     from clincode.losses import export_dependency_matrix
-    from clincode.train import data as task_data
+    from clincode.tasks import task_for
 
     out = run_dir / "audit"
     figs = out / "figures"
@@ -65,8 +65,9 @@ def audit_run(run_dir: Path, *, top_pairs: int = 20, heatmap_codes: int = 50, co
     with atomic_path(out / "pairs.parquet") as tmp:
         pairs.write_parquet(tmp)
 
-    data = task_data.prepare(cfg, console=console)
-    stats = task_data.label_stats(data)
+    task = task_for(cfg)
+    data = task.prepare(cfg, console=console)
+    stats = task.label_stats(data)
     c, counts, n_rows = cooccurrence(stats.indptr, stats.indices, len(codes))
     pmi_m = pmi(c, counts, n_rows)
     corr = w_pmi_correlation(w, pmi_m, c)

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from clincode.io import write_json, write_text
 from clincode.metrics import ThresholdTuner, evaluate, format_table
-from clincode.train import data as task_data
+from clincode.tasks import task_for
 from clincode.train.extras import write_extras
 from clincode.train.inference import Predictions, predict_rows
 from clincode.train.runs import ARTEFACT, load_run
@@ -29,14 +29,15 @@ def evaluate_run(
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
     artefact, cfg = load_run(run_dir)
+    task = task_for(cfg)
     if data is None:
-        data = task_data.prepare(cfg, console=console)
+        data = task.prepare(cfg, console=console)
     model = artefact.build_model()
     progress = cfg.trainer.progress
 
     if artefact.thresholds is None or retune:
         tuning = predict_rows(
-            model, task_data.loader(data, "tuning", cfg, shuffle=False, eval=True), progress=progress, description="tuning split"
+            model, task.loader(data, "tuning", cfg, shuffle=False, eval=True), task, progress=progress, description="tuning split"
         )
         tuner = ThresholdTuner(min_positives=cfg.eval.threshold_min_positives).fit(tuning.probs, tuning.targets)
         artefact.thresholds = tuner.to_dict()
@@ -45,7 +46,7 @@ def evaluate_run(
     tuner = ThresholdTuner.from_dict(artefact.thresholds)
 
     preds = predict_rows(
-        model, task_data.loader(data, split, cfg, shuffle=False, eval=True), progress=progress, description=f"{split} split"
+        model, task.loader(data, split, cfg, shuffle=False, eval=True), task, progress=progress, description=f"{split} split"
     )
     metrics = score_predictions(preds, data, cfg, tuner, split=split, n_bootstrap=n_bootstrap)
     metrics["run"] = {"name": cfg.name, "loss": cfg.loss.name, "model": cfg.model.name, "seed": cfg.seed, "split": split}
@@ -61,7 +62,7 @@ def evaluate_run(
 def score_predictions(
     preds: Predictions, data: Any, cfg: Any, tuner: ThresholdTuner, *, split: str = "held_out", n_bootstrap: int | None = None
 ) -> dict[str, Any]:
-    """Every metric of one split's predictions (METHODS.md section 4), plus CodiEsp's MAP for coding runs."""
+    """Every metric of one split's predictions (docs/methods.md, evaluation), plus the task's own (coding: CodiEsp's MAP)."""
     metrics = evaluate(
         preds.probs,
         preds.targets,
@@ -74,8 +75,5 @@ def score_predictions(
         seed=cfg.seed,
         progress=cfg.trainer.progress,
     )
-    if cfg.data.task == "coding" and preds.doc_index is not None:
-        from clincode.train.coding_metrics import coding_summary
-
-        metrics["coding"] = coding_summary(preds.probs, preds.targets, preds.doc_index, data.split(split))
+    metrics.update(task_for(cfg).extra_metrics(preds, data, split))
     return metrics

@@ -23,11 +23,10 @@ from rich.console import Console
 
 from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
-from clincode.train import data as task_data
 from clincode.train.environment import environment
-from clincode.train.launch import is_first_process
+from clincode.launch import is_first_process
+from clincode.tasks import task_for
 from clincode.train.module import ClincodeModule
-from clincode.train.parts import build_parts
 from clincode.train.runs import ARTEFACT, Artefact, RunError, run_dir_for
 
 
@@ -146,7 +145,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> 
         log_every_n_steps=5,
         num_sanity_val_steps=0,
         # Keep our LengthBucketBatchSampler: under DDP it shards each global batch by rank itself
-        # (clincode.data.batches); Lightning's DistributedSampler would replace it.
+        # (clincode.tasks.sampler); Lightning's DistributedSampler would replace it.
         use_distributed_sampler=False,
     )
     return trainer, ckpt
@@ -169,9 +168,10 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     LOSSES.get(cfg.loss.name)
     MODELS.get(cfg.model.name)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    data = task_data.prepare(cfg, console=console)
+    task = task_for(cfg)
+    data = task.prepare(cfg, console=console)
     num_labels = data.num_labels
-    parts = build_parts(cfg, data)
+    parts = task.build_parts(cfg, data)
     model, criterion = parts.model, parts.criterion
     run_dir.mkdir(parents=True, exist_ok=True)
     parts.write_files(run_dir)
@@ -185,8 +185,8 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     trainer, ckpt = build_trainer(cfg, run_dir, resume)
     if resume:
         console.print(f"resuming from {resume}")
-    train_loader = task_data.loader(data, "train", cfg, shuffle=True)
-    val_loader = task_data.loader(data, "tuning", cfg, shuffle=False)
+    train_loader = task.loader(data, "train", cfg, shuffle=True)
+    val_loader = task.loader(data, "tuning", cfg, shuffle=False)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")

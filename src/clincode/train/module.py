@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from clincode.config import OptimConfig
 from clincode.losses import MultitaskLoss
-from clincode.train.val_metric import BinnedMicroAP, DecisionCounts05
+from clincode.metrics.streaming import BinnedMicroAP, DecisionCounts05
 
 
 def primary_logits(outputs: Tensor | dict[str, Tensor]) -> Tensor:

@@ -1,9 +1,12 @@
-"""``clincode predict``: next-visit forecasts for every patient and visit of a MEDS dataset.
+"""``clincode predict``: a trained run's predictions for new data, for any task.
 
-The dataset is encoded with the run's own vocabulary and label space (never refitted), every
-visit gets a forecast (including each patient's last visit: the real forecast), and patients
-with a single visit are kept. Output is tidy: one row per (patient, visit, listed code) with the
-code's rank, probability, description and whether it is above the saved decision threshold.
+The data are encoded with the run's own vocabulary and label space (never refitted). Next-visit
+runs forecast every visit (including each patient's last visit: the real forecast) and keep
+patients with a single visit; coding runs rank codes for every document. Output ``table`` is
+tidy: one row per (unit, listed code), the unit's identifying columns (the task's), then the
+code's rank, code, description, probability and whether it is at or above the decision threshold
+(``alert``); listed codes are the top-k plus every code above threshold. A task may write other
+formats (coding: ``codiesp``, the CodiEsp submission file).
 """
 
 from __future__ import annotations
@@ -16,12 +19,10 @@ import polars as pl
 from rich.console import Console
 
 from clincode.data.labels import LabelSpace
-from clincode.data.next_visit_data import SPLIT_NAMES
-from clincode.data.tasks import build_next_visit
-from clincode.data.vocab import Vocab
+from clincode.data.splits import SPLIT_NAMES
 from clincode.io import atomic_path
 from clincode.metrics import ThresholdTuner
-from clincode.train import data as task_data
+from clincode.tasks import Predictions, task_for
 from clincode.train.inference import predict_rows
 from clincode.train.runs import RunError, load_run
 
@@ -68,16 +69,6 @@ def rule_thresholds(saved: dict, rule: str, num_labels: int) -> np.ndarray:
     }[rule]()
 
 
-def run_task(run_dir: Path) -> str:
-    """``data.task`` of a run directory, read from its config.yaml (next_visit if absent)."""
-    import yaml
-
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        return "next_visit"  # load_run gives the clear error about the missing run
-    return str((yaml.safe_load(path.read_text()) or {}).get("data", {}).get("task", "next_visit"))
-
-
 def predict_to_file(
     run_dir: Path,
     data_dir: Path,
@@ -89,62 +80,54 @@ def predict_to_file(
     console: Console | None = None,
     fmt: str = "table",
 ) -> int:
-    """Write forecasts to ``out_file`` (.parquet, .csv or .jsonl); returns the number of rows.
+    """Write predictions of the run in ``run_dir`` for ``data_dir`` to ``out_file``; returns the rows written.
 
-    A text-coding run (``data.task: coding``) is handed to
-    :func:`clincode.train.predict_coding.predict_coding_to_file` (``data_dir`` is then notes);
-    ``fmt="codiesp"`` (CodiEsp submission file) exists for coding runs only.
+    ``fmt="table"``: .parquet, .csv or .jsonl (see the module docstring); any other ``fmt`` is one
+    of the task's own output formats. Raises ``ValueError`` / ``RunError`` with the reason.
     """
     console = console or Console(stderr=True)
-    if run_task(Path(run_dir)) == "coding":
-        from clincode.train.predict_coding import predict_coding_to_file
-
-        return predict_coding_to_file(
-            run_dir, data_dir, out_file, top_k=top_k, split=split, rule=rule, fmt=fmt, console=console
-        )
-    if fmt != "table":
-        raise ValueError(f"--format {fmt!r} is for text-coding runs only; {run_dir} forecasts next visits (use --format table)")
     out_file = Path(out_file)
-    writer = check_request(out_file, top_k, split)
-    assert writer is not None
+    writer = check_request(out_file, top_k, split, need_writer=fmt == "table")
     artefact, cfg = load_run(Path(run_dir))
-    if artefact.thresholds is None:
+    task = task_for(cfg)
+    if fmt not in task.output_formats:
+        raise ValueError(f"--format {fmt!r} is not an output of {task.name} runs; choose one of {', '.join(task.output_formats)}")
+    if fmt == "table" and artefact.thresholds is None:
         raise RunError(f"{run_dir} has no tuned thresholds yet: run `clincode evaluate {run_dir}` first")
     label_space = LabelSpace.from_dict(artefact.label_space)
-    vocab = Vocab.from_dict(artefact.vocab)
-    kwargs = task_data.task_kwargs(cfg)
-    kwargs["min_visits"] = 1  # a patient with one visit still gets a forecast
-    data = build_next_visit(data_dir, **kwargs, fitted=(label_space, vocab), allow_empty_splits=True)
-    thresholds = rule_thresholds(artefact.thresholds, rule, data.num_labels)
-    codes = np.asarray(label_space.codes_, dtype=object)
-    descriptions = np.asarray(label_space.descriptions(), dtype=object)
+    data = task.prepare_for_predict(cfg, Path(data_dir), label_space, artefact.vocab)
     model = artefact.build_model()
-    frames = []
+    preds: dict[str, Predictions] = {}
     for name in [split] if split else list(SPLIT_NAMES):
         if data.split(name).height == 0:
             continue
-        preds = predict_rows(
-            model, task_data.loader(data, name, cfg, shuffle=False, eval=True), keep="visits", progress=cfg.trainer.progress
-        )
-        rows, labels, rank = forecast_rows(preds.probs, thresholds, top_k)
+        loader = task.loader(data, name, cfg, shuffle=False, eval=True)
+        preds[name] = predict_rows(model, loader, task, keep="visits", progress=cfg.trainer.progress)
+    if not preds:
+        raise ValueError(f"no {task.unit} to predict in {data_dir}" + (f" (split {split!r})" if split else ""))
+    codes = list(label_space.codes_)
+    if fmt != "table":
+        return task.write_output(fmt, out_file, data, preds, codes, top_k)
+    assert writer is not None
+    thresholds = rule_thresholds(artefact.thresholds, rule, len(codes))
+    codes_arr = np.asarray(codes, dtype=object)
+    descriptions = np.asarray(label_space.descriptions(), dtype=object)
+    frames = []
+    for name, p in preds.items():
+        rows, labels, rank = forecast_rows(p.probs, thresholds, top_k)
+        ids = task.prediction_frame(data, name, p, rows, labels)
         frames.append(
-            pl.DataFrame(
-                {
-                    "subject_id": preds.subject_id[rows],
-                    "split": np.full(len(rows), name, dtype=object),
-                    "visit_index": preds.visit_index[rows],
-                    "visit_time": (preds.visit_time[rows] * 1_000_000).astype("datetime64[us]"),
-                    "rank": rank.astype(np.int32),
-                    "code": codes[labels],
-                    "description": descriptions[labels],
-                    "probability": preds.probs[rows, labels].astype(np.float32),
-                    "alert": preds.probs[rows, labels] >= thresholds[labels],
-                }
+            ids.with_columns(
+                pl.Series("rank", rank.astype(np.int32)),
+                pl.Series("code", codes_arr[labels], dtype=pl.String),
+                pl.Series("description", descriptions[labels], dtype=pl.String),
+                pl.Series("probability", p.probs[rows, labels].astype(np.float32)),
+                pl.Series("alert", p.probs[rows, labels] >= thresholds[labels]),
             )
         )
-    if not frames:
-        raise ValueError(f"no patient to predict in {data_dir}" + (f" (split {split!r})" if split else ""))
-    table = pl.concat(frames).sort(["subject_id", "visit_index", "rank"])
+    table = pl.concat(frames)
+    if task.frame_order:
+        table = table.sort(list(task.frame_order))
     with atomic_path(out_file) as tmp:
         getattr(table, writer)(tmp)
     return table.height

@@ -65,7 +65,7 @@ class Artefact:
 
     def build_model(self) -> torch.nn.Module:
         from clincode.models import build_model
-        from clincode.train.parts import set_label_descriptions
+        from clincode.tasks.base import set_label_descriptions
 
         model = build_model(self.model_name, vocab_size=self.vocab_size, num_labels=self.num_labels, params=self.model_params)
         set_label_descriptions(model, self.extras)

@@ -2,7 +2,7 @@
 
 Visit = hospital admission. All codes of an admission (diagnoses and procedures) are timed at the
 discharge time: diagnoses are only final at discharge, and one timestamp per admission makes
-``clincode.data.tasks`` see exactly one visit per admission [ours for procedures; their
+``clincode.tasks.next_visit.build`` see exactly one visit per admission [ours for procedures; their
 chart dates would otherwise split an admission into several visits].
 Static rows: ``GENDER//F|M`` (null time), ``MEDS_BIRTH`` at birth, optionally ``MEDS_DEATH``.
 """

@@ -48,7 +48,7 @@ def _ragged(column: pl.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 class CodingDataset(Dataset[CodingSample]):
-    """One split of a :class:`clincode.data.coding_data.CodingData` as flat numpy arrays."""
+    """One split of a :class:`clincode.tasks.coding.build.CodingData` as flat numpy arrays."""
 
     def __init__(self, table: pl.DataFrame) -> None:
         for col in ("doc_id", "subject_id", "tokens", "labels", "ccs"):

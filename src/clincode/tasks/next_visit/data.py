@@ -11,7 +11,7 @@ Per-split table (polars DataFrame, one row per patient, sorted by subject_id):
     labels      List(List(Int32))  (T, m_t) label columns (LabelSpace) of each visit, sorted; may be empty
 
 Saved as ``DIR/{split}.parquet``, the split's flat arrays ``DIR/arrays/{split}/*.npy`` (see
-:mod:`clincode.data.task_arrays`), ``label_space.json``, ``vocab.json`` and ``task.json`` (build
+:mod:`clincode.tasks.next_visit.arrays`), ``label_space.json``, ``vocab.json`` and ``task.json`` (build
 config, stats, format version), written to a temp directory and renamed into place. A loaded task
 reads a split's table only when asked for it and memory-maps its arrays, so training on a loaded
 task does not hold the cohort in process memory.
@@ -33,7 +33,7 @@ import polars as pl
 from clincode.data.errors import DataError, DataNotFoundError
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
-from clincode.data.task_arrays import FlatSplit, has_arrays, load_flat
+from clincode.tasks.next_visit.arrays import FlatSplit, has_arrays, load_flat
 from clincode.io import replace_dir
 from clincode.data.vocab import Vocab
 

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clincode.data.labels import LabelSpace
-from clincode.data.next_visit_data import TASK_SCHEMA, NextVisitConfig, empty_task_frame, write_task_files
+from clincode.tasks.next_visit.data import TASK_SCHEMA, NextVisitConfig, empty_task_frame, write_task_files
 from clincode.data.splits import SPLIT_NAMES
-from clincode.data.task_arrays import FlatSplit, FlatSplitWriter, SplitSizes, table_sizes
+from clincode.tasks.next_visit.arrays import FlatSplit, FlatSplitWriter, SplitSizes, table_sizes
 from clincode.data.vocab import Vocab
 from clincode.io import replace_dir
 

@@ -29,7 +29,7 @@ units: units share no patient), then LabelSpace and Vocab are fitted, then pass 
 unit. In memory (``out_dir=None``) the pass-1 units are kept between the passes and the split
 tables concatenated, as suits small cohorts. With ``out_dir`` the build streams: pass-1 units are
 spilled to lz4 Arrow files, each encoded unit goes to disk at once, and the splits are merged
-into the saved task (:class:`clincode.data.task_writer.TaskDirWriter`), so peak memory is set by
+into the saved task (:class:`clincode.tasks.next_visit.writer.TaskDirWriter`), so peak memory is set by
 the largest shard unit, not by the cohort. Both give the same task, bit for bit (tested).
 """
 
@@ -49,7 +49,7 @@ import polars as pl
 from clincode.data.errors import DataError
 from clincode.data.labels import LabelSpace
 from clincode.data.meds import US_PER_SECOND, assign_visits, scan_events, shard_units
-from clincode.data.next_visit_data import (
+from clincode.tasks.next_visit.data import (
     TASK_SCHEMA,
     NextVisitConfig,
     NextVisitData,
@@ -57,7 +57,7 @@ from clincode.data.next_visit_data import (
 )
 from clincode.data.schema import validate_meds_dir
 from clincode.data.splits import SPLIT_NAMES, read_subject_splits
-from clincode.data.task_writer import TaskDirWriter
+from clincode.tasks.next_visit.writer import TaskDirWriter
 from clincode.data.vocab import UNK_ID, Vocab
 
 __all__ = ["NextVisitConfig", "NextVisitData", "build_next_visit"]

@@ -1,0 +1,175 @@
+"""What a task is: the :class:`Task` protocol, the ``TASKS`` registry and the shared pieces.
+
+A task turns a data source into rows a model learns from, and back into something a user reads.
+It owns everything that differs between next-visit forecasting and text coding:
+
+- its cache key (data config + a fingerprint of the input files) and ``prepare`` (build or load
+  the prepared data, memory-mapped where it can be);
+- ``prepare_for_predict``: new data encoded with a trained run's own vocabulary and label space;
+- loaders of a split and the label statistics of a split, exactly as the loss sees its rows;
+- the model and loss of a run (:class:`RunParts`), with the model inputs the task provides
+  (word2vec embeddings, label descriptions, multitask heads, prior initialisation);
+- one row of predictions per scored unit (:meth:`Task.batch_rows`), the prediction frame of
+  ``clincode predict``, the output formats it writes and its extra metrics.
+
+``train/`` asks :func:`task_for` once per command and never branches on the task again. A new task
+is one folder under ``tasks/`` and one registration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+import numpy as np
+import polars as pl
+import torch
+from rich.console import Console
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from clincode.config import RunConfig
+from clincode.io import atomic_path
+from clincode.losses import LabelStats, MultitaskLoss
+from clincode.registry import Registry
+
+if TYPE_CHECKING:
+    from clincode.data.labels import LabelSpace
+
+Keep = Literal["targets", "visits"]
+ROW_FIELDS = ("probs", "targets", "subject_id", "visit_index", "visit_time")
+
+
+@dataclass
+class Predictions:
+    """Per-row outputs: one row per scored unit (a (patient, visit) or a document).
+
+    probs [N, V] float32, targets [N, V] int8 in {1, 0, -1}, subject_id / visit_index / visit_time [N];
+    for documents, visit_index and visit_time are 0 and doc_index [N] is the row in the split table.
+    """
+
+    probs: np.ndarray
+    targets: np.ndarray
+    subject_id: np.ndarray
+    visit_index: np.ndarray
+    visit_time: np.ndarray
+    doc_index: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.probs.shape[0])
+
+
+@dataclass
+class RunParts:
+    """A run's model and loss, the model parameters actually used, and files / artefact extras."""
+
+    model: nn.Module
+    criterion: nn.Module
+    model_params: dict[str, Any]
+    vocab_size: int
+    num_labels: int
+    word2vec: np.ndarray | None = None
+    artefact_extras: dict[str, Any] = field(default_factory=dict)
+
+    def loss_to_save(self) -> nn.Module:
+        """The loss whose state goes into the artefact (the ICD part of a multitask loss)."""
+        return self.criterion.icd if isinstance(self.criterion, MultitaskLoss) else self.criterion
+
+    def write_files(self, run_dir: Path) -> None:
+        if self.word2vec is not None:
+            with atomic_path(Path(run_dir) / "word2vec.npy") as tmp:
+                with open(tmp, "wb") as handle:
+                    np.save(handle, self.word2vec)
+
+
+class TaskData(Protocol):
+    """What every prepared task offers the task-agnostic code."""
+
+    label_space: LabelSpace
+    vocab: Any
+
+    @property
+    def num_labels(self) -> int: ...
+
+    def split(self, name: str) -> pl.DataFrame: ...
+
+
+class Task(Protocol):
+    """A prediction task (see the module docstring for what it owns)."""
+
+    name: ClassVar[str]
+    #: what one input unit is called in messages ("patient", "document").
+    unit: ClassVar[str]
+    #: ``clincode predict --format`` values this task writes ("table" is handled generically).
+    output_formats: ClassVar[tuple[str, ...]]
+    #: columns that order the rows of the ``table`` prediction output.
+    frame_order: ClassVar[tuple[str, ...]]
+
+    def key(self, cfg: RunConfig) -> str: ...
+
+    def prepare(self, cfg: RunConfig, *, console: Console | None = None) -> TaskData: ...
+
+    def prepare_for_predict(self, cfg: RunConfig, path: Path, label_space: LabelSpace, vocab: dict[str, Any]) -> TaskData: ...
+
+    def loader(self, data: Any, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader: ...
+
+    def label_stats(self, data: Any, split: str = "train") -> LabelStats: ...
+
+    def build_parts(self, cfg: RunConfig, data: Any) -> RunParts: ...
+
+    def batch_rows(self, logits: Tensor, batch: dict[str, Tensor], keep: Keep) -> dict[str, np.ndarray]: ...
+
+    def prediction_frame(
+        self, data: Any, split: str, preds: Predictions, rows: np.ndarray, labels: np.ndarray
+    ) -> pl.DataFrame: ...
+
+    def write_output(self, fmt: str, out_file: Path, data: Any, preds: dict[str, Predictions], codes: Sequence[str], top_k: int) -> int: ...
+
+    def extra_metrics(self, preds: Predictions, data: Any, split: str) -> dict[str, Any]: ...
+
+
+TASKS: Registry[type[Task]] = Registry("task")
+
+
+def task_for(cfg: RunConfig) -> Task:
+    """The task of a run config (``data.task``)."""
+    return TASKS.get(cfg.data.task)()
+
+
+def files_fingerprint(path: Path, patterns: Sequence[str] = ("*",)) -> str:
+    """Hash of the relative names, sizes and modification times of the files under ``path``.
+
+    Cheap (no data read); a single file is hashed by its own name. ``patterns`` restrict the files
+    (glob patterns, matched recursively, each pattern's files sorted).
+    """
+    h = hashlib.sha256()
+    path = Path(path)
+    if path.is_file():
+        files = [path]
+    else:
+        files = [f for pattern in patterns for f in sorted(p for p in path.rglob(pattern) if p.is_file())]
+    for f in files:
+        st = f.stat()
+        name = f.name if f == path else f.relative_to(path)
+        h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def stats_from_lists(lists: Sequence[Sequence[int]], num_labels: int) -> LabelStats:
+    """Label statistics of rows given as lists of positive label columns (no ignored entries)."""
+    counts = np.asarray([len(x) for x in lists], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = np.asarray([i for x in lists for i in x], dtype=np.int64)
+    positives = np.bincount(indices, minlength=num_labels).astype(np.int64)
+    n = len(lists)
+    return LabelStats(positives=positives, valid=np.full(num_labels, n, dtype=np.int64), n_rows=n, indptr=indptr, indices=indices)
+
+
+def set_label_descriptions(model: nn.Module, extras: dict[str, Any]) -> None:
+    """Give a model with ``set_label_descriptions`` the description tensors saved with its run."""
+    if hasattr(model, "set_label_descriptions") and "label_descriptions" in extras:
+        ids, mask = extras["label_descriptions"]
+        model.set_label_descriptions(torch.as_tensor(ids, dtype=torch.long), torch.as_tensor(mask, dtype=torch.bool))

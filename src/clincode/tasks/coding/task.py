@@ -1,0 +1,264 @@
+"""The text-coding task (``data.task: coding``): a clinical note -> its ICD codes (and CCS categories).
+
+The prepared task is cached under ``<out_dir>/.cache/coding-<key>`` keyed by the data config and a
+fingerprint of the notes files (names, sizes, modification times), so every run of a benchmark on
+the same notes builds it once. word2vec matrices are cached beside it, one per (config, seed).
+
+Model inputs the task provides (docs/methods.md, MARN section): the model is built for the run's
+vocabulary and ICD labels (plus ``num_ccs`` for a CCS head when ``data.text.ccs``); its embedding
+is initialised from CBOW word2vec trained on the training documents (kept in the run as
+``word2vec.npy``); a model with ``set_label_descriptions`` receives every label's description
+encoded with the run's vocabulary; with ``data.text.ccs`` the loss is :class:`MultitaskLoss` (the
+same registered loss on both heads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import polars as pl
+import torch
+from rich.console import Console
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from clincode.config import RunConfig, TextDataConfig
+from clincode.data.labels import LabelSpace
+from clincode.data.notes import TextVocab
+from clincode.io import atomic_path
+from clincode.launch import load_shared_cache
+from clincode.losses import LabelStats, MultitaskLoss, build_loss
+from clincode.metrics.codiesp import coding_summary
+from clincode.models import MODELS, build_model
+from clincode.models.plm import WordpieceEncoding
+from clincode.models.registry import model_params
+from clincode.tasks.base import TASKS, Keep, Predictions, RunParts, files_fingerprint, set_label_descriptions, stats_from_lists
+from clincode.tasks.coding.batches import CodingCollator, CodingDataset
+from clincode.tasks.coding.build import CodingConfig, CodingData, build_coding, description_tokens, resolve_notes_source
+from clincode.tasks.coding.submission import write_codiesp_ranking
+from clincode.tasks.sampler import bucketed_loader
+
+
+def text_config(cfg: RunConfig) -> TextDataConfig:
+    if cfg.data.task != "coding" or cfg.data.text is None:
+        raise ValueError("this run is not a coding run (data.task must be 'coding')")
+    return cfg.data.text
+
+
+def coding_config(text: TextDataConfig) -> CodingConfig:
+    return CodingConfig(
+        format=text.format,
+        language=text.language,
+        code_types=tuple(text.code_types),
+        code_prefixes=None if text.code_prefixes is None else tuple(text.code_prefixes),
+        on_error=text.on_error,
+        max_tokens=text.max_tokens,
+        min_df=text.min_df,
+        min_label_count=text.min_label_count,
+        num_labels=text.num_labels,
+        tokenizer=text.tokenizer,
+        noise_filter_tau=text.noise_filter_tau,
+        noise_filter_encoder=text.noise_filter_encoder,
+    )
+
+
+def task_key(cfg: RunConfig) -> str:
+    assert cfg.data.path is not None
+    text = text_config(cfg)
+    payload = {
+        "path": str(Path(cfg.data.path).resolve()),
+        "fingerprint": files_fingerprint(Path(cfg.data.path)),
+        "coding": coding_config(text).to_dict(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cache_dir(cfg: RunConfig) -> Path:
+    return Path(cfg.out_dir) / ".cache" / f"coding-{task_key(cfg)}"
+
+
+def prepare_coding(cfg: RunConfig, *, console: Console | None = None) -> CodingData:
+    """Build (or load from cache) the coding task described by ``cfg.data``."""
+    console = console or Console(stderr=True)
+    if cfg.data.path is None:
+        raise ValueError(
+            "data.path is not set: give a CodiEsp release directory or a notes table, e.g. --set data.path=../shared/data/codiesp"
+        )
+    text = text_config(cfg)
+    resolve_notes_source(Path(cfg.data.path), text.format)  # clear error before any cache work
+    cache = cache_dir(cfg)
+    cached = load_shared_cache(cache, CodingData.load, console)  # torchrun / srun: the first process builds
+    if cached is not None:
+        return cached
+    data = build_coding(Path(cfg.data.path), coding_config(text))
+    data.save(cache, overwrite=True)
+    rep = data.report
+    console.print(
+        f"coding task: {rep['documents']} documents, {rep['num_labels']} labels, {rep['num_ccs']} CCS, "
+        f"vocabulary {rep['vocab_size']}; codes unseen in train: "
+        + ", ".join(f"{s} {v['distinct']} ({v['occurrences']} occurrences)" for s, v in rep["unseen_codes"].items())
+    )
+    return data
+
+
+def word2vec_matrix(cfg: RunConfig, data: CodingData) -> np.ndarray:
+    """CBOW word2vec [len(vocab), embed_dim] on the training documents (cached per config and seed)."""
+    text = text_config(cfg)
+    path = cache_dir(cfg) / f"word2vec-d{text.embed_dim}-e{text.w2v_epochs}-s{cfg.seed}.npy"
+    if path.is_file():
+        matrix = np.load(path)
+        if matrix.shape == (len(data.vocab), text.embed_dim):
+            return matrix
+    from clincode.data.notes.word2vec import train_word2vec
+
+    matrix = train_word2vec(
+        data.training_tokens(), data.vocab, dim=text.embed_dim, epochs=text.w2v_epochs, seed=cfg.seed, workers=1
+    )
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, matrix)
+    return matrix
+
+
+def coding_loader(data: CodingData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
+    """Length-bucketed loader of one split (shuffled pools for training, sorted for evaluation)."""
+    multitask = cfg.data.text is not None and cfg.data.text.ccs
+    collate = CodingCollator(data.num_labels, data.num_ccs if multitask else 0)
+    return bucketed_loader(CodingDataset(data.split(split)), collate, cfg, shuffle=shuffle, eval=eval)
+
+
+def coding_label_stats(data: CodingData, split: str = "train") -> LabelStats:
+    """ICD label statistics of a split as the loss sees its rows (one row per document, no -1)."""
+    return stats_from_lists(data.split(split)["labels"].to_list(), data.num_labels)
+
+
+def ccs_label_stats(data: CodingData, split: str = "train") -> LabelStats:
+    """CCS label statistics of a split (one row per document)."""
+    return stats_from_lists(data.split(split)["ccs"].to_list(), data.num_ccs)
+
+
+def coding_parts(cfg: RunConfig, data: CodingData) -> RunParts:
+    """Model (with the inputs this task provides) and fitted loss of a coding run."""
+    text = text_config(cfg)
+    cls = MODELS.get(cfg.model.name)
+    accepted = model_params(cls)
+    params = dict(cfg.model.params)
+    if text.ccs:
+        if "num_ccs" not in accepted:
+            raise ValueError(
+                f"data.text.ccs is true but model {cfg.model.name!r} has no CCS head (no num_ccs parameter); "
+                "use model.name=marn or set data.text.ccs=false"
+            )
+        if "num_ccs" in params:
+            raise ValueError("model.params.num_ccs is set from the data when data.text.ccs is true; remove it from model.params")
+        if data.num_ccs == 0:
+            raise ValueError("data.text.ccs is true but no training code maps to a CCS category; set data.text.ccs=false")
+        params["num_ccs"] = data.num_ccs
+    if text.word2vec and "embed_dim" in accepted:
+        model_dim = params.get("embed_dim", accepted["embed_dim"])
+        if model_dim != text.embed_dim:
+            raise ValueError(
+                f"data.text.embed_dim ({text.embed_dim}) differs from model.params.embed_dim ({model_dim}); "
+                "word2vec vectors must have the model's embedding size"
+            )
+    # plm reads wordpiece ids of its own tokenizer (data.text.tokenizer), not the word vocabulary
+    vocab_size = len(data.vocab) if text.tokenizer is None else WordpieceEncoding(text.tokenizer).vocab_size
+    model = build_model(cfg.model.name, vocab_size=vocab_size, num_labels=data.num_labels, params=params)
+    if hasattr(model, "set_label_counts"):  # per-segment models: segments from the training counts
+        model.set_label_counts(coding_label_stats(data).positives)
+    matrix = None
+    if text.word2vec:
+        if not hasattr(model, "load_embeddings"):
+            raise ValueError(f"data.text.word2vec is true but model {cfg.model.name!r} has no load_embeddings; set it false")
+        matrix = word2vec_matrix(cfg, data)
+        model.load_embeddings(torch.from_numpy(matrix))
+    extras: dict[str, Any] = {}
+    if hasattr(model, "set_label_descriptions"):
+        ids, mask = description_tokens(data.label_space.descriptions(), data.vocab)
+        extras["label_descriptions"] = (torch.from_numpy(ids), torch.from_numpy(mask))
+        set_label_descriptions(model, extras)
+    icd = build_loss(cfg.loss.name, data.num_labels, **cfg.loss.params)
+    if text.ccs:
+        ccs = build_loss(cfg.loss.name, data.num_ccs, **cfg.loss.params)
+        criterion: nn.Module = MultitaskLoss(icd, ccs, text.ccs_weight).fit(coding_label_stats(data), ccs_label_stats(data))
+    else:
+        criterion = icd.fit(coding_label_stats(data))
+    return RunParts(model, criterion, params, vocab_size, data.num_labels, matrix, extras)
+
+
+@TASKS.register("coding")
+class CodingTask:
+    """Assign every ICD code of a document (CodiEsp, MIMIC discharge summaries, any notes table)."""
+
+    name: ClassVar[str] = "coding"
+    unit: ClassVar[str] = "document"
+    output_formats: ClassVar[tuple[str, ...]] = ("table", "codiesp")
+    frame_order: ClassVar[tuple[str, ...]] = ()  # loader order within each split
+
+    def key(self, cfg: RunConfig) -> str:
+        return task_key(cfg)
+
+    def prepare(self, cfg: RunConfig, *, console: Console | None = None) -> CodingData:
+        return prepare_coding(cfg, console=console)
+
+    def prepare_for_predict(self, cfg: RunConfig, path: Path, label_space: LabelSpace, vocab: dict[str, Any]) -> CodingData:
+        # The notes may be of another kind than the training data (a table instead of CodiEsp).
+        config = replace(coding_config(text_config(cfg)), format="auto")
+        return build_coding(Path(path), config, fitted=(TextVocab.from_dict(vocab), label_space, []), allow_empty_splits=True)
+
+    def loader(self, data: CodingData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
+        return coding_loader(data, split, cfg, shuffle=shuffle, eval=eval)
+
+    def label_stats(self, data: CodingData, split: str = "train") -> LabelStats:
+        return coding_label_stats(data, split)
+
+    def build_parts(self, cfg: RunConfig, data: CodingData) -> RunParts:
+        return coding_parts(cfg, data)
+
+    def batch_rows(self, logits: Tensor, batch: dict[str, Tensor], keep: Keep) -> dict[str, np.ndarray]:
+        """Logits [B, V] -> one row per document (every document kept)."""
+        n = logits.shape[0]
+        return {
+            "probs": torch.sigmoid(logits).numpy(),
+            "targets": batch["targets"].to(torch.int8).numpy(),
+            "subject_id": batch["subject_id"].numpy(),
+            "visit_index": np.zeros(n, dtype=np.int64),
+            "visit_time": np.zeros(n, dtype=np.int64),
+            "doc_index": batch["doc_index"].numpy(),
+        }
+
+    def prediction_frame(self, data: CodingData, split: str, preds: Predictions, rows: np.ndarray, labels: np.ndarray) -> pl.DataFrame:
+        """Identifying columns of the listed (row, label) pairs of one split."""
+        assert preds.doc_index is not None
+        table = data.split(split)
+        doc = preds.doc_index[rows]
+        return pl.DataFrame(
+            {
+                "doc_id": table["doc_id"].gather(doc),
+                "subject_id": table["subject_id"].gather(doc),
+                "split": np.full(len(rows), split, dtype=object),
+            }
+        )
+
+    def write_output(
+        self, fmt: str, out_file: Path, data: CodingData, preds: dict[str, Predictions], codes: Sequence[str], top_k: int
+    ) -> int:
+        if fmt != "codiesp":
+            raise ValueError(f"--format must be one of {', '.join(self.output_formats)}, got {fmt!r}")
+        doc_ids: list[str] = []
+        for split, p in preds.items():
+            assert p.doc_index is not None
+            doc_ids += data.split(split)["doc_id"].gather(p.doc_index).to_list()
+        write_codiesp_ranking(out_file, doc_ids, np.concatenate([p.probs for p in preds.values()]), list(codes), top_k)
+        return len(doc_ids)
+
+    def extra_metrics(self, preds: Predictions, data: CodingData, split: str) -> dict[str, Any]:
+        if preds.doc_index is None:
+            return {}
+        return {"coding": coding_summary(preds.probs, preds.targets, preds.doc_index, data.split(split))}

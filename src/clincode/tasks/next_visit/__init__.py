@@ -1,0 +1,1 @@
+"""Next-visit forecasting: build (streamed, memory-mapped), batches and the registered task."""

@@ -1,0 +1,162 @@
+"""The next-visit task (``data.task: next_visit``): a patient's history -> the codes of the next visit.
+
+The prepared task is cached under ``<out_dir>/.cache/next_visit-<key>``, keyed by the data config
+and a fingerprint of the dataset files, so every run of a benchmark on the same cohort builds it
+once (streamed into the cache with bounded memory, returned memory-mapped from there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import polars as pl
+import torch
+from rich.console import Console
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from clincode.config import RunConfig
+from clincode.data.labels import LabelSpace
+from clincode.data.vocab import Vocab
+from clincode.launch import load_shared_cache
+from clincode.losses import LabelStats, build_loss
+from clincode.models import build_model
+from clincode.tasks.base import TASKS, Keep, Predictions, RunParts, files_fingerprint
+from clincode.tasks.next_visit.batches import NextVisitCollator, next_visit_dataset
+from clincode.tasks.next_visit.build import build_next_visit
+from clincode.tasks.next_visit.data import NextVisitData
+from clincode.tasks.sampler import bucketed_loader
+
+
+def task_kwargs(cfg: RunConfig) -> dict[str, Any]:
+    """Keyword arguments of :func:`build_next_visit` for a run config (shared by train and predict)."""
+    return dict(
+        num_labels=cfg.data.num_labels,
+        label_level=cfg.data.label_level,
+        visit_window=None if cfg.data.visit_window_hours is None else timedelta(hours=cfg.data.visit_window_hours),
+        max_visits=cfg.data.max_visits,
+        max_codes_per_visit=cfg.data.max_codes_per_visit,
+        min_code_count=cfg.data.min_code_count,
+        progress=cfg.trainer.progress,
+    )
+
+
+def next_visit_label_stats(data: NextVisitData, split: str = "train") -> LabelStats:
+    """Training label statistics, exactly as the loss sees its rows.
+
+    A row is (patient, visit t) for every visit but the last; its positives are visit t+1's labels.
+    """
+    ds = next_visit_dataset(data, split)
+    num_labels = data.num_labels
+    per_visit = np.diff(ds.label_offsets)  # labels of each visit, all patients concatenated
+    first_visit = ds.visit_offsets[:-1]
+    # Rows are all visits except each patient's first one, read as "the next visit" of the row before.
+    is_target_visit = np.ones(len(per_visit), dtype=bool)
+    is_target_visit[first_visit[first_visit < len(per_visit)]] = False
+    counts = per_visit[is_target_visit]
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    starts = ds.label_offsets[:-1][is_target_visit]
+    if counts.sum():
+        idx = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
+        indices = ds.labels[idx].astype(np.int64)
+    else:
+        indices = np.zeros(0, dtype=np.int64)
+    n_rows = int(is_target_visit.sum())
+    positives = np.bincount(indices, minlength=num_labels).astype(np.int64)
+    valid = np.full(num_labels, n_rows, dtype=np.int64)
+    return LabelStats(positives=positives, valid=valid, n_rows=n_rows, indptr=indptr, indices=indices)
+
+
+@TASKS.register("next_visit")
+class NextVisitTask:
+    """Forecast every label code of each patient's next visit from the visits so far."""
+
+    name: ClassVar[str] = "next_visit"
+    unit: ClassVar[str] = "patient"
+    output_formats: ClassVar[tuple[str, ...]] = ("table",)
+    frame_order: ClassVar[tuple[str, ...]] = ("subject_id", "visit_index", "rank")
+
+    def key(self, cfg: RunConfig) -> str:
+        assert cfg.data.path is not None
+        payload = cfg.data.model_dump(mode="json")
+        if payload.get("text") is None:
+            payload.pop("text", None)
+        payload["path"] = str(Path(cfg.data.path).resolve())
+        payload["fingerprint"] = files_fingerprint(Path(cfg.data.path), ("*.parquet", "*.json"))
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def prepare(self, cfg: RunConfig, *, console: Console | None = None) -> NextVisitData:
+        if cfg.data.path is None:
+            raise ValueError(
+                "data.path is not set: give a MEDS dataset directory (e.g. from `clincode synth ehr`) with --set data.path=DIR"
+            )
+        path = Path(cfg.data.path)
+        if not path.exists():
+            raise FileNotFoundError(f"data.path {path} does not exist")
+        cache = Path(cfg.out_dir) / ".cache" / f"next_visit-{self.key(cfg)}"
+        cached = load_shared_cache(cache, NextVisitData.load, console or Console(stderr=True))  # torchrun / srun: the first process builds
+        if cached is not None:
+            return cached
+        return build_next_visit(path, **task_kwargs(cfg), out_dir=cache, overwrite=True)
+
+    def prepare_for_predict(self, cfg: RunConfig, path: Path, label_space: LabelSpace, vocab: dict[str, Any]) -> NextVisitData:
+        kwargs = task_kwargs(cfg)
+        kwargs["min_visits"] = 1  # a patient with one visit still gets a forecast
+        return build_next_visit(path, **kwargs, fitted=(label_space, Vocab.from_dict(vocab)), allow_empty_splits=True)
+
+    def loader(self, data: NextVisitData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
+        return bucketed_loader(next_visit_dataset(data, split), NextVisitCollator(data.num_labels), cfg, shuffle=shuffle, eval=eval)
+
+    def label_stats(self, data: NextVisitData, split: str = "train") -> LabelStats:
+        return next_visit_label_stats(data, split)
+
+    def build_parts(self, cfg: RunConfig, data: NextVisitData) -> RunParts:
+        num_labels = data.num_labels
+        model = build_model(cfg.model.name, vocab_size=len(data.vocab), num_labels=num_labels, params=cfg.model.params)
+        stats = self.label_stats(data)
+        if hasattr(model, "set_label_counts"):  # per-segment models: segments from the training counts
+            model.set_label_counts(stats.positives)
+        if hasattr(model, "init_output_bias"):  # [ours] prior_bias: head bias at the training log-odds
+            model.init_output_bias(stats.prevalence())
+        criterion = build_loss(cfg.loss.name, num_labels, **cfg.loss.params)
+        criterion.fit(stats)
+        return RunParts(model, criterion, dict(cfg.model.params), len(data.vocab), num_labels)
+
+    def batch_rows(self, logits: Tensor, batch: dict[str, Tensor], keep: Keep) -> dict[str, np.ndarray]:
+        """Logits [B, T, V] -> one row per visit: with a scored target (``targets``) or every real visit."""
+        b, t, v = logits.shape
+        targets = batch["targets"]
+        mask = (targets != -1).any(dim=2) if keep == "targets" else batch["visit_mask"]
+        rows = mask.reshape(-1)
+        return {
+            "probs": torch.sigmoid(logits).reshape(-1, v)[rows].numpy(),
+            "targets": targets.reshape(-1, v)[rows].to(torch.int8).numpy(),
+            "subject_id": batch["subject_id"].unsqueeze(1).expand(b, t).reshape(-1)[rows].numpy(),
+            "visit_index": torch.arange(t).expand(b, t).reshape(-1)[rows].numpy(),
+            "visit_time": batch["visit_time"].reshape(-1)[rows].numpy(),
+        }
+
+    def prediction_frame(self, data: NextVisitData, split: str, preds: Predictions, rows: np.ndarray, labels: np.ndarray) -> pl.DataFrame:
+        """Identifying columns of the listed (row, label) pairs of one split."""
+        return pl.DataFrame(
+            {
+                "subject_id": preds.subject_id[rows],
+                "split": np.full(len(rows), split, dtype=object),
+                "visit_index": preds.visit_index[rows],
+                "visit_time": (preds.visit_time[rows] * 1_000_000).astype("datetime64[us]"),
+            }
+        )
+
+    def write_output(
+        self, fmt: str, out_file: Path, data: NextVisitData, preds: dict[str, Predictions], codes: Sequence[str], top_k: int
+    ) -> int:
+        raise ValueError(f"--format {fmt!r} is not an output of next-visit runs (use --format table)")
+
+    def extra_metrics(self, preds: Predictions, data: NextVisitData, split: str) -> dict[str, Any]:
+        return {}
