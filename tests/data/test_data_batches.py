@@ -11,8 +11,8 @@ import torch
 from data_test_helpers import epoch_seconds, random_cohort, write_meds
 from torch.utils.data import DataLoader
 
+from clincode.tasks.sampler import LengthBucketBatchSampler
 from clincode.tasks.next_visit.batches import (
-    LengthBucketBatchSampler,
     NextVisitCollator,
     NextVisitDataset,
     collate_next_visit,

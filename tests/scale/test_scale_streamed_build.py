@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from data_test_helpers import random_cohort, write_meds  # noqa: E402
 
-from clincode.data import tasks  # noqa: E402
+from clincode.tasks.next_visit import build as tasks  # noqa: E402
 from clincode.tasks.next_visit.batches import NextVisitDataset, collate_next_visit, next_visit_dataset  # noqa: E402
 from clincode.data.errors import DataError  # noqa: E402
 from clincode.tasks.next_visit.data import NextVisitData  # noqa: E402
