@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clincode.data.notes.result import NotesTable
-from clincode.data.synth_output import check_output_target, staging_dir
-from clincode.data.synth_tables import write_parquet
+from clincode.io import check_output_target, staging_dir, write_parquet
 
 NOTE_SOURCES: dict[str, str] = {
     "mimic-iii": "MIMIC-III v1.4 CSV directory (NOTEEVENTS, DIAGNOSES_ICD, PROCEDURES_ICD)",

@@ -17,7 +17,8 @@ from clincode.data.sources.mimic_iii import read_mimic_iii
 from clincode.data.sources.mimic_iv import read_mimic_iv
 from clincode.data.sources.output import assign_splits, code_metadata, write_dataset
 from clincode.data.sources.registry import SOURCES
-from clincode.data.synth_output import check_output_target
+from clincode.data.splits import SPLIT_NAMES
+from clincode.io import check_output_target
 
 
 def prepare_ehr(
@@ -117,7 +118,7 @@ def _dataset_info(
             "events": int(events.height),
             "codes": int(events["code"].n_unique()),
             "visits": int(timed.select("subject_id", "time").unique().height),
-            "subjects_per_split": {name: int(per_split.get(name, 0)) for name in ("train", "tuning", "held_out")},
+            "subjects_per_split": {name: int(per_split.get(name, 0)) for name in SPLIT_NAMES},
             "skipped": dict(counts.values),
         },
         "skip_rules": SKIP_RULES,
