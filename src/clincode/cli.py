@@ -79,7 +79,7 @@ def synth_notes_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
 ) -> None:
     """Write one synthetic discharge summary per visit of a synthetic cohort (notes.parquet + dataset.json)."""
-    from clincode.data.synth_notes import generate_notes
+    from clincode.data.synthetic import generate_notes
 
     if cohort is None and patients is None:
         raise ValueError("give --cohort DIR (an existing synthetic cohort) or --patients N (generate one).")
@@ -106,10 +106,10 @@ def prepare_ehr_cmd(
 
     Every dropped or altered record is counted in metadata/dataset.json (counts.skipped).
     """
-    from clincode.data.sources import SOURCES, prepare_ehr
+    from clincode.data.sources import EHR_SOURCES, prepare_ehr
 
-    if source not in SOURCES:
-        raise ValueError(f"--source must be one of {', '.join(sorted(SOURCES))}, got {source!r}")
+    if source not in EHR_SOURCES:
+        raise ValueError(f"--source must be one of {', '.join(EHR_SOURCES.names())}, got {source!r}")
     result = prepare_ehr(
         source, path, out_dir, overwrite=overwrite, icd9_to_icd10=icd9_to_icd10, seed=seed, include_death=include_death
     )

@@ -1,17 +1,26 @@
-"""Atomic writes: a temp file in the target's directory, then ``os.replace``.
+"""Atomic writes: a temp file (or directory) beside the target, then ``os.replace``.
 
-An interrupted process never leaves a half-written file that looks whole.
+An interrupted process never leaves a half-written file or output directory that looks whole.
+Also the checks every command that writes an output directory runs first, and the one parquet
+writer (deterministic bytes).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+PARQUET_COMPRESSION = "zstd"
 
 
 @contextmanager
@@ -84,3 +93,46 @@ def replace_dir(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Pat
         raise
     shutil.rmtree(old, ignore_errors=True)
     return dst
+
+
+def check_output_target(out: Path, overwrite: bool) -> None:
+    """Fail early (before any work) if ``out`` cannot become the output directory.
+
+    Raises:
+        FileNotFoundError: the parent directory does not exist.
+        NotADirectoryError: ``out`` or its parent exists but is not a directory.
+        FileExistsError: ``out`` is a non-empty directory and ``overwrite`` is False.
+    """
+    parent = out.parent
+    if not parent.exists():
+        raise FileNotFoundError(f"{parent} does not exist; create the parent directory of the output {out} first.")
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{parent} is a file; the output {out} needs a directory as its parent.")
+    if out.exists():
+        if not out.is_dir():
+            raise NotADirectoryError(f"{out} exists and is a file; the output must be a directory path.")
+        if any(out.iterdir()) and not overwrite:
+            raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True (--overwrite) to replace it.")
+
+
+@contextmanager
+def staging_dir(out: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield an empty temp dir next to ``out``; on success it replaces ``out``, on error it is removed.
+
+    A crash never leaves a half-written output at ``out``: readers see the old directory (or none)
+    until the final rename.
+    """
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    os.mkdir(tmp)
+    try:
+        yield tmp
+        check_output_target(out, overwrite)  # the target may have changed while we were writing
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_parquet(df: pl.DataFrame, path: Path) -> None:
+    """Deterministic parquet write (same frame -> same bytes)."""
+    df.write_parquet(path, compression=PARQUET_COMPRESSION, statistics=True)

@@ -78,7 +78,7 @@ def test_prepare_notes_codiesp(tmp_path):
     assert frame["split"].to_list() == ["train", "train", "tuning", "held_out"]
     assert frame["codes"].to_list() == [["ICD10CM//N44.8"]] * 4
     result = _invoke("prepare", "notes", root, "--source", "codiesp", "--out", tmp_path / "x", "--splits", tmp_path)
-    assert result.exit_code == 1 and "do not apply to codiesp" in result.output
+    assert result.exit_code == 1 and "--splits does not apply to codiesp" in result.output
 
 
 def test_prepare_notes_bad_inputs_are_one_line_errors(tmp_path):

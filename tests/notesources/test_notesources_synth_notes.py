@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from clincode.data.notes import read_notes_table
-from clincode.data.synth_notes import generate_notes
-from clincode.data.synth_notes_phrases import draw_mention, inclusion_terms, normalise, scrub, surface_forms, typo
-from clincode.data.synth_notes_text import NEGATIONS, CodeText, compose_note
+from clincode.data.synthetic.notes import generate_notes
+from clincode.data.synthetic.note_phrases import draw_mention, inclusion_terms, normalise, scrub, surface_forms, typo
+from clincode.data.synthetic.note_text import NEGATIONS, CodeText, compose_note
 
 
 @pytest.fixture(scope="module")

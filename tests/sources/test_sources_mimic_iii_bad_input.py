@@ -134,6 +134,10 @@ def test_missing_file_and_existing_output(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         prepare_ehr("mimic-iii", raw, tmp_path / "full", progress=False)
     assert (tmp_path / "full" / "keep.txt").exists()
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(NotADirectoryError, match="the output must be a directory path") as err:
+        prepare_ehr("mimic-iii", raw, tmp_path / "file.txt", progress=False)
+    assert "synthetic" not in str(err.value)
 
 
 @pytest.mark.parametrize(

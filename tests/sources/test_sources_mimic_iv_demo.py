@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 
 from clincode.data.schema import validate_meds_dir
-from clincode.data.sources import SOURCES, prepare_ehr
+from clincode.data.sources import EHR_SOURCES, prepare_ehr
+from clincode.registry import UnknownNameError
 from clincode.tasks.next_visit.build import build_next_visit
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -106,7 +107,7 @@ def test_icd9_to_icd10_merges_label_space(tmp_path: Path) -> None:
 
 
 def test_registry_lists_sources() -> None:
-    assert set(SOURCES) == {"mimic-iv", "mimic-iii", "meds"}
-    assert "hosp/patients.csv[.gz]" in SOURCES["mimic-iv"].required_files
-    with pytest.raises(ValueError, match="not one of"):
+    assert EHR_SOURCES.names() == ["meds", "mimic-iii", "mimic-iv"]
+    assert "hosp/patients.csv[.gz]" in EHR_SOURCES.get("mimic-iv").required_files
+    with pytest.raises(UnknownNameError, match="unknown EHR source 'eicu'; known: meds, mimic-iii, mimic-iv"):
         prepare_ehr("eicu", _demo(), Path("/nonexistent/x"), progress=False)

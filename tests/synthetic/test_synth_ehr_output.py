@@ -12,9 +12,9 @@ import pytest
 import synth_test_helpers as h
 
 from clincode.codes import describe, icd10_parent, is_billable_icd10cm
-from clincode.data import synthetic
-from clincode.data.synth_universe import available_codes
-from clincode.data.synthetic import FIRST_SUBJECT_ID, generate_ehr_cohort
+from clincode.data.synthetic import ehr, generate_ehr_cohort
+from clincode.data.synthetic.ehr import FIRST_SUBJECT_ID
+from clincode.data.synthetic.universe import available_codes
 
 SEED = 7
 
@@ -147,7 +147,7 @@ def test_failure_leaves_no_half_written_output(tmp_path: Path, monkeypatch: pyte
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated crash while writing metadata")
 
-    monkeypatch.setattr(synthetic, "_write_metadata", boom)
+    monkeypatch.setattr(ehr, "_write_metadata", boom)
     out = tmp_path / "cohort"
     with pytest.raises(RuntimeError, match="simulated crash"):
         generate_ehr_cohort(out, n_patients=50, n_codes=30, seed=1, shard_size=20, progress=False)

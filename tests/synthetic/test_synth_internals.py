@@ -9,12 +9,12 @@ import polars as pl
 import pytest
 import synth_test_helpers as h
 
-from clincode.data.synth_params import SynthParams
-from clincode.data.synth_processes import build_processes, true_coupling
-from clincode.data.synth_ragged import draw_categorical, emit_members, ragged_arange
-from clincode.data.synth_tables import split_counts
-from clincode.data.synth_universe import build_universe, curated_ranking
-from clincode.data.synth_clinical import CLUSTERS
+from clincode.data.splits import split_counts
+from clincode.data.synthetic.clusters import CLUSTERS
+from clincode.data.synthetic.params import SynthParams
+from clincode.data.synthetic.processes import build_processes, true_coupling
+from clincode.data.synthetic.ragged import draw_categorical, emit_members, ragged_arange
+from clincode.data.synthetic.universe import build_universe, curated_ranking
 from clincode.codes import is_billable_icd10cm
 
 SEED = 7

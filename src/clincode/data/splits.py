@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from clincode.data.columns import ColumnRule, check_columns, is_integer, is_string, read_parquet_schema
@@ -72,3 +73,16 @@ def check_disjoint(subjects: Mapping[str, pl.Series], where: str) -> None:
                     f"{where}: {n_shared} subject(s) are in both split {a!r} and split {b!r} "
                     f"(e.g. subject_id {example}); expected each subject in exactly one split."
                 )
+
+
+def split_counts(n: int, fractions: tuple[float, ...]) -> np.ndarray:
+    """(len(fractions),) subjects per split: largest-remainder rounding of ``n * fractions``.
+
+    The counts sum to ``n`` when ``fractions`` sum to 1 (a split may get 0 subjects when ``n`` is small).
+    """
+    exact = np.asarray(fractions, dtype=np.float64) * n
+    counts = np.floor(exact).astype(np.int64)
+    short = n - int(counts.sum())
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:short]] += 1
+    return counts

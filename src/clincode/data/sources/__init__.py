@@ -2,15 +2,16 @@
 
 Usage::
 
-    from clincode.data.sources import prepare_ehr, SOURCES
+    from clincode.data.sources import prepare_ehr, EHR_SOURCES
     prepare_ehr("mimic-iv", Path("mimic-iv-2.2"), Path("meds_mimic4"))
 
-Sources (``SOURCES`` lists their files): MIMIC-IV hosp, MIMIC-III v1.4, any MEDS dataset. Every
-normalised or skipped row is counted in ``metadata/dataset.json["counts"]["skipped"]``.
+Sources (registered in ``EHR_SOURCES`` with their reader, files and options): MIMIC-IV hosp,
+MIMIC-III v1.4, any MEDS dataset. Every normalised or skipped row is counted in
+``metadata/dataset.json["counts"]["skipped"]``.
 """
 
 from clincode.data.sources.counts import SKIP_RULES
 from clincode.data.sources.prepare import prepare_ehr
-from clincode.data.sources.registry import SOURCES, SourceSpec
+from clincode.data.sources.registry import EHR_SOURCES, EhrSource, SourceData
 
-__all__ = ["SKIP_RULES", "SOURCES", "SourceSpec", "prepare_ehr"]
+__all__ = ["EHR_SOURCES", "SKIP_RULES", "EhrSource", "SourceData", "prepare_ehr"]

@@ -2,7 +2,7 @@
 
 ``data/shard_NNNNN.parquet`` (``shard_size`` subjects each), ``metadata/codes.parquet``,
 ``metadata/subject_splits.parquet``, ``metadata/dataset.json``. Built in a sibling temp dir and
-renamed into place (:func:`clincode.data.synth_output.staging_dir`).
+renamed into place (:func:`clincode.io.staging_dir`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,8 @@ import polars as pl
 
 from clincode.codes import describe, icd9_category, icd10_parent
 from clincode.data.errors import DataError
-from clincode.data.synth_output import staging_dir
-from clincode.data.synth_tables import split_counts
-from clincode.io import write_json
-
-SPLIT_NAMES: tuple[str, ...] = ("train", "tuning", "held_out")
-PARQUET_COMPRESSION = "zstd"
+from clincode.data.splits import SPLIT_NAMES, split_counts
+from clincode.io import staging_dir, write_json, write_parquet
 
 
 def assign_splits(subjects: pl.Series, fractions: tuple[float, float, float], seed: int) -> pl.DataFrame:
@@ -94,8 +90,8 @@ def write_dataset(
         for i, start in enumerate(range(0, ids.len(), shard_size)):
             chunk = ids.slice(start, shard_size)
             shard = events.filter(pl.col("subject_id").is_in(chunk.implode()))
-            shard.write_parquet(tmp / "data" / f"shard_{i:05d}.parquet", compression=PARQUET_COMPRESSION)
-        codes.write_parquet(tmp / "metadata" / "codes.parquet", compression=PARQUET_COMPRESSION)
-        splits.sort("subject_id").write_parquet(tmp / "metadata" / "subject_splits.parquet", compression=PARQUET_COMPRESSION)
+            write_parquet(shard, tmp / "data" / f"shard_{i:05d}.parquet")
+        write_parquet(codes, tmp / "metadata" / "codes.parquet")
+        write_parquet(splits.sort("subject_id"), tmp / "metadata" / "subject_splits.parquet")
         write_json(tmp / "metadata" / "dataset.json", info)
     return out

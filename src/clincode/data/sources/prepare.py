@@ -10,14 +10,12 @@ from typing import Any
 import polars as pl
 
 from clincode.data.errors import DataNotFoundError
+from clincode.data.source_registry import keyword_defaults, select_options
 from clincode.data.sources.counts import SKIP_RULES, SkipCounts
-from clincode.data.sources.hosp_events import hosp_events
-from clincode.data.sources.meds_dir import read_meds_dictionary, read_meds_events, read_meds_splits
-from clincode.data.sources.mimic_iii import read_mimic_iii
-from clincode.data.sources.mimic_iv import read_mimic_iv
 from clincode.data.sources.output import assign_splits, code_metadata, write_dataset
-from clincode.data.sources.registry import SOURCES
-from clincode.data.synth_output import check_output_target
+from clincode.data.sources.registry import EHR_SOURCES
+from clincode.data.splits import SPLIT_NAMES
+from clincode.io import check_output_target
 
 
 def prepare_ehr(
@@ -32,11 +30,11 @@ def prepare_ehr(
     progress: bool = True,
     include_death: bool = False,
 ) -> Path:
-    """Convert ``path`` (a ``source`` in :data:`SOURCES`) into a MEDS directory at ``out``.
+    """Convert ``path`` (a ``source`` in :data:`EHR_SOURCES`) into a MEDS directory at ``out``.
 
     Args:
-        source: "mimic-iv", "mimic-iii" or "meds".
-        path: the raw dataset (see ``SOURCES[source]`` for the files expected).
+        source: a name in :data:`EHR_SOURCES`: "mimic-iv", "mimic-iii" or "meds".
+        path: the raw dataset (see ``EHR_SOURCES.get(source)`` for the files expected).
         out: output directory (parent must exist; non-empty only with ``overwrite``).
         overwrite: replace an existing non-empty ``out``.
         icd9_to_icd10: map ICD-9-CM diagnoses to ICD-10-CM through the GEMs (MIMIC sources);
@@ -51,31 +49,25 @@ def prepare_ehr(
         ``out``.
 
     Raises:
-        ValueError: unknown source or bad split fractions.
+        UnknownNameError: unknown source (a KeyError listing the known ones).
+        ValueError: bad split fractions, or an option the source does not accept is set
+            (``icd9_to_icd10`` / ``include_death`` with "meds").
         DataNotFoundError / DataError: missing files or columns, unparseable dates or ids.
         FileExistsError: ``out`` is not empty and ``overwrite`` is False.
     """
-    if source not in SOURCES:
-        raise ValueError(f"source {source!r} is not one of {sorted(SOURCES)}.")
+    values = {"icd9_to_icd10": icd9_to_icd10, "include_death": include_death}
+    spec, options = select_options(EHR_SOURCES, source, values, keyword_defaults(prepare_ehr))
     path, out = Path(path), Path(out)
     if not path.exists():
-        raise DataNotFoundError(f"{path} does not exist; expected a {source} dataset ({SOURCES[source].description}).")
+        raise DataNotFoundError(f"{path} does not exist; expected a {source} dataset ({spec.description}).")
     check_output_target(out, overwrite)
     counts = SkipCounts()
-    if source == "meds":
-        events = read_meds_events(path, counts)
-        dictionary = read_meds_dictionary(path)
-        splits = read_meds_splits(path, events["subject_id"])
-        split_origin = "source" if splits is not None else "drawn"
-    else:
-        tables = read_mimic_iv(path) if source == "mimic-iv" else read_mimic_iii(path)
-        events = hosp_events(tables, counts, icd9_to_icd10=icd9_to_icd10, include_death=include_death)
-        dictionary = tables.dictionary
-        splits = None
-        split_origin = "drawn"
+    data = spec.read(path, counts, **options)
+    events, splits = data.events, data.splits
+    split_origin = "source" if splits is not None else "drawn"
     if splits is None:
         splits = assign_splits(events["subject_id"], split_fractions, seed)
-    codes = code_metadata(events["code"], dictionary)
+    codes = code_metadata(events["code"], data.dictionary)
     info = _dataset_info(source, path, events, splits, counts, split_origin, icd9_to_icd10, split_fractions, seed, include_death)
     write_dataset(out, events, codes, splits, info, overwrite=overwrite)
     if progress:
@@ -117,7 +109,7 @@ def _dataset_info(
             "events": int(events.height),
             "codes": int(events["code"].n_unique()),
             "visits": int(timed.select("subject_id", "time").unique().height),
-            "subjects_per_split": {name: int(per_split.get(name, 0)) for name in ("train", "tuning", "held_out")},
+            "subjects_per_split": {name: int(per_split.get(name, 0)) for name in SPLIT_NAMES},
             "skipped": dict(counts.values),
         },
         "skip_rules": SKIP_RULES,

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from clincode.codes import ccs_description, describe
-from clincode.data.synth_clinical import CLUSTERS
-from clincode.data.synth_universe import PREFIX, CodeUniverse
+from clincode.data.synthetic.clusters import CLUSTERS
+from clincode.data.synthetic.universe import PREFIX, CodeUniverse
 
 MAX_EMISSION = 0.9
 CURATED_SHARE = 0.6  # of a code's process mass, when it is in a curated cluster and an automatic process

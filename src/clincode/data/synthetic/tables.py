@@ -16,14 +16,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clincode.codes import describe, icd10_parent
-from clincode.data.synth_demographics import Cohort
-from clincode.data.synth_processes import LatentProcesses
-from clincode.data.synth_ragged import ragged_arange
-from clincode.data.synth_simulate import VisitCodes
+from clincode.data.splits import SPLIT_NAMES, split_counts
+from clincode.data.synthetic.demographics import Cohort
+from clincode.data.synthetic.processes import LatentProcesses
+from clincode.data.synthetic.ragged import ragged_arange
+from clincode.data.synthetic.simulate import VisitCodes
+from clincode.io import PARQUET_COMPRESSION
 
 STATIC_CODES: tuple[str, ...] = ("GENDER//F", "GENDER//M", "MEDS_BIRTH")
-SPLIT_NAMES: tuple[str, ...] = ("train", "tuning", "held_out")
-PARQUET_COMPRESSION = "zstd"
 
 
 def code_table(universe_codes: tuple[str, ...]) -> pl.Series:
@@ -62,16 +62,6 @@ def shard_events(cohort: Cohort, codes: VisitCodes, code_strings: pl.Series, fir
             "numeric_value": pl.repeat(None, total, dtype=pl.Float32, eager=True),
         }
     )
-
-
-def split_counts(n: int, fractions: tuple[float, float, float]) -> np.ndarray:
-    """(3,) patients per split: largest-remainder rounding of ``n * fractions`` (sums to n)."""
-    exact = np.asarray(fractions, dtype=np.float64) * n
-    counts = np.floor(exact).astype(np.int64)
-    short = n - int(counts.sum())
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[:short]] += 1
-    return counts
 
 
 def shard_splits(n: int, fractions: tuple[float, float, float], rng: np.random.Generator) -> np.ndarray:
@@ -142,8 +132,3 @@ def processes_table(universe_codes: tuple[str, ...], proc: LatentProcesses) -> p
             "emission_prob": pl.Series(proc.member_prob, dtype=pl.Float64),
         }
     )
-
-
-def write_parquet(df: pl.DataFrame, path: Path) -> None:
-    """Deterministic parquet write (same frame -> same bytes)."""
-    df.write_parquet(path, compression=PARQUET_COMPRESSION, statistics=True)

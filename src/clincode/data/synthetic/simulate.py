@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clincode.data.synth_calibrate import RateTables
-from clincode.data.synth_demographics import N_AGE_BANDS, Cohort, age_band
-from clincode.data.synth_processes import LatentProcesses
-from clincode.data.synth_ragged import draw_categorical, emit_members, ragged_arange
+from clincode.data.synthetic.calibrate import RateTables
+from clincode.data.synthetic.demographics import N_AGE_BANDS, Cohort, age_band
+from clincode.data.synthetic.processes import LatentProcesses
+from clincode.data.synthetic.ragged import draw_categorical, emit_members, ragged_arange
 
 # Patients x chronic processes drawn per block of the dense risk comparison (bounds memory).
 _RISK_BLOCK = 4_000_000

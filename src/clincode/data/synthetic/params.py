@@ -14,7 +14,7 @@ GENERATOR_VERSION = "1.0"
 
 @dataclass(frozen=True)
 class SynthParams:
-    """Every knob of :func:`clincode.data.synthetic.generate_ehr_cohort` (see its docstring)."""
+    """Every knob of :func:`clincode.data.synthetic.ehr.generate_ehr_cohort` (see its docstring)."""
 
     n_patients: int
     n_codes: int

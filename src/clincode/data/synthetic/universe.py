@@ -1,6 +1,6 @@
 """The code universe of a synthetic cohort: which real ICD-10-CM codes exist and how frequent each is.
 
-The most frequent codes are the curated clinical clusters (:mod:`synth_clinical`); the rest are
+The most frequent codes are the curated clinical clusters (:mod:`clusters`); the rest are
 real billable codes drawn category by category (so siblings such as E11.9 / E11.65 appear
 together, as in real data), with chapter shares loosely following inpatient + primary care mixes.
 Target per-visit frequencies follow a Zipf law over a random frequency ranking (curated codes near
@@ -24,7 +24,7 @@ from clincode.codes import (
     is_pregnancy_code,
     sex_restriction,
 )
-from clincode.data.synth_clinical import CLUSTERS
+from clincode.data.synthetic.clusters import CLUSTERS
 
 PREFIX = "ICD10CM//"
 

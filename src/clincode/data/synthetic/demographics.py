@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clincode.data.synth_params import SynthParams
-from clincode.data.synth_ragged import ragged_arange
+from clincode.data.synthetic.params import SynthParams
+from clincode.data.synthetic.ragged import ragged_arange
 
 US_PER_DAY = 86_400 * 1_000_000
 DAYS_PER_YEAR = 365.25

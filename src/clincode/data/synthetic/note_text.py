@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from clincode.data.synth_notes_phrases import draw_mention
+from clincode.data.synthetic.note_phrases import draw_mention
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,14 @@
 
 Usage::
 
-    from clincode.data.synth_notes import generate_notes
+    from clincode.data.synthetic import generate_notes
     generate_notes(Path("notes"), cohort=Path("cohort"), seed=0)      # an existing cohort
     generate_notes(Path("notes"), n_patients=500, n_codes=300, seed=0)  # a fresh one, kept in notes/cohort
 
 Labels are exactly the visit's ICD-10-CM codes, so the notes inherit the cohort's long tail (Zipf
 code frequencies) and its co-occurrence (latent comorbidity processes, see
-:mod:`clincode.data.synthetic`). Only the text is new: written by :mod:`synth_notes_text` from
-rephrased descriptions (:mod:`synth_notes_phrases`), with negated and family-history mentions of
+:mod:`clincode.data.synthetic.ehr`). Only the text is new: written by :mod:`note_text` from
+rephrased descriptions (:mod:`note_phrases`), with negated and family-history mentions of
 codes that are not labels, and distractor sentences. No label's official description appears
 verbatim (case-insensitive) in its document.
 
@@ -37,11 +37,11 @@ import polars as pl
 from clincode.codes import is_chronic
 from clincode.data.errors import DataError, DataNotFoundError
 from clincode.data.notes.result import build_frame
-from clincode.data.synth_notes_phrases import inclusion_terms, scrub, surface_forms
-from clincode.data.synth_notes_text import CodeText, compose_note
-from clincode.data.synth_output import check_output_target, staging_dir
-from clincode.data.synth_tables import write_parquet
 from clincode.data.splits import SPLIT_NAMES, read_subject_splits
+from clincode.data.synthetic.ehr import generate_ehr_cohort
+from clincode.data.synthetic.note_phrases import inclusion_terms, scrub, surface_forms
+from clincode.data.synthetic.note_text import CodeText, compose_note
+from clincode.io import check_output_target, staging_dir, write_parquet
 
 GENERATOR_NAME = "clincode.synth_notes"
 GENERATOR_VERSION = "1"
@@ -63,7 +63,7 @@ def generate_notes(
 
     Args:
         out: output directory (parent must exist; non-empty only with ``overwrite``).
-        cohort: a cohort written by :func:`clincode.data.synthetic.generate_ehr_cohort`.
+        cohort: a cohort written by :func:`clincode.data.synthetic.ehr.generate_ehr_cohort`.
         n_patients: instead of ``cohort``, generate a cohort of this many patients (seeded by
             ``seed``, ``n_codes`` codes) and keep it in ``out/cohort``.
         n_codes: code universe of a generated cohort.
@@ -86,8 +86,6 @@ def generate_notes(
     check_output_target(out, overwrite)
     with staging_dir(out, overwrite) as tmp:
         if n_patients is not None:
-            from clincode.data.synthetic import generate_ehr_cohort
-
             cohort_dir = generate_ehr_cohort(tmp / "cohort", n_patients=n_patients, n_codes=n_codes, seed=seed, progress=False)
             cohort_label = "cohort"
         else:

@@ -14,7 +14,7 @@ Output (built in a temp dir next to ``out``, renamed into place at the end)::
     out/metadata/latent_processes.parquet  the generative processes (for audits)
     out/metadata/dataset.json              generator, version, seed, parameters, counts
 
-The generative model (details in the ``synth_*`` modules):
+The generative model (details in the other modules of :mod:`clincode.data.synthetic`):
 
 1. A code universe of ``n_codes`` real billable ICD-10-CM codes with Zipf target frequencies
    (head: curated frequent codes such as I10, E78.5, E11.9; long tail of rarer codes).
@@ -48,15 +48,14 @@ from typing import Any
 
 import numpy as np
 
-from clincode.data.synth_calibrate import RateTables, calibrate
-from clincode.data.synth_demographics import sample_cohort
-from clincode.data.synth_output import check_output_target, staging_dir
-from clincode.data.synth_params import GENERATOR_NAME, GENERATOR_VERSION, SynthParams
-from clincode.data.synth_processes import LatentProcesses, build_processes, true_coupling
-from clincode.data.synth_progress import progress_bar
-from clincode.data.synth_simulate import simulate_codes
-from clincode.data.synth_tables import (
-    SPLIT_NAMES,
+from clincode.data.splits import SPLIT_NAMES
+from clincode.data.synthetic.calibrate import RateTables, calibrate
+from clincode.data.synthetic.demographics import sample_cohort
+from clincode.data.synthetic.params import GENERATOR_NAME, GENERATOR_VERSION, SynthParams
+from clincode.data.synthetic.processes import LatentProcesses, build_processes, true_coupling
+from clincode.data.synthetic.progress import progress_bar
+from clincode.data.synthetic.simulate import simulate_codes
+from clincode.data.synthetic.tables import (
     STATIC_CODES,
     code_table,
     codes_metadata,
@@ -66,9 +65,9 @@ from clincode.data.synth_tables import (
     shard_events,
     shard_splits,
     splits_batch,
-    write_parquet,
 )
-from clincode.data.synth_universe import CodeUniverse, build_universe, check_n_codes
+from clincode.data.synthetic.universe import CodeUniverse, build_universe, check_n_codes
+from clincode.io import check_output_target, staging_dir, write_parquet
 
 __all__ = ["COUPLING_DEFINITION", "FIRST_SUBJECT_ID", "SynthParams", "generate_ehr_cohort"]
 

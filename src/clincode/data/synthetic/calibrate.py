@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clincode.data.synth_demographics import N_AGE_BANDS, Cohort, age_band, band_midpoints
-from clincode.data.synth_processes import LatentProcesses
+from clincode.data.synthetic.demographics import N_AGE_BANDS, Cohort, age_band, band_midpoints
+from clincode.data.synthetic.processes import LatentProcesses
 
 MAX_CHRONIC_RISK = 0.95
 PREGNANCY_AGES = (15.0, 50.0)

@@ -1,0 +1,22 @@
+"""Synthetic datasets with a known structure: a MEDS EHR cohort and discharge summaries written from it.
+
+Usage::
+
+    from clincode.data.synthetic import generate_ehr_cohort, generate_notes
+    generate_ehr_cohort(Path("cohort"), n_patients=20_000, n_codes=2000, seed=0)
+    generate_notes(Path("notes"), cohort=Path("cohort"), seed=0)
+
+Modules:
+
+- ``ehr``: :func:`generate_ehr_cohort`, the entry point (shards, splits, metadata, ``dataset.json``);
+- ``params``: its validated parameters;
+- ``universe``, ``clusters``, ``processes``: the code universe and the latent comorbidity processes;
+- ``demographics``, ``calibrate``, ``simulate``: patients and visits, age/sex rate tables, codes;
+- ``tables``, ``ragged``, ``progress``: the MEDS tables written, CSR helpers, the progress bar;
+- ``notes``, ``note_text``, ``note_phrases``: :func:`generate_notes`, one note per visit.
+"""
+
+from clincode.data.synthetic.ehr import generate_ehr_cohort
+from clincode.data.synthetic.notes import generate_notes
+
+__all__ = ["generate_ehr_cohort", "generate_notes"]
