@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from clincode.encoders import WordpieceEncoding
 from clincode.models import build_model
-from clincode.models.plm import WordpieceEncoding
 from shpipe_helpers import tiny_bert_dir
 
 V = 7
