@@ -9,8 +9,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from clincode.data.notes.noise_encoder import EncoderError, SentenceEmbedder
+from clincode.data.notes.noise_encoder import SentenceEmbedder
 from clincode.data.notes.noise_filter import filter_labels
+from clincode.encoders import EncoderError
 from shpipe_helpers import tiny_bert_dir
 
 DESCRIPTIONS = {

