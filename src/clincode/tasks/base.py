@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader
 from clincode.config import RunConfig
 from clincode.io import atomic_path
 from clincode.losses import LabelStats, MultitaskLoss
+from clincode.models import LabelDescriptionsHook
 from clincode.registry import Registry
 
 if TYPE_CHECKING:
@@ -170,6 +171,6 @@ def stats_from_lists(lists: Sequence[Sequence[int]], num_labels: int) -> LabelSt
 
 def set_label_descriptions(model: nn.Module, extras: dict[str, Any]) -> None:
     """Give a model with ``set_label_descriptions`` the description tensors saved with its run."""
-    if hasattr(model, "set_label_descriptions") and "label_descriptions" in extras:
+    if isinstance(model, LabelDescriptionsHook) and "label_descriptions" in extras:
         ids, mask = extras["label_descriptions"]
         model.set_label_descriptions(torch.as_tensor(ids, dtype=torch.long), torch.as_tensor(mask, dtype=torch.bool))

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from clincode.config import OptimConfig
 from clincode.losses import MultitaskLoss
+from clincode.models import AuxiliaryLossHook
 from clincode.metrics.streaming import BinnedMicroAP, DecisionCounts05
 
 
@@ -68,9 +69,8 @@ class ClincodeModule(L.LightningModule):
         outputs = self.model(batch)
         loss = self.compute_loss(outputs, batch)
         n = primary_logits(outputs).shape[0]
-        auxiliary = getattr(self.model, "auxiliary_loss", None)
-        if auxiliary is not None:
-            extra = auxiliary(batch)
+        if isinstance(self.model, AuxiliaryLossHook):
+            extra = self.model.auxiliary_loss(batch)
             if extra is not None:
                 self.log("train/aux_loss", extra, on_step=False, on_epoch=True, batch_size=n)
                 loss = loss + extra

@@ -317,7 +317,7 @@ def build_coding_from_notes(
     empty = Counter()
     wordpieces = None
     if config.tokenizer is not None:  # model plm reads its own tokenizer's ids (see clincode.models.plm)
-        from clincode.models.plm import WordpieceEncoding
+        from clincode.encoders import WordpieceEncoding
 
         wordpieces = WordpieceEncoding(config.tokenizer)
     for doc_id, subject, toks, codes, split, text in zip(

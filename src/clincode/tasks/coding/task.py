@@ -31,12 +31,12 @@ from torch.utils.data import DataLoader
 from clincode.config import RunConfig, TextDataConfig
 from clincode.data.labels import LabelSpace
 from clincode.data.notes import TextVocab
+from clincode.encoders import WordpieceEncoding
 from clincode.io import atomic_path
 from clincode.launch import load_shared_cache
 from clincode.losses import LabelStats, MultitaskLoss, build_loss
 from clincode.metrics.codiesp import coding_summary
-from clincode.models import MODELS, build_model
-from clincode.models.plm import WordpieceEncoding
+from clincode.models import MODELS, EmbeddingsHook, LabelCountsHook, LabelDescriptionsHook, build_model
 from clincode.models.registry import model_params
 from clincode.tasks.base import TASKS, Keep, Predictions, RunParts, files_fingerprint, set_label_descriptions, stats_from_lists
 from clincode.tasks.coding.batches import CodingCollator, CodingDataset
@@ -170,16 +170,16 @@ def coding_parts(cfg: RunConfig, data: CodingData) -> RunParts:
     # plm reads wordpiece ids of its own tokenizer (data.text.tokenizer), not the word vocabulary
     vocab_size = len(data.vocab) if text.tokenizer is None else WordpieceEncoding(text.tokenizer).vocab_size
     model = build_model(cfg.model.name, vocab_size=vocab_size, num_labels=data.num_labels, params=params)
-    if hasattr(model, "set_label_counts"):  # per-segment models: segments from the training counts
+    if isinstance(model, LabelCountsHook):  # per-segment models: segments from the training counts
         model.set_label_counts(coding_label_stats(data).positives)
     matrix = None
     if text.word2vec:
-        if not hasattr(model, "load_embeddings"):
+        if not isinstance(model, EmbeddingsHook):
             raise ValueError(f"data.text.word2vec is true but model {cfg.model.name!r} has no load_embeddings; set it false")
         matrix = word2vec_matrix(cfg, data)
         model.load_embeddings(torch.from_numpy(matrix))
     extras: dict[str, Any] = {}
-    if hasattr(model, "set_label_descriptions"):
+    if isinstance(model, LabelDescriptionsHook):
         ids, mask = description_tokens(data.label_space.descriptions(), data.vocab)
         extras["label_descriptions"] = (torch.from_numpy(ids), torch.from_numpy(mask))
         set_label_descriptions(model, extras)

@@ -26,7 +26,7 @@ from clincode.data.labels import LabelSpace
 from clincode.data.vocab import Vocab
 from clincode.launch import load_shared_cache
 from clincode.losses import LabelStats, build_loss
-from clincode.models import build_model
+from clincode.models import LabelCountsHook, OutputBiasHook, build_model
 from clincode.tasks.base import TASKS, Keep, Predictions, RunParts, files_fingerprint
 from clincode.tasks.next_visit.batches import NextVisitCollator, next_visit_dataset
 from clincode.tasks.next_visit.build import build_next_visit
@@ -120,9 +120,9 @@ class NextVisitTask:
         num_labels = data.num_labels
         model = build_model(cfg.model.name, vocab_size=len(data.vocab), num_labels=num_labels, params=cfg.model.params)
         stats = self.label_stats(data)
-        if hasattr(model, "set_label_counts"):  # per-segment models: segments from the training counts
+        if isinstance(model, LabelCountsHook):  # per-segment models: segments from the training counts
             model.set_label_counts(stats.positives)
-        if hasattr(model, "init_output_bias"):  # [ours] prior_bias: head bias at the training log-odds
+        if isinstance(model, OutputBiasHook):  # [ours] prior_bias: head bias at the training log-odds
             model.init_output_bias(stats.prevalence())
         criterion = build_loss(cfg.loss.name, num_labels, **cfg.loss.params)
         criterion.fit(stats)
