@@ -1,6 +1,6 @@
 """Label sparsity of a prepared next-visit task against real admissions (docs/results.md, 200k section).
 
-    python benchmarks/codes_per_visit.py RUN_DIR [--mimic-iv ../shared/data/mimic-iv-demo-2.2]
+    python benchmarks/codes_per_visit.py RUN_DIR [--mimic-iv path/to/mimic-iv-demo-2.2]
 
 Prints the mean number of positive labels per target row of RUN_DIR's tuning split (the rows the
 loss sees, from the project's LabelStats) and, given a MIMIC-IV root, the mean and median number

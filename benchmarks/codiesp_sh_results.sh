@@ -1,8 +1,11 @@
 #!/bin/bash
-# Item 5 of issue #6 on CodiEsp-D (English): MiniLM + LoRA + label attention; small CPU budget.
+# Segmented Harmonic results of docs/results.md on CodiEsp-D (English): MiniLM + LoRA + label
+# attention, {bce, focal, sh, sh_focal} x {no noise filter, tau 0.55}; small CPU budget.
+# Usage: bash benchmarks/codiesp_sh_results.sh CODIESP_DIR   (the release directory: train/, dev/, test/)
+CODIESP=$(realpath "${1:?usage: bash benchmarks/codiesp_sh_results.sh CODIESP_DIR}")
 cd "$(dirname "$0")/.." && mkdir -p runs/sh
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-COMMON="--set data.path=../shared/data/codiesp --set out_dir=runs/sh --set data.text.max_tokens=128 --set trainer.max_epochs=2 --set trainer.progress=false --set eval.n_bootstrap=0"
+COMMON="--set data.path=$CODIESP --set out_dir=runs/sh --set data.text.max_tokens=128 --set trainer.max_epochs=2 --set trainer.progress=false --set eval.n_bootstrap=0"
 # most informative pairs first (the CPU budget may not reach the end)
 for pair in bce:null sh_focal:null bce:0.55 sh_focal:0.55 focal:null sh:null focal:0.55 sh:0.55; do
   loss=${pair%%:*}; filter=${pair##*:}

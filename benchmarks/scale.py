@@ -8,13 +8,13 @@ Each step runs in a fresh subprocess of this script; its peak RSS is that proces
 - ``epoch``: load the prepared task (arrays memory-mapped) and iterate the training loader once
   (length-bucketed sampler + collate, no model), as ``clincode train`` feeds the model.
 - ``label-stats``: the training label statistics the losses are fitted on.
-- ``prepare-in-memory`` (optional, ``--in-memory``): the pre-streaming path, the task built in
+- ``prepare-in-memory`` (optional, ``--in-memory``): the in-memory path, the task built in
   memory and then saved, for comparison.
 
 Memory-mapped pages that an epoch touches count in RSS (they are clean page cache the kernel can
 drop); the child also reports its resident anonymous and file-backed memory at the end of the step.
 
-    .venv/bin/python benchmarks/scale.py --cohort /work/scale/c200k --work /work/scale/work-200k
+    .venv/bin/python benchmarks/scale.py --cohort scale/c200k --work scale/work-200k
 """
 
 from __future__ import annotations

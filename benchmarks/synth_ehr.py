@@ -4,7 +4,7 @@ Each size runs in its own subprocess so that the peak resident set size (``ru_ma
 ``os.wait4``) is the generator's alone. Wall time is measured around the subprocess (interpreter
 start and imports included) and inside it (the ``generate_ehr_cohort`` call only).
 
-Targets (issue 2): 200k patients in under 2 minutes and under 4 GB; peak memory must not grow
+Targets: 200k patients in under 2 minutes and under 4 GB; peak memory must not grow
 with the number of patients (compare 200k with 400k: same shard size, twice the shards).
 
 Usage::

@@ -1,4 +1,4 @@
-"""Training throughput and peak memory of the text models at 4,000 tokens (issue #5, "Speed").
+"""Training throughput and peak memory of the text models at 4,000 tokens.
 
 Times one full optimisation step (forward, MARN's focal loss, DR-CAML's regulariser where
 defined, backward, AdamW step) of cnn, caml, dr_caml, bigru, laat and marn with their default
@@ -12,8 +12,8 @@ printed before and after each model).
     .venv/bin/python benchmarks/text_models.py [--models cnn,caml,...] [--batch 16] [--tokens 4000]
         [--labels 1767] [--vocab 20000] [--steps 2] [--warmup 1] [--threads 1] [--max-gb 16] [--legacy]
 
-``--legacy`` times the layers as they were before this benchmark's profiling (packed BiGRU,
-ConvTranspose1d, label attention with extra copies) for before / after comparisons.
+``--legacy`` times reference forms of three layers instead of clincode's (packed BiGRU,
+ConvTranspose1d modules, label attention with extra copies), for comparison.
 
 Inputs are random token ids and random targets (about 11 positives per document, CodiEsp-D's
 mean); DR-CAML gets random 5-20-token descriptions. Speed does not depend on the values.
@@ -39,9 +39,9 @@ def _rss_mb() -> float:
 
 
 def use_legacy_layers() -> None:
-    """Swap in the pre-optimisation forms (for before / after numbers): packed BiGRU,
-    ConvTranspose1d modules in RAM, and label attention with a transposed score copy and an
-    unconditional mask multiplication. Outputs are the same up to float rounding."""
+    """Swap in the reference forms (for comparison): packed BiGRU, ConvTranspose1d modules in RAM,
+    and label attention with a transposed score copy and an unconditional mask multiplication.
+    Outputs are the same up to float rounding."""
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 

@@ -1,4 +1,4 @@
-"""Training throughput of the EHR Transformer with each loss at V = 1,538 (issue: loss benchmark).
+"""Training throughput of the EHR Transformer with each loss at V = 1,538.
 
 Measures the full optimisation step (forward, loss, backward, AdamW step over model + loss
 parameters) on real batches of a synthetic cohort, all losses interleaved in one run so that the

@@ -6,15 +6,20 @@ Every command reports bad input as one sentence on stderr and exits non-zero; se
 
 from __future__ import annotations
 
+import enum
 import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional, Self
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from clincode.data.notes.sources import NOTE_SOURCES
+from clincode.data.sources.registry import EHR_SOURCES
+from clincode.data.splits import SPLIT_NAMES
 
 app = typer.Typer(
     help="clincode: multi-label clinical code prediction under extreme label imbalance.",
@@ -48,13 +53,102 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# --------------------------------------------------------------------------- choices
+class Choice(enum.StrEnum):
+    """A closed set of option values.
+
+    ``--help`` lists the values (:meth:`metavar`); :meth:`parse` matches them case-insensitively and
+    reports a bad value like any other bad input (one ``error:`` sentence, exit 1) rather than as a
+    usage error, which is why the options are typed ``str`` and parsed in the command body.
+    """
+
+    @classmethod
+    def metavar(cls) -> str:
+        return "<" + "|".join(member.value for member in cls) + ">"
+
+    @classmethod
+    def parse(cls, value: str, option: str) -> Self:
+        wanted = value.strip().lower()
+        for member in cls:
+            if member.value.lower() == wanted:
+                return member
+        raise ValueError(f"{option} must be one of {', '.join(member.value for member in cls)}; got {value!r}")
+
+
+def _choices(name: str, values: list[str]) -> type[Choice]:
+    """A :class:`Choice` whose values are the names of a registry (sources are registered, not listed here)."""
+    return Choice(name, [(v.upper().replace("-", "_"), v) for v in values])  # type: ignore[return-value]
+
+
+EhrSource = _choices("EhrSource", EHR_SOURCES.names())
+NotesSource = _choices("NotesSource", NOTE_SOURCES.names())
+
+
+class SplitVariant(Choice):
+    FULL = "full"
+    TOP_50 = "50"
+
+
+class IcdVersion(Choice):
+    ICD9 = "9"
+    ICD10 = "10"
+
+
+class Language(Choice):
+    EN = "en"
+    ES = "es"
+
+
+class OnError(Choice):
+    RAISE = "raise"
+    SKIP = "skip"
+
+
+class EvalSplit(Choice):
+    HELD_OUT = "held_out"
+    TUNING = "tuning"
+
+
+Split = _choices("Split", list(SPLIT_NAMES))
+
+
+class Rule(Choice):
+    GLOBAL = "global"
+    PER_LABEL = "per_label"
+    FIXED = "0.5"
+
+
+class OutputFormat(Choice):
+    TABLE = "table"
+    CODIESP = "codiesp"
+
+
+CODE_TYPES = ("D", "P")
+CODE_TYPES_HELP = "code types, comma-separated: D (diagnoses), P (procedures) or D,P"
+
+
+def parse_code_types(value: str, option: str = "--code-types") -> tuple[str, ...]:
+    """``"D,P"`` -> ``("D", "P")``: comma-separated, any case (``DP`` without a comma reads as ``D,P``)."""
+    text = value.strip().upper()
+    parts = [p.strip() for p in text.split(",")] if "," in text else list(text)
+    if not parts or any(p not in CODE_TYPES for p in parts) or len(set(parts)) != len(parts):
+        raise ValueError(f"{option} must be D, P or D,P; got {value!r}")
+    return tuple(t for t in CODE_TYPES if t in parts)
+
+
+def _optional(choice: type[Choice], value: str | None, option: str) -> str | None:
+    return None if value is None else choice.parse(value, option).value
+
+
 # --------------------------------------------------------------------------- synth
 @synth_app.command("ehr")
 @cli_errors
 def synth_ehr(
     out_dir: Annotated[Path, typer.Option("--out", help="output directory (created; must not exist unless --overwrite)")],
     patients: Annotated[int, typer.Option("--patients", help="number of patients")] = 20_000,
-    codes: Annotated[int, typer.Option("--codes", help="size of the ICD-10-CM code universe")] = 2000,
+    codes: Annotated[
+        int, typer.Option("--codes", help="distinct ICD-10-CM codes the generator draws from (labels are chosen at training: data.num_labels)")
+    ] = 2000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     shard_size: Annotated[int, typer.Option("--shard-size", help="patients per parquet shard")] = 50_000,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
@@ -74,7 +168,7 @@ def synth_notes_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="output directory (created; must not exist unless --overwrite)")],
     cohort: Annotated[Optional[Path], typer.Option("--cohort", help="an existing synthetic cohort (clincode synth ehr)")] = None,
     patients: Annotated[Optional[int], typer.Option("--patients", help="generate a fresh cohort of N patients instead")] = None,
-    codes: Annotated[int, typer.Option("--codes", help="code universe of a generated cohort")] = 500,
+    codes: Annotated[int, typer.Option("--codes", help="distinct ICD-10-CM codes of a generated cohort (as synth ehr --codes)")] = 500,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
 ) -> None:
@@ -96,7 +190,7 @@ app.add_typer(prepare_app, name="prepare")
 def prepare_ehr_cmd(
     path: Annotated[Path, typer.Argument(help="the release: MIMIC-IV root (with hosp/), MIMIC-III CSV folder, or MEDS dir")],
     out_dir: Annotated[Path, typer.Option("--out", help="output MEDS directory (must not exist unless --overwrite)")],
-    source: Annotated[str, typer.Option("--source", help="mimic-iv, mimic-iii or meds")] = "mimic-iv",
+    source: Annotated[str, typer.Option("--source", metavar=EhrSource.metavar(), help="kind of release")] = EhrSource.MIMIC_IV.value,
     icd9_to_icd10: Annotated[bool, typer.Option("--icd9-to-icd10", help="map ICD-9-CM diagnoses to ICD-10-CM (GEMs)")] = False,
     include_death: Annotated[bool, typer.Option("--include-death", help="write MEDS_DEATH events")] = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the patient-level split")] = 0,
@@ -106,12 +200,11 @@ def prepare_ehr_cmd(
 
     Every dropped or altered record is counted in metadata/dataset.json (counts.skipped).
     """
-    from clincode.data.sources import EHR_SOURCES, prepare_ehr
+    from clincode.data.sources import prepare_ehr
 
-    if source not in EHR_SOURCES:
-        raise ValueError(f"--source must be one of {', '.join(EHR_SOURCES.names())}, got {source!r}")
+    kind = EhrSource.parse(source, "--source").value
     result = prepare_ehr(
-        source, path, out_dir, overwrite=overwrite, icd9_to_icd10=icd9_to_icd10, seed=seed, include_death=include_death
+        kind, path, out_dir, overwrite=overwrite, icd9_to_icd10=icd9_to_icd10, seed=seed, include_death=include_death
     )
     out.print(f"wrote {result}")
 
@@ -121,14 +214,14 @@ def prepare_ehr_cmd(
 def prepare_notes_cmd(
     path: Annotated[Path, typer.Argument(help="the release: MIMIC-III CSV folder, MIMIC-IV-Note root, or CodiEsp root")],
     out_dir: Annotated[Path, typer.Option("--out", help="output directory (must not exist unless --overwrite)")],
-    source: Annotated[str, typer.Option("--source", help="mimic-iii, mimic-iv-note or codiesp")] = "mimic-iii",
+    source: Annotated[str, typer.Option("--source", metavar=NotesSource.metavar(), help="kind of release")] = NotesSource.MIMIC_III.value,
     splits: Annotated[Optional[Path], typer.Option("--splits", help="CAML *_hadm_ids.csv directory or Edin et al. split table (MIMIC); default: by patient")] = None,
-    split_variant: Annotated[Optional[str], typer.Option("--split-variant", help="CAML list variant: full or 50")] = None,
+    split_variant: Annotated[Optional[str], typer.Option("--split-variant", metavar=SplitVariant.metavar(), help="CAML list variant (MIMIC)")] = None,
     hosp: Annotated[Optional[Path], typer.Option("--hosp", help="MIMIC-IV root with hosp/ (mimic-iv-note; default: PATH)")] = None,
-    code_types: Annotated[str, typer.Option("--code-types", help="D, P or DP (default: DP for MIMIC, D for CodiEsp)")] = "",
-    icd_version: Annotated[Optional[int], typer.Option("--icd-version", help="mimic-iv-note: keep ICD 9 or 10 codes only")] = None,
-    language: Annotated[str, typer.Option("--language", help="codiesp: en or es")] = "en",
-    on_error: Annotated[str, typer.Option("--on-error", help="raise, or skip and count bad inputs")] = "raise",
+    code_types: Annotated[Optional[str], typer.Option("--code-types", metavar="<D|P|D,P>", help=CODE_TYPES_HELP + " (default: D,P for MIMIC, D for CodiEsp)")] = None,
+    icd_version: Annotated[Optional[str], typer.Option("--icd-version", metavar=IcdVersion.metavar(), help="mimic-iv-note: keep ICD-9 or ICD-10 codes only (default: both)")] = None,
+    language: Annotated[str, typer.Option("--language", metavar=Language.metavar(), help="CodiEsp text: en (machine-translated) or es (original)")] = Language.EN.value,
+    on_error: Annotated[str, typer.Option("--on-error", metavar=OnError.metavar(), help="raise at the first bad input, or skip and count bad inputs")] = OnError.RAISE.value,
     seed: Annotated[int, typer.Option("--seed", help="seed of the patient-level split")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
 ) -> None:
@@ -138,10 +231,13 @@ def prepare_notes_cmd(
     """
     from clincode.notes_cli import prepare_notes
 
+    version = _optional(IcdVersion, icd_version, "--icd-version")
     result, info = prepare_notes(
-        source, path, out_dir, overwrite=overwrite, splits=splits, split_variant=split_variant, hosp=hosp,
-        code_types=tuple(code_types.upper()) or None, icd_version=icd_version, language=language,
-        on_error=on_error, seed=seed,
+        NotesSource.parse(source, "--source").value, path, out_dir, overwrite=overwrite, splits=splits,
+        split_variant=_optional(SplitVariant, split_variant, "--split-variant"), hosp=hosp,
+        code_types=None if code_types is None else parse_code_types(code_types),
+        icd_version=None if version is None else int(version), language=Language.parse(language, "--language").value,
+        on_error=OnError.parse(on_error, "--on-error").value, seed=seed,
     )  # fmt: skip
     docs = ", ".join(f"{k} {v}" for k, v in info["documents"].items())
     out.print(f"wrote {result} ({docs}; skipped {info['skipped'] or 'nothing'})")
@@ -170,13 +266,12 @@ def evaluate_cmd(
     run_dir: Annotated[Path, typer.Argument(help="a run directory written by `clincode train`")],
     retune: Annotated[bool, typer.Option("--retune", help="tune thresholds on the tuning split again")] = False,
     bootstrap: Annotated[Optional[int], typer.Option("--bootstrap", help="bootstrap resamples (default: the run's config)")] = None,
-    split: Annotated[str, typer.Option("--split", help="split to score: held_out or tuning")] = "held_out",
+    split: Annotated[str, typer.Option("--split", metavar=EvalSplit.metavar(), help="split to score")] = EvalSplit.HELD_OUT.value,
 ) -> None:
     """Score a trained run: metrics.json and metrics.md in the run directory."""
     from clincode.train.evaluate import evaluate_run
 
-    if split not in ("held_out", "tuning"):
-        raise ValueError(f"--split must be held_out or tuning, got {split!r}")
+    split = EvalSplit.parse(split, "--split").value
     evaluate_run(run_dir, console=err, retune=retune, n_bootstrap=bootstrap, split=split)
     out.print(f"wrote {run_dir / ('metrics.json' if split == 'held_out' else f'metrics_{split}.json')}")
 
@@ -188,9 +283,9 @@ def predict(
     data: Annotated[Path, typer.Option("--data", help="MEDS dataset directory (or, for a text-coding run, notes) to predict on")],
     out_file: Annotated[Path, typer.Option("--out", help="output file: .parquet, .csv or .jsonl")],
     top_k: Annotated[int, typer.Option("--top-k", help="top codes listed per visit")] = 10,
-    split: Annotated[Optional[str], typer.Option("--split", help="only this split of the dataset (default: all patients)")] = None,
-    rule: Annotated[str, typer.Option("--rule", help="decision rule for `alert`: global, per_label or 0.5")] = "global",
-    fmt: Annotated[str, typer.Option("--format", help="table, or codiesp (submission file; coding runs only)")] = "table",
+    split: Annotated[Optional[str], typer.Option("--split", metavar=Split.metavar(), help="only this split of the dataset (default: all)")] = None,
+    rule: Annotated[str, typer.Option("--rule", metavar=Rule.metavar(), help="decision rule of the `alert` column")] = Rule.GLOBAL.value,
+    fmt: Annotated[str, typer.Option("--format", metavar=OutputFormat.metavar(), help="codiesp: CodiEsp submission file (coding runs only)")] = OutputFormat.TABLE.value,
 ) -> None:
     """Forecast the next visit's codes for every patient and visit of a dataset.
 
@@ -200,9 +295,10 @@ def predict(
     """
     from clincode.train.predict import predict_to_file
 
-    if rule not in ("global", "per_label", "0.5"):
-        raise ValueError(f"--rule must be global, per_label or 0.5, got {rule!r}")
-    n = predict_to_file(run_dir, data, out_file, top_k=top_k, split=split, rule=rule, console=err, fmt=fmt)  # type: ignore[arg-type]
+    n = predict_to_file(
+        run_dir, data, out_file, top_k=top_k, split=_optional(Split, split, "--split"),
+        rule=Rule.parse(rule, "--rule").value, console=err, fmt=OutputFormat.parse(fmt, "--format").value,  # type: ignore[arg-type]
+    )  # fmt: skip
     out.print(f"wrote {n} rows to {out_file}")
 
 
@@ -256,9 +352,9 @@ def audit(
 def segments(
     path: Annotated[Path, typer.Argument(help="a MEDS cohort directory, a CodiEsp root, or a notes table file")],
     eta: Annotated[float, typer.Option("--eta", help="segmentation tolerance eta_S (> 0; the paper uses 0.5)")] = 0.5,
-    num_labels: Annotated[Optional[int], typer.Option("--num-labels", help="top-V labels (default: all seen in train)")] = None,
-    language: Annotated[str, typer.Option("--language", help="CodiEsp text language: en or es")] = "en",
-    code_types: Annotated[str, typer.Option("--code-types", help="CodiEsp code types: D, P or D,P")] = "D",
+    num_labels: Annotated[Optional[int], typer.Option("--num-labels", help="label space size V: the top-V codes of train (default: all)")] = None,
+    language: Annotated[str, typer.Option("--language", metavar=Language.metavar(), help="CodiEsp text: en (machine-translated) or es (original)")] = Language.EN.value,
+    code_types: Annotated[str, typer.Option("--code-types", metavar="<D|P|D,P>", help="CodiEsp " + CODE_TYPES_HELP)] = "D",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Frequency segments of the training labels (Segmented Harmonic loss, tail first)."""
@@ -268,11 +364,12 @@ def segments(
 
     if not eta > 0:
         raise ValueError(f"--eta must be > 0, got {eta}")
-    types = tuple(t.strip().upper() for t in code_types.split(",") if t.strip())
-    prefixes = tuple(p for t, p in (("D", "ICD10CM//"), ("P", "ICD10PCS//")) if t in types) or ("ICD10CM//",)
+    types = parse_code_types(code_types)
+    prefixes = tuple(p for t, p in (("D", "ICD10CM//"), ("P", "ICD10PCS//")) if t in types)
     counts, _ = dataset_label_counts(
-        path, num_labels=num_labels, code_prefixes=prefixes + ("ICD9CM//",), language=language, code_types=types
-    )
+        path, num_labels=num_labels, code_prefixes=prefixes + ("ICD9CM//",),
+        language=Language.parse(language, "--language").value, code_types=types,
+    )  # fmt: skip
     result = segments_report(counts, eta)
     if as_json:
         out.print_json(json.dumps(result))
@@ -349,7 +446,10 @@ def demo(
         str, typer.Option("--losses", help="comma-separated losses to compare (see `clincode list losses`)")
     ] = "bce,weighted_bce,class_balanced,focal,asymmetric,dependency_aware",
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    labels: Annotated[int, typer.Option("--labels", help="label space size V (capped at the codes seen in training)")] = 1538,
+    num_labels: Annotated[
+        int, typer.Option("--num-labels", help="label space size V: the top-V codes of train (capped at the codes seen there)")
+    ] = 1538,
+    labels: Annotated[Optional[int], typer.Option("--labels", hidden=True, help="alias of --num-labels")] = None,
 ) -> None:
     """The main job: synthetic cohort, one EHR Transformer per loss, evaluation, comparison report."""
     from clincode.demo import run_demo
@@ -357,8 +457,14 @@ def demo(
     names = [x.strip() for x in losses.split(",") if x.strip()]
     if not names:
         raise ValueError("--losses names no loss")
-    run_demo(out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=labels, console=err)
+    if labels is not None:
+        num_labels = labels
+    run_demo(out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=num_labels, console=err)
 
 
 def main() -> None:  # pragma: no cover
-    app(sys.argv[1:])
+    app(sys.argv[1:], prog_name="clincode")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from clincode import cli
 from clincode.cli import app
 from clincode.train.predict import forecast_rows
 
@@ -105,7 +106,7 @@ def test_demo_quick_run(tmp_path):
     """`clincode demo` end to end on a tiny cohort: cohort, one run per loss, table, report."""
     res = runner.invoke(
         app,
-        ["demo", "--out", str(tmp_path / "d"), "--patients", "300", "--epochs", "1", "--losses", "bce,dependency_aware", "--labels", "40"],
+        ["demo", "--out", str(tmp_path / "d"), "--patients", "300", "--epochs", "1", "--losses", "bce,dependency_aware", "--num-labels", "40"],
     )
     assert res.exit_code == 0, res.output
     bench = next((tmp_path / "d").glob("demo-*"))
@@ -113,6 +114,8 @@ def test_demo_quick_run(tmp_path):
     runs = sorted(p.name for p in (bench / "runs").iterdir() if not p.name.startswith("."))
     assert runs == ["name=bce__seed=0", "name=dependency_aware__seed=0"]
     res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--losses", "focl"])
+    assert res.exit_code == 1 and "focal" in res.output
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--losses", "focl", "--labels", "40"])  # alias
     assert res.exit_code == 1 and "focal" in res.output
 
 
@@ -126,3 +129,76 @@ def test_prepare_ehr_mimic_iv_demo(tmp_path):
     assert meta["source"] == "mimic-iv" and "skipped" in meta["counts"]
     res = runner.invoke(app, ["prepare", "ehr", str(shared), "--out", str(tmp_path / "x"), "--source", "mimic-v"])
     assert res.exit_code == 1 and "mimic-iv" in res.output and not (tmp_path / "x").exists()
+
+
+def test_choices_match_the_library():
+    """The CLI's closed option sets are the library's own (sources, splits, languages, on_error)."""
+    from clincode.data.notes.codiesp import TEXT_DIRS
+    from clincode.data.notes._skips import ON_ERROR_CHOICES
+    from clincode.data.sources import SOURCES
+    from clincode.data.splits import SPLIT_NAMES
+    from clincode.notes_cli import NOTE_SOURCES
+
+    assert {c.value for c in cli.EhrSource} == set(SOURCES)
+    assert {c.value for c in cli.NotesSource} == set(NOTE_SOURCES)
+    assert [c.value for c in cli.Split] == list(SPLIT_NAMES)
+    assert {c.value for c in cli.Language} == set(TEXT_DIRS)
+    assert {c.value for c in cli.OnError} == set(ON_ERROR_CHOICES)
+
+
+@pytest.mark.parametrize(
+    "command, option, listed",
+    [
+        (["prepare", "ehr"], "--source", "<mimic-iv|mimic-iii|meds>"),
+        (["prepare", "notes"], "--source", "<mimic-iii|mimic-iv-note|codiesp>"),
+        (["prepare", "notes"], "--code-types", "<D|P|D,P>"),
+        (["prepare", "notes"], "--on-error", "<raise|skip>"),
+        (["evaluate"], "--split", "<held_out|tuning>"),
+        (["predict"], "--rule", "<global|per_label|0.5>"),
+        (["predict"], "--format", "<table|codiesp>"),
+        (["segments"], "--language", "<en|es>"),
+        (["segments"], "--code-types", "<D|P|D,P>"),
+        (["demo"], "--num-labels", "[default: 1538]"),
+    ],
+)
+def test_help_lists_choices(command, option, listed):
+    res = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    line = next(x for x in res.output.splitlines() if option in x)
+    assert listed in line
+
+
+def test_choice_parsing():
+    assert cli.EhrSource.parse("MIMIC-IV", "--source") is cli.EhrSource.MIMIC_IV
+    assert cli.Rule.parse(" Per_Label ", "--rule") is cli.Rule.PER_LABEL
+    with pytest.raises(ValueError, match="--rule must be one of global, per_label, 0.5; got 'best'"):
+        cli.Rule.parse("best", "--rule")
+    assert cli.parse_code_types("D,P") == ("D", "P")
+    assert cli.parse_code_types("p, d") == ("D", "P")
+    assert cli.parse_code_types("d") == ("D",)
+    assert cli.parse_code_types("DP") == ("D", "P")
+    for bad in ["", "D,X", "D,D", "D,,P"]:
+        with pytest.raises(ValueError, match="--code-types must be D, P or D,P"):
+            cli.parse_code_types(bad)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["evaluate", "RUN", "--split", "train"], "--split must be one of held_out, tuning; got 'train'"),
+        (["predict", "RUN", "--data", ".", "--out", "x.parquet", "--rule", "best"], "--rule must be one of global, per_label, 0.5"),
+        (["predict", "RUN", "--data", ".", "--out", "x.parquet", "--format", "tsv"], "--format must be one of table, codiesp"),
+        (["predict", "RUN", "--data", ".", "--out", "x.parquet", "--split", "test"], "--split must be one of train, tuning, held_out"),
+        (["segments", ".", "--code-types", "X"], "--code-types must be D, P or D,P"),
+        (["segments", ".", "--language", "fr"], "--language must be one of en, es"),
+        (["prepare", "notes", ".", "--out", "OUT", "--source", "codiesp", "--code-types", "D;P"], "--code-types must be D, P or D,P"),
+        (["prepare", "notes", ".", "--out", "OUT", "--on-error", "ignore"], "--on-error must be one of raise, skip"),
+        (["prepare", "notes", ".", "--out", "OUT", "--icd-version", "11"], "--icd-version must be one of 9, 10"),
+    ],
+)
+def test_bad_choice_one_sentence(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1, res.output
+    assert "error:" in res.output and message in res.output
+    assert not (tmp_path / "OUT").exists()
