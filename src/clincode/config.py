@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 
 
 class TextDataConfig(_Strict):
-    """``data.text``: the notes dataset and text pipeline of a ``task: coding`` run (METHODS.md s.3)."""
+    """``data.text``: the notes dataset and text pipeline of a ``task: coding`` run (docs/methods.md section 4)."""
 
     format: Literal["auto", "codiesp", "table"] = Field(
         "auto", description="auto: a directory with train/dev/test is CodiEsp, else a notes table (file or dir/notes.parquet)"

@@ -1,4 +1,4 @@
-"""Slow, explicit reference implementations of every loss, written from METHODS.md.
+"""Slow, explicit reference implementations of every loss, written from docs/methods.md.
 
 Plain Python floats (double precision) and loops over rows and labels: no vectorisation, no
 shared code with clincode.losses, so a bug in the library cannot hide in its own reference.

@@ -23,7 +23,7 @@ from clincode.losses import (
 
 
 def slow_reference(x: torch.Tensor, t: torch.Tensor, w_raw: torch.Tensor, alpha_neg=25.0, lam=10.0, eps=1e-6):
-    """METHODS.md section 1 with explicit loops over rows; plain autograd, float64."""
+    """docs/methods.md section 1.3 with explicit loops over rows; plain autograd, float64."""
     x = x.reshape(-1, x.shape[-1]).double()
     t = t.reshape(-1, t.shape[-1])
     w_raw = w_raw.double()

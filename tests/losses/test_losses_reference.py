@@ -1,4 +1,4 @@
-"""Every loss against a slow explicit loop written from METHODS.md (float64, 1e-6), and
+"""Every loss against a slow explicit loop written from docs/methods.md (float64, 1e-6), and
 hand-computed values for a tiny case of each."""
 
 from __future__ import annotations

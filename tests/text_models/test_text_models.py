@@ -136,7 +136,7 @@ def test_ram_parameter_count_at_600_channels() -> None:
         return 3 * c_in * c_out + 2 * c_out + 3 * c_out * c_out + 2 * c_out
 
     expected = block(600, 300) + block(300, 150) + block(150, 150) + block(150, 300) + block(300, 600)
-    assert expected == 3_178_500  # "about 3.2M" (METHODS.md section 3)
+    assert expected == 3_178_500  # "about 3.2M" (docs/methods.md section 4.2)
     ram = RAM(600)
     assert sum(p.numel() for p in ram.parameters()) == expected
     assert isinstance(ram.up1.conv1, torch.nn.ConvTranspose1d) and isinstance(ram.down1.conv1, torch.nn.Conv1d)

@@ -79,7 +79,7 @@ def test_artefact_holds_frozen_word2vec_and_ccs_head(marn_run):
 
 
 def _focal_reference(logits: Tensor, targets: Tensor, alpha: float = 0.999, gamma: float = 2.0) -> Tensor:
-    """METHODS.md s.3 written out: alpha (1 - p_t)^gamma * (-log p_t), mean over all entries."""
+    """docs/methods.md section 4.4 written out: alpha (1 - p_t)^gamma * (-log p_t), mean over all entries."""
     total = torch.zeros((), dtype=torch.float64)
     for i in range(logits.shape[0]):
         for j in range(logits.shape[1]):
@@ -230,7 +230,7 @@ def test_packaged_codiesp_configs_build_their_model_and_loss(model, notes, tmp_p
     num_ccs = data.num_ccs if cfg.data.text.ccs else 0
     batch = CodingCollator(data.num_labels, num_ccs)([ds[0], ds[1]])
     out = parts.model.eval()(batch)
-    if model == "marn":  # METHODS.md s.3: focal loss, 0.7 / 0.3 multitask, frozen embeddings
+    if model == "marn":  # docs/methods.md section 4.4: focal loss, 0.7 / 0.3 multitask, frozen embeddings
         assert isinstance(parts.criterion, MultitaskLoss) and parts.criterion.ccs_weight == 0.3
         assert cfg.loss.name == "focal_marn" and cfg.trainer.monitor == "val/f1_macro" and cfg.trainer.patience == 10
         assert not parts.model.embed.embedding.weight.requires_grad

@@ -1,4 +1,4 @@
-"""Audit of a learned label-dependency matrix W (Ho et al. 2026, METHODS.md section 1).
+"""Audit of a learned label-dependency matrix W (Ho et al. 2026, docs/methods.md section 1.8).
 
 W is an output-space compatibility weight, not a causal effect or a co-occurrence frequency; the
 audit therefore reports how it relates to co-occurrence (PMI on the training split) and, on

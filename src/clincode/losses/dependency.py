@@ -1,4 +1,4 @@
-"""Dependency-aware ranking loss (Ho et al. 2026, CHIL; METHODS.md section 1)."""
+"""Dependency-aware ranking loss (Ho et al. 2026, CHIL; docs/methods.md section 1.3)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class _DependencyTerms(torch.autograd.Function):
     every fresh large buffer costs page faults, and autograd would keep about a dozen.
     Backward: dL/dx = (gC * omega + dL/dv from the form) * dv/dx, in place.
 
-    c is formed as 1 - sigmoid(-s x) (two passes instead of four), which is METHODS.md's
+    c is formed as 1 - sigmoid(-s x) (two passes instead of four), which is docs/methods.md's
     ``1 - |p - y|`` up to float rounding: below c ~ 1e-7 (float32) it rounds to 0, where its
     gradient is below 1e-7 of the largest anyway.
     """

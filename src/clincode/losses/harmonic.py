@@ -1,4 +1,4 @@
-"""Segmented Harmonic loss and its focal form (Ray et al. 2023, METHODS.md section 2).
+"""Segmented Harmonic loss and its focal form (Ray et al. 2023, docs/methods.md section 3.2).
 
 For segment r of the frequency segmentation, ``SH(q_r) = -(1/beta_SH_r) sum_i log q_r,i`` and
 ``SH-focal(q_r) = -(1/beta_SH_r) sum_i (1 - q_r,i)^gamma log q_r,i``, where q is the probability

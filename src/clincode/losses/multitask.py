@@ -1,6 +1,6 @@
 """MARN's multitask objective: a weighted sum of an ICD-head loss and a CCS-head loss.
 
-Sun et al. 2022 (METHODS.md section 3): ``L = 0.7 * L_ICD + 0.3 * L_CCS``, here
+Sun et al. 2022 (docs/methods.md section 4.4): ``L = 0.7 * L_ICD + 0.3 * L_CCS``, here
 ``(1 - ccs_weight) * L_icd + ccs_weight * L_ccs``. Each part is any registered loss, built for its
 own label count and fitted on its own training statistics.
 """

@@ -10,7 +10,7 @@ import numpy as np
 class Segmenter:
     """Split labels into segments of tolerable frequency variance, starting from the tail.
 
-    Rule (METHODS.md section 2): sort labels by training frequency (ascending, ties by label
+    Rule (docs/methods.md section 3.1): sort labels by training frequency (ascending, ties by label
     index); starting from the rarest, grow a segment while
     ``std(freqs in segment) <= eta * min(freqs in segment)``, then start the next one. The
     standard deviation is the population one (ddof = 0) [ours: the paper does not say].

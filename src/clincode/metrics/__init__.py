@@ -1,4 +1,4 @@
-"""Multi-label evaluation (METHODS.md section 4): plain numpy, exact, masked.
+"""Multi-label evaluation (docs/methods.md section 5): plain numpy, exact, masked.
 
 Inputs everywhere: ``probs`` float ``(N, V)`` probabilities and ``targets`` ``(N, V)`` in
 {1, 0, -1} (-1 ignored; all-ignored rows dropped).

@@ -1,7 +1,7 @@
 """Row-wise retrieval metrics: P@k, R@k and MAP (TREC style) on masked multi-label data.
 
 Each row (visit or document) ranks its valid labels by probability; ignored entries (-1) are
-never retrieved (their score is taken as -inf). Definitions (METHODS.md section 4):
+never retrieved (their score is taken as -inf). Definitions (docs/methods.md sections 5.2-5.3):
 
 - ``hits@k``: gold labels among the k highest-scoring valid labels. When scores tie across the
   k-th place the expected number of hits under a uniformly random order of the tied labels is

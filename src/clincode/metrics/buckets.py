@@ -1,6 +1,6 @@
 """Head / medium / tail label buckets by training frequency.
 
-Every metric is also reported on each bucket's labels (METHODS.md section 4). Two ways to cut:
+Every metric is also reported on each bucket's labels (docs/methods.md section 5.7). Two ways to cut:
 
 - ``BucketSpec(kind="quantile", edges=(1/3, 2/3))`` (default) [ours]: tertiles of the labels
   ranked by training count. The tail holds the ``ceil(edges[0] * V)`` rarest labels, the head the

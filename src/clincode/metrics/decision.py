@@ -1,6 +1,6 @@
 """Precision, recall, F1 and alert volume under a decision rule ``prob >= threshold``.
 
-Definitions (METHODS.md section 4), matching scikit-learn with ``zero_division=0``:
+Definitions (docs/methods.md section 5.5), matching scikit-learn with ``zero_division=0``:
 
 - a valid entry is predicted positive when ``prob >= threshold`` (per-label thresholds allowed);
   ``>=`` matches ``precision_recall_curve``, whose thresholds are attained scores. Thresholds

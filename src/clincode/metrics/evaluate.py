@@ -1,4 +1,4 @@
-"""``evaluate``: every metric of METHODS.md section 4 in one JSON-serialisable dict.
+"""``evaluate``: every metric of docs/methods.md section 5 in one JSON-serialisable dict.
 
 Output structure (``None`` wherever a value is undefined, e.g. a macro average without any
 usable label; all numbers are plain Python floats / ints)::

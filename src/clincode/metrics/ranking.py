@@ -1,6 +1,6 @@
 """Exact AUROC and AUPRC (average precision), per label and micro, on masked multi-label data.
 
-Definitions (METHODS.md section 4), identical to scikit-learn's on the valid entries:
+Definitions (docs/methods.md section 5.1), identical to scikit-learn's on the valid entries:
 
 - AUROC = P(score of a positive > score of a negative) + 0.5 P(tie): the Mann-Whitney form,
   equal to ``roc_auc_score`` (trapezoidal ROC, ties on a diagonal segment).

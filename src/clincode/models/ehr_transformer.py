@@ -1,6 +1,6 @@
 """BEHRT-style EHR Transformer for next-visit diagnosis forecasting.
 
-METHODS.md section 1 [ours]: the Ho et al. paper does not state its backbone's exact shape. We use a
+docs/methods.md section 1.2 [ours]: the Ho et al. paper does not state its backbone's exact shape. We use a
 BEHRT-style encoder (Li et al. 2020): each input token is a code, and its embedding is the sum of
 code, age, visit-position, segment (alternating per visit) and sex embeddings. Attention is causal
 at visit level: a token of visit t attends only to tokens of visits <= t, so the representation of

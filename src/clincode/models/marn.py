@@ -1,4 +1,4 @@
-"""MARN (Sun et al. 2022; METHODS.md section 3): BiGRU -> RAM -> CAML-style label attention heads.
+"""MARN (Sun et al. 2022; docs/methods.md section 4): BiGRU -> RAM -> CAML-style label attention heads.
 
 Embedding (100-d, dropout 0.2) -> BiGRU (300 per direction, H: [B, T, 600]) -> RAM (O: [B, T, 600])
 -> an ICD head A = softmax_T(U O^T), M = A O, logit_l = <F_l, M_l> + b_l and, when ``num_ccs > 0``,

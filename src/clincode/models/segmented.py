@@ -1,4 +1,4 @@
-"""Per-segment models (Ray et al. 2023, METHODS.md section 2): one model per frequency segment.
+"""Per-segment models (Ray et al. 2023, docs/methods.md section 3.3): one model per frequency segment.
 
 The labels are split into frequency segments by :class:`clincode.losses.Segmenter` on the
 training label counts. ``shared_encoder: false`` (the paper) holds one complete sub-model per

@@ -44,7 +44,7 @@ class TextEmbedding(nn.Module):
 
     @torch.no_grad()
     def load(self, matrix: Tensor) -> None:
-        """Copy a pretrained [vocab_size, embed_dim] matrix, rows L2-normalised (METHODS.md section 3).
+        """Copy a pretrained [vocab_size, embed_dim] matrix, rows L2-normalised (docs/methods.md section 4.1).
 
         All-zero rows stay zero; the PAD row is set to zero.
         """

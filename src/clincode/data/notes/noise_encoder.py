@@ -1,4 +1,4 @@
-"""Sentence encoders for the embedding-similarity noise filter (Ray et al. 2023, METHODS.md s.2).
+"""Sentence encoders for the embedding-similarity noise filter (Ray et al. 2023, docs/methods.md section 3.4).
 
 An :class:`Embedder` splits a note into chunks of at most ``max_tokens`` encoder tokens and maps
 texts to embeddings [N, D]. :class:`SentenceEmbedder` wraps any local sentence-transformers model

@@ -1,4 +1,4 @@
-"""Embedding-similarity noise filter of training labels (Ray et al. 2023, METHODS.md section 2).
+"""Embedding-similarity noise filter of training labels (Ray et al. 2023, docs/methods.md section 3.4).
 
 For every TRAIN document: split the text into chunks of the encoder's maximum length, embed each
 chunk, average the (unit-length) chunk embeddings; embed each code's description; drop the gold

@@ -1,6 +1,6 @@
 """MARN's text pipeline: tokenisation, training-set vocabulary, truncated id sequences.
 
-Follows METHODS.md section 3 (Sun et al. 2022, after CAML's preprocessing): lowercase, ``\\w+``
+Follows docs/methods.md section 4.1 (Sun et al. 2022, after CAML's preprocessing): lowercase, ``\\w+``
 tokens, tokens made only of numeric characters dropped, first 4,000 tokens kept; the vocabulary
 is every word occurring in at least 3 *training* documents (document frequency, not count),
 others map to UNK; PAD = 0, UNK = 1.

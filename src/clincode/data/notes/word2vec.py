@@ -1,6 +1,6 @@
 """word2vec embeddings for MARN / CAML-style models, trained on the training split only.
 
-METHODS.md section 3: CBOW, 100 dimensions, trained on the training corpus (MARN and CAML both use
+docs/methods.md section 4.1: CBOW, 100 dimensions, trained on the training corpus (MARN and CAML both use
 gensim). The returned matrix has one row per :class:`TextVocab` entry, in vocabulary id order, so
 row ``i`` embeds ``vocab.tokens_[i]``; L2-normalising and freezing the rows is the model's job.
 

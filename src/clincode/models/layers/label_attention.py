@@ -1,6 +1,6 @@
 """Per-label attention over token features (CAML and LAAT styles).
 
-CAML (Mullenbach et al. 2018; METHODS.md section 3, MARN's heads): scores S = U H^T.
+CAML (Mullenbach et al. 2018; docs/methods.md section 4.3, MARN's heads): scores S = U H^T.
 LAAT (Vu et al. 2020): scores S = U tanh(W H^T), W: d_a x D, U: L x d_a.
 Both: A = softmax_T(S) with padding masked out before the softmax, M = A H [B, L, D], and
 logit_l = <F_l, M_l> + b_l with a separate output vector F_l per label.

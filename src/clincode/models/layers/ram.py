@@ -1,4 +1,4 @@
-"""Recalibrated Aggregation Module (RAM) of MARN (Sun et al. 2022; METHODS.md section 3).
+"""Recalibrated Aggregation Module (RAM) of MARN (Sun et al. 2022; docs/methods.md section 4.2).
 
 A block = Conv1d(k=3, pad=1, no bias) -> BatchNorm -> tanh -> Conv1d(k=3, pad=1, no bias) -> BatchNorm;
 the sequence length never changes, only channels. With C input channels (600 in MARN):

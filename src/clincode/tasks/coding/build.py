@@ -1,6 +1,6 @@
 """The prepared text-coding task: notes -> token ids, ICD label columns and CCS label columns.
 
-Everything is fitted on the TRAIN split only (METHODS.md section 3):
+Everything is fitted on the TRAIN split only (docs/methods.md section 4.1):
 
 - the word vocabulary (:class:`TextVocab`: words in >= ``min_df`` training documents, PAD 0, UNK 1);
 - the ICD label space (:class:`LabelSpace` at level ``code``): codes in >= ``min_label_count``

@@ -9,7 +9,7 @@ line order within each document, so codes are written best first; ties in probab
 label-column order (a stable sort). Subtasks D and P are separate submissions: a label space
 mixing vocabularies must name the one to write (``vocab=``).
 
-MAP (TREC style, METHODS.md section 4): per document, the mean over its gold codes of the
+MAP (TREC style, docs/methods.md section 5.3): per document, the mean over its gold codes of the
 precision at the rank where each is retrieved (0 for a gold code that is not retrieved); MAP
 averages over documents with at least one gold code. :func:`trec_map` computes it from a ranking
 file re-read with :func:`read_codiesp_ranking`; for a full ranking (``top_k=None``) without tied

@@ -88,7 +88,7 @@ def prepare_coding(cfg: RunConfig, *, console: Console | None = None) -> CodingD
     console = console or Console(stderr=True)
     if cfg.data.path is None:
         raise ValueError(
-            "data.path is not set: give a CodiEsp release directory or a notes table, e.g. --set data.path=../shared/data/codiesp"
+            "data.path is not set: give a CodiEsp release directory or a notes table, e.g. --set data.path=path/to/codiesp"
         )
     text = text_config(cfg)
     resolve_notes_source(Path(cfg.data.path), text.format)  # clear error before any cache work

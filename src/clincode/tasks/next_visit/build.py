@@ -1,7 +1,7 @@
 """Next-visit diagnosis forecasting over any MEDS-shaped dataset.
 
 At each visit t of a patient the target is the label set of visit t+1 (the last visit has no
-target). Definitions ([ours] where the papers are silent, see METHODS.md section 1):
+target). Definitions ([ours] where the papers are silent, see docs/methods.md section 1.1):
 
 - Visit: a patient's timed events grouped by timestamp (default) or, with ``visit_window``, by an
   anchored window: a new visit starts when an event is more than ``visit_window`` after the first
