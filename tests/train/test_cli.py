@@ -135,12 +135,12 @@ def test_choices_match_the_library():
     """The CLI's closed option sets are the library's own (sources, splits, languages, on_error)."""
     from clincode.data.notes.codiesp import TEXT_DIRS
     from clincode.data.notes._skips import ON_ERROR_CHOICES
-    from clincode.data.sources import SOURCES
+    from clincode.data.notes import NOTE_SOURCES
+    from clincode.data.sources import EHR_SOURCES
     from clincode.data.splits import SPLIT_NAMES
-    from clincode.notes_cli import NOTE_SOURCES
 
-    assert {c.value for c in cli.EhrSource} == set(SOURCES)
-    assert {c.value for c in cli.NotesSource} == set(NOTE_SOURCES)
+    assert {c.value for c in cli.EhrSource} == set(EHR_SOURCES.names())
+    assert {c.value for c in cli.NotesSource} == set(NOTE_SOURCES.names())
     assert [c.value for c in cli.Split] == list(SPLIT_NAMES)
     assert {c.value for c in cli.Language} == set(TEXT_DIRS)
     assert {c.value for c in cli.OnError} == set(ON_ERROR_CHOICES)
@@ -149,8 +149,8 @@ def test_choices_match_the_library():
 @pytest.mark.parametrize(
     "command, option, listed",
     [
-        (["prepare", "ehr"], "--source", "<mimic-iv|mimic-iii|meds>"),
-        (["prepare", "notes"], "--source", "<mimic-iii|mimic-iv-note|codiesp>"),
+        (["prepare", "ehr"], "--source", "<meds|mimic-iii|mimic-iv>"),
+        (["prepare", "notes"], "--source", "<codiesp|mimic-iii|mimic-iv-note>"),
         (["prepare", "notes"], "--code-types", "<D|P|D,P>"),
         (["prepare", "notes"], "--on-error", "<raise|skip>"),
         (["evaluate"], "--split", "<held_out|tuning>"),
