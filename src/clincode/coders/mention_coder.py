@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from clincode.coders.matcher import KeyMatcher
+from clincode.coders.matcher import BagMatcher, KeyMatcher, Match
 from clincode.coders.negation import NegationDetector
 from clincode.coders.normalize import TextNormalizer, Tokens, check_language
 
 STATE_VERSION = 1
+KEY_MODES: tuple[str, ...] = ("exact", "bag", "both")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Evidence:
     negated_share: float  # share of the key's occurrences that are negated
     description: bool  # key comes from a code description
     key_docs: int  # n_k: training documents with the key
+    key_hits: int  # n_kc: of those, documents where the code is gold
 
 
 def as_mention(item: Mention | Mapping[str, Any] | tuple[str, str]) -> Mention:
@@ -87,6 +89,11 @@ class MentionCoder:
         combine: ``"noisy_or"`` or ``"max"`` over a code's keys.
         prior_weight: weight of the training prior added to the match score.
         longest_only: drop an occurrence that lies inside a longer occurrence of another key.
+        keys: ``"exact"`` (phrase keys, contiguous tokens), ``"bag"`` (a phrase of two or more
+            content words becomes a bag-of-words key, see :class:`~clincode.coders.matcher.BagMatcher`;
+            shorter phrases stay exact) or ``"both"``.
+        bag_window: extra tokens allowed inside a bag match.
+        prefix_len: truncate stems to this many characters (0: no truncation).
     """
 
     def __init__(
@@ -100,8 +107,13 @@ class MentionCoder:
         combine: str = "noisy_or",
         prior_weight: float = 1e-3,
         longest_only: bool = False,
+        keys: str = "exact",
+        bag_window: int = 2,
+        prefix_len: int = 0,
     ) -> None:
         check_language(language)
+        if keys not in KEY_MODES:
+            raise ValueError(f"keys is {keys!r}; expected one of {', '.join(KEY_MODES)}")
         if alpha < 0 or beta <= 0:
             raise ValueError(f"smoothing alpha={alpha}, beta={beta}; expected alpha >= 0 and beta > 0")
         if combine not in ("noisy_or", "max"):
@@ -115,7 +127,10 @@ class MentionCoder:
         self.combine = combine
         self.prior_weight = float(prior_weight)
         self.longest_only = bool(longest_only)
-        self.normalizer = TextNormalizer(language)
+        self.key_mode = keys
+        self.bag_window = int(bag_window)
+        self.prefix_len = int(prefix_len)
+        self.normalizer = TextNormalizer(language, prefix_len=self.prefix_len)
         self.negation = NegationDetector(self.normalizer, window=self.negation_window)
         self._fitted = False
 
@@ -158,46 +173,57 @@ class MentionCoder:
             counts[list(ids)] += 1
         self.prior = counts / max(n, 1)
 
-        key_id: dict[str, int] = {}
+        key_id: dict[tuple[str, bool], int] = {}
         key_codes: list[set[int]] = []
         key_desc: list[bool] = []
         annotated: list[set[int]] = [set() for _ in range(n)]
 
-        def add(key: str, code: int, description: bool) -> int:
-            k = key_id.get(key)
-            if k is None:
-                k = key_id[key] = len(key_codes)
-                key_codes.append(set())
-                key_desc.append(description)
-            key_codes[k].add(code)
-            key_desc[k] = key_desc[k] and description  # a key seen as a mention is a mention key
-            return k
+        def add(phrase: str, code: int, description: bool) -> list[int]:
+            """Ids of the key(s) of ``phrase`` for ``code`` (exact and/or bag, per the key mode)."""
+            key = self.normalizer.key(phrase)
+            if not key:
+                return []
+            bag = self.normalizer.content(key)
+            forms: list[tuple[str, bool]] = []
+            if self.key_mode in ("exact", "both") or len(bag) < 2:
+                forms.append((key, False))
+            if self.key_mode in ("bag", "both") and len(bag) >= 2:
+                forms.append((" ".join(bag), True))
+            ids = []
+            for form in forms:
+                k = key_id.get(form)
+                if k is None:
+                    k = key_id[form] = len(key_codes)
+                    key_codes.append(set())
+                    key_desc.append(description)
+                key_codes[k].add(code)
+                key_desc[k] = key_desc[k] and description  # a key seen as a mention is a mention key
+                ids.append(k)
+            return ids
 
         for d, doc_mentions in enumerate(mentions or []):
             for item in doc_mentions:
                 m = as_mention(item)
-                key = self.normalizer.key(m.text)
-                if key and m.code in index:
-                    annotated[d].add(add(key, index[m.code], False))
+                if m.code in index:
+                    annotated[d].update(add(m.text, index[m.code], False))
         for code, phrases in (descriptions or {}).items():
             if code in index:
                 for phrase in phrases:
-                    key = self.normalizer.key(phrase)
-                    if key:
-                        add(key, index[code], True)
+                    add(phrase, index[code], True)
         if not key_codes:
             raise ValueError(
                 "the dictionary is empty: no mention or description of a label code gave a key; "
                 "pass evidence mentions and/or descriptions of codes in label_codes"
             )
-        self.keys = list(key_id)
-        self.matcher = KeyMatcher(self.keys)
+        self.keys = [form for form, _ in key_id]
+        self.key_bag = np.array([is_bag for _, is_bag in key_id], dtype=bool)
+        self._build_matchers()
         self.key_description = np.array(key_desc, dtype=bool)
         self.key_codes = [np.array(sorted(c), dtype=np.int64) for c in key_codes]
         self.key_docs = np.zeros(len(self.keys), dtype=np.int64)
         self.pair_hits = [np.zeros(len(c), dtype=np.int64) for c in self.key_codes]
         for d, text in enumerate(texts):
-            present = {m.key_id for m in self.matcher.find(self.normalizer.tokens(text))} | annotated[d]
+            present = {m.key_id for m in self.find(self.normalizer.tokens(text))} | annotated[d]
             for k in present:
                 self.key_docs[k] += 1
                 if gold_idx[d]:
@@ -208,6 +234,19 @@ class MentionCoder:
         self._set_probs()
         self._fitted = True
         return self
+
+    def _build_matchers(self) -> None:
+        self._exact_ids = np.flatnonzero(~self.key_bag)
+        self._bag_ids = np.flatnonzero(self.key_bag)
+        self.matcher = KeyMatcher([self.keys[k] for k in self._exact_ids])
+        self.bag_matcher = BagMatcher([tuple(self.keys[k].split()) for k in self._bag_ids], self.bag_window)
+
+    def find(self, tokens: Tokens) -> list[Match]:
+        """All key occurrences (exact and bag keys) in a normalised text; ``key_id`` indexes ``keys``."""
+        out = [Match(int(self._exact_ids[m.key_id]), m.first, m.last) for m in self.matcher.find(tokens)]
+        if len(self._bag_ids):
+            out += [Match(int(self._bag_ids[m.key_id]), m.first, m.last) for m in self.bag_matcher.find(tokens)]
+        return out
 
     def _set_probs(self) -> None:
         self.key_probs = [
@@ -234,7 +273,7 @@ class MentionCoder:
         """Label index -> one Evidence per matching key (its strongest occurrence) for one document."""
         self._check_fitted()
         tokens = tokens if tokens is not None else self.normalizer.tokens(text)
-        matches = self.matcher.find(tokens)
+        matches = self.find(tokens)
         if self.longest_only and matches:
             spans = [(m.first, m.last) for m in matches]
             matches = [
@@ -251,11 +290,11 @@ class MentionCoder:
             neg_share = sum(neg for _, neg in occ) / len(occ)
             plain = [o for o in occ if not o[1]]
             first, negated = (plain[0] if plain else occ[0])
-            length = self.keys[k].count(" ") + 1
-            for c, p in zip(self.key_codes[k], self.key_probs[k], strict=True):
+            length = self.keys[k].count(" ") + 1  # tokens of the key (bag: content words)
+            for c, p, h in zip(self.key_codes[k], self.key_probs[k], self.pair_hits[k], strict=True):
                 out.setdefault(int(c), []).append(
                     Evidence(k, float(p), length, int(first), len(occ), bool(negated), neg_share,
-                             bool(self.key_description[k]), int(self.key_docs[k]))
+                             bool(self.key_description[k]), int(self.key_docs[k]), int(h))
                 )
         return out
 
@@ -294,12 +333,16 @@ class MentionCoder:
                 "combine": self.combine,
                 "prior_weight": self.prior_weight,
                 "longest_only": self.longest_only,
+                "keys": self.key_mode,
+                "bag_window": self.bag_window,
+                "prefix_len": self.prefix_len,
             },
             "label_codes": list(self.label_codes),
             "prior": [float(p) for p in self.prior],
             "keys": [
                 {
                     "key": key,
+                    "bag": bool(self.key_bag[k]),
                     "description": bool(self.key_description[k]),
                     "docs": int(self.key_docs[k]),
                     "codes": [int(c) for c in self.key_codes[k]],
@@ -319,7 +362,8 @@ class MentionCoder:
         coder.prior = np.asarray(state["prior"], dtype=np.float64)
         keys = state["keys"]
         coder.keys = [k["key"] for k in keys]
-        coder.matcher = KeyMatcher(coder.keys)
+        coder.key_bag = np.array([k["bag"] for k in keys], dtype=bool)
+        coder._build_matchers()
         coder.key_description = np.array([k["description"] for k in keys], dtype=bool)
         coder.key_docs = np.array([k["docs"] for k in keys], dtype=np.int64)
         coder.key_codes = [np.array(k["codes"], dtype=np.int64) for k in keys]

@@ -48,21 +48,45 @@ class Tokens:
         return " " + " ".join(self.tokens) + " " if self.tokens else " "
 
 
-class TextNormalizer:
-    """Lower case, tokenise, stem (Snowball for ``language``), strip accents."""
+STOPWORDS: dict[str, tuple[str, ...]] = {
+    "es": ("de", "del", "la", "las", "el", "los", "en", "con", "y", "e", "a", "al", "por", "para", "un", "una",
+           "unos", "unas", "lo", "se", "que", "o", "u", "su", "sus"),
+    "en": ("of", "the", "a", "an", "in", "on", "with", "and", "to", "for", "by", "at", "from", "or", "as", "is",
+           "was", "his", "her", "their"),
+}
 
-    def __init__(self, language: str) -> None:
+
+class TextNormalizer:
+    """Lower case, tokenise, stem (Snowball for ``language``), strip accents, optionally truncate.
+
+    Args:
+        language: ``"es"`` or ``"en"``.
+        prefix_len: keep only the first ``prefix_len`` characters of each stem (0: whole stem);
+            merges inflections the stemmer keeps apart (``pulmon`` / ``pulmonar``).
+    """
+
+    def __init__(self, language: str, prefix_len: int = 0) -> None:
+        if prefix_len < 0:
+            raise ValueError(f"prefix_len is {prefix_len}; expected >= 0 (0: no truncation)")
         self.language = language
+        self.prefix_len = prefix_len
         self._stemmer = Stemmer.Stemmer(check_language(language))
         self._cache: dict[str, str] = {}
+        self.stopwords: frozenset[str] = frozenset(self.stem(w) for w in STOPWORDS[language])
 
     def stem(self, word: str) -> str:
         """Normalised form of one lower-case word."""
         out = self._cache.get(word)
         if out is None:
             out = strip_accents(self._stemmer.stemWord(word))
+            if self.prefix_len:
+                out = out[: self.prefix_len]
             self._cache[word] = out
         return out
+
+    def content(self, key: str) -> tuple[str, ...]:
+        """The distinct non-stopword tokens of a normalised key, sorted (its bag of words)."""
+        return tuple(sorted({t for t in key.split() if t not in self.stopwords}))
 
     def tokens(self, text: str) -> Tokens:
         """Normalised tokens of ``text`` with their spans and sentence numbers."""
