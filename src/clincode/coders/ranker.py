@@ -1,7 +1,8 @@
 """A learned candidate ranker on top of the mention-dictionary coder (LightGBM, cross-fitted).
 
-Candidates of a document: every label code with dictionary evidence, plus the ``top_prior`` most
-frequent training codes. Each (document, candidate) pair gets features in named groups:
+Candidates of a document: every label code with dictionary evidence, the ``top_prior`` most
+frequent training codes, and the ``top_votes`` codes most voted for by the document's nearest
+training documents (:mod:`clincode.coders.neighbours`). Each (document, candidate) pair gets features in named groups:
 
 =========== =================================================================================
 group       features
@@ -15,6 +16,7 @@ prior       log training prior, candidate came from the prior list only
 hierarchy   other candidates with evidence in the same 3-character category, best sibling
             score, log prior of the category, code length (specificity)
 doc         log document length (tokens), candidates with evidence in the document
+neighbours  nearest-neighbour vote for the code, its rank among the document's votes
 =========== =================================================================================
 
 Training rows come from *cross-fitting*: the training documents are split in ``folds`` folds and
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from clincode.coders.mention_coder import Evidence, Mention, MentionCoder
+from clincode.coders.neighbours import NeighbourVotes
 
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "match": (
@@ -44,6 +47,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "prior": ("log_prior", "prior_only"),
     "hierarchy": ("siblings_with_evidence", "best_sibling_score", "log_category_prior", "code_length"),
     "doc": ("log_doc_tokens", "doc_candidates"),
+    "neighbours": ("knn_vote", "knn_rank"),
 }
 ALL_GROUPS: tuple[str, ...] = tuple(FEATURE_GROUPS)
 STATE_VERSION = 1
@@ -55,9 +59,13 @@ def _category(code: str) -> str:
 
 
 def candidate_features(
-    coder: MentionCoder, texts: Sequence[str], top_prior: int
+    coder: MentionCoder,
+    texts: Sequence[str],
+    top_prior: int,
+    neighbours: NeighbourVotes | None = None,
+    top_votes: int = 20,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidates and their features for ``texts`` under a fitted ``coder``.
+    """Candidates and their features for ``texts`` under a fitted ``coder`` (and neighbour votes).
 
     Returns ``doc_index`` [n_rows], ``label_index`` [n_rows] and ``features`` [n_rows,
     n_features] (all groups, in :data:`FEATURE_GROUPS` order), rows grouped by document.
@@ -69,15 +77,22 @@ def candidate_features(
         category_prior[cat] = category_prior.get(cat, 0.0) + float(p)
     top = [int(i) for i in np.argsort(-prior, kind="stable")[:top_prior] if prior[i] > 0]
     doc_rows, label_rows, feature_rows = [], [], []
+    all_tokens = [coder.normalizer.tokens(text) for text in texts]
+    votes = neighbours.votes([" ".join(t.tokens) for t in all_tokens]) if neighbours is not None else None
     for d, text in enumerate(texts):
-        tokens = coder.normalizer.tokens(text)
+        tokens = all_tokens[d]
         n_tokens = max(len(tokens.tokens), 1)
         evidence = coder.evidence(text, tokens)
         scores = {c: coder.match_score(ev) for c, ev in evidence.items()}
         by_category: dict[str, list[float]] = {}
         for c, s in scores.items():
             by_category.setdefault(categories[c], []).append(s)
-        candidates = list(evidence) + [c for c in top if c not in evidence]
+        candidates = list(dict.fromkeys(list(evidence) + top))
+        vote_rank: dict[int, int] = {}
+        if votes is not None:
+            voted = [int(c) for c in np.argsort(-votes[d], kind="stable")[:top_votes] if votes[d, c] > 0]
+            vote_rank = {c: r for r, c in enumerate(voted)}
+            candidates = list(dict.fromkeys(candidates + voted))
         for c in candidates:
             ev: list[Evidence] = evidence.get(c, [])
             probs = [e.prob for e in ev]
@@ -102,6 +117,9 @@ def candidate_features(
                 len(coder.label_codes[c].split("//", 1)[-1].replace(".", "")),
                 # doc
                 math.log(n_tokens), len(evidence),
+                # neighbours
+                float(votes[d, c]) if votes is not None else 0.0,
+                math.log1p(vote_rank.get(c, top_votes)),
             ]
             doc_rows.append(d)
             label_rows.append(c)
@@ -133,6 +151,9 @@ class CandidateRanker:
         groups: feature groups used (default: all).
         objective: ``"lambdarank"`` or ``"binary"``.
         gbm_params: extra LightGBM parameters.
+        num_rounds: boosting rounds.
+        neighbours: nearest training documents voting for codes (0: no neighbour votes).
+        top_votes: most voted codes added to the candidates.
         seed: fold assignment and LightGBM seed.
     """
 
@@ -146,6 +167,8 @@ class CandidateRanker:
         objective: str = "lambdarank",
         gbm_params: Mapping[str, Any] | None = None,
         num_rounds: int = 300,
+        neighbours: int = 20,
+        top_votes: int = 20,
         seed: int = 0,
     ) -> None:
         if folds < 2:
@@ -160,7 +183,9 @@ class CandidateRanker:
         self.objective = objective
         self.gbm_params = dict(gbm_params or {})
         self.num_rounds = int(num_rounds)
+        self.neighbours, self.top_votes = int(neighbours), int(top_votes)
         self.coder: MentionCoder | None = None
+        self.voter: NeighbourVotes | None = None
         self.booster: Any = None
 
     def fold_of(self, n_docs: int) -> np.ndarray:
@@ -180,6 +205,8 @@ class CandidateRanker:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Training rows: (doc_index, label_index, features, relevance), each fold described by the others."""
         fold = self.fold_of(len(texts))
+        index = {c: i for i, c in enumerate(dict.fromkeys(label_codes))}
+        gold_sets = [{index[c] for c in g if c in index} for g in gold]
         parts = []
         for k in range(self.folds):
             inside = np.flatnonzero(fold != k)
@@ -191,17 +218,22 @@ class CandidateRanker:
                 label_codes,
                 descriptions=descriptions,
             )
-            docs, labels, feats = candidate_features(coder, [texts[i] for i in held], self.top_prior)
+            voter = self._fit_voter(coder, [texts[i] for i in inside], [gold_sets[i] for i in inside])
+            docs, labels, feats = candidate_features(coder, [texts[i] for i in held], self.top_prior, voter, self.top_votes)
             parts.append((held[docs], labels, feats))
         docs = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
         feats = np.concatenate([p[2] for p in parts])
         order = np.argsort(docs, kind="stable")
         docs, labels, feats = docs[order], labels[order], feats[order]
-        index = {c: i for i, c in enumerate(dict.fromkeys(label_codes))}
-        gold_sets = [{index[c] for c in g if c in index} for g in gold]
         relevance = np.array([int(c in gold_sets[d]) for d, c in zip(docs, labels, strict=True)], dtype=np.int64)
         return docs, labels, feats, relevance
+
+    def _fit_voter(self, coder: MentionCoder, texts: Sequence[str], gold_sets: Sequence[set[int]]) -> NeighbourVotes | None:
+        if self.neighbours == 0:
+            return None
+        strings = [" ".join(coder.normalizer.tokens(t).tokens) for t in texts]
+        return NeighbourVotes(self.neighbours).fit(strings, [sorted(g) for g in gold_sets], len(coder.label_codes))
 
     def fit(
         self,
@@ -216,6 +248,8 @@ class CandidateRanker:
         rows = self.cross_fit_rows(texts, gold, mentions, label_codes, descriptions)
         self.fit_rows(*rows)
         self.coder = MentionCoder(**self.coder_params).fit(texts, gold, mentions, label_codes, descriptions=descriptions)
+        index = {c: i for i, c in enumerate(self.coder.label_codes)}
+        self.voter = self._fit_voter(self.coder, texts, [{index[c] for c in g if c in index} for g in gold])
         return self
 
     def fit_rows(self, docs: np.ndarray, labels: np.ndarray, feats: np.ndarray, relevance: np.ndarray) -> None:
@@ -247,7 +281,7 @@ class CandidateRanker:
         """Scores [n_docs, n_labels]: candidates by GBM score above every other code, those by prior."""
         if self.coder is None or self.booster is None:
             raise RuntimeError("CandidateRanker is not fitted; call fit() or from_dict() first")
-        docs, labels, feats = candidate_features(self.coder, texts, self.top_prior)
+        docs, labels, feats = candidate_features(self.coder, texts, self.top_prior, self.voter, self.top_votes)
         return self.scores_from_rows(len(texts), docs, labels, feats)
 
     def scores_from_rows(self, n_docs: int, docs: np.ndarray, labels: np.ndarray, feats: np.ndarray) -> np.ndarray:
@@ -271,9 +305,11 @@ class CandidateRanker:
             "params": {
                 "coder_params": self.coder_params, "folds": self.folds, "top_prior": self.top_prior,
                 "groups": list(self.groups), "objective": self.objective, "gbm_params": self.gbm_params,
-                "num_rounds": self.num_rounds, "seed": self.seed,
+                "num_rounds": self.num_rounds, "neighbours": self.neighbours, "top_votes": self.top_votes,
+                "seed": self.seed,
             },
             "coder": self.coder.to_dict(),
+            "neighbours": None if self.voter is None else self.voter.to_dict(),
             "booster": self.booster.model_to_string(),
         }
 
@@ -287,4 +323,5 @@ class CandidateRanker:
         ranker = cls(**state["params"])
         ranker.coder = MentionCoder.from_dict(state["coder"])
         ranker.booster = lgb.Booster(model_str=state["booster"])
+        ranker.voter = None if state["neighbours"] is None else NeighbourVotes.from_dict(state["neighbours"])
         return ranker
