@@ -32,7 +32,7 @@ import numpy as np
 
 from clincode.coders import MentionCoder
 from clincode.coders.evaluate import codiesp_map
-from clincode.coders.ranker import ALL_GROUPS, CandidateRanker, candidate_features
+from clincode.coders.ranker import ALL_GROUPS, CandidateRanker
 from clincode.coders.terminology import icd10cm_descriptions
 from clincode.data.notes import read_codiesp
 
@@ -99,17 +99,20 @@ def select_coder(train: tuple, dev: tuple, labels: list[str], descriptions: dict
 
 
 def ranker_ablation(train: tuple, dev: tuple, labels: list[str], coder_params: dict, descriptions: dict | None) -> tuple[tuple, dict]:
-    """Dev MAP of the ranker with all feature groups and with each group left out (rows computed once)."""
-    ranker = CandidateRanker({k: v for k, v in coder_params.items()})
+    """Dev MAP of the ranker with all feature groups and with each group left out (rows computed once).
+
+    Leaving a group out drops its features, not its candidates (the candidate set stays the same).
+    """
+    ranker = CandidateRanker(coder_params)
     rows = ranker.cross_fit_rows(*train, labels, descriptions)
-    ranker.coder = MentionCoder(**ranker.coder_params).fit(*train, labels, descriptions=descriptions)
-    dev_rows = candidate_features(ranker.coder, dev[0], ranker.top_prior)
+    ranker.fit_describers(*train, labels, descriptions)
+    dev_rows = ranker.candidate_rows(dev[0])
     results: dict[str, float] = {}
     variants = {"all": ALL_GROUPS, **{f"without {g}": tuple(x for x in ALL_GROUPS if x != g) for g in ALL_GROUPS}}
     variants["match only"] = ("match",)
     for name, groups in variants.items():
         r = CandidateRanker(ranker.coder_params, groups=groups)
-        r.coder = ranker.coder
+        r.coder, r.voter = ranker.coder, ranker.voter
         r.fit_rows(*rows)
         results[name] = codiesp_map(r.scores_from_rows(len(dev[0]), *dev_rows), labels, dev[1])
     best = max(results, key=lambda k: (results[k], k == "all"))

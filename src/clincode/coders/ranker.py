@@ -176,7 +176,9 @@ class CandidateRanker:
         if objective not in ("lambdarank", "binary"):
             raise ValueError(f"objective is {objective!r}; expected 'lambdarank' or 'binary'")
         self.coder_params = dict(coder_params or {})
-        self.coder_params.setdefault("negation_window", 5)  # negation features need the cue search
+        if float(self.coder_params.get("negation_factor", 1.0)) == 1.0:
+            # negation leaves the scores alone at factor 1; the cue search still feeds the negation features
+            self.coder_params["negation_window"] = 5
         self.folds, self.top_prior, self.seed = int(folds), int(top_prior), int(seed)
         self.groups = tuple(groups)
         self._cols = _columns(self.groups)
@@ -247,10 +249,27 @@ class CandidateRanker:
         """Cross-fit the training rows, fit the GBM on them, and fit the final dictionary on all documents."""
         rows = self.cross_fit_rows(texts, gold, mentions, label_codes, descriptions)
         self.fit_rows(*rows)
+        self.fit_describers(texts, gold, mentions, label_codes, descriptions)
+        return self
+
+    def fit_describers(
+        self,
+        texts: Sequence[str],
+        gold: Sequence[Sequence[str]],
+        mentions: Sequence[Sequence[Mention | Mapping[str, Any]]] | None,
+        label_codes: Sequence[str],
+        descriptions: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Fit the dictionary and the neighbour votes that describe new documents on all ``texts``."""
         self.coder = MentionCoder(**self.coder_params).fit(texts, gold, mentions, label_codes, descriptions=descriptions)
         index = {c: i for i, c in enumerate(self.coder.label_codes)}
         self.voter = self._fit_voter(self.coder, texts, [{index[c] for c in g if c in index} for g in gold])
-        return self
+
+    def candidate_rows(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate rows of new documents (doc_index, label_index, features) under the fitted describers."""
+        if self.coder is None:
+            raise RuntimeError("CandidateRanker is not fitted; call fit() or from_dict() first")
+        return candidate_features(self.coder, texts, self.top_prior, self.voter, self.top_votes)
 
     def fit_rows(self, docs: np.ndarray, labels: np.ndarray, feats: np.ndarray, relevance: np.ndarray) -> None:
         """Fit the GBM on precomputed rows (documents contiguous in ``docs``)."""
@@ -281,8 +300,7 @@ class CandidateRanker:
         """Scores [n_docs, n_labels]: candidates by GBM score above every other code, those by prior."""
         if self.coder is None or self.booster is None:
             raise RuntimeError("CandidateRanker is not fitted; call fit() or from_dict() first")
-        docs, labels, feats = candidate_features(self.coder, texts, self.top_prior, self.voter, self.top_votes)
-        return self.scores_from_rows(len(texts), docs, labels, feats)
+        return self.scores_from_rows(len(texts), *self.candidate_rows(texts))
 
     def scores_from_rows(self, n_docs: int, docs: np.ndarray, labels: np.ndarray, feats: np.ndarray) -> np.ndarray:
         """The full score matrix from candidate rows of a fitted ranker."""
