@@ -13,6 +13,8 @@ from clincode.coders.evaluate import codiesp_map
 from clincode.coders.mention_coder import Evidence, Mention, MentionCoder, as_mention
 from clincode.coders.normalize import LANGUAGES, TextNormalizer, strip_accents
 from clincode.coders.ranker import CandidateRanker
+from clincode.coders.registry import CODERS, DocumentCoder, build_coder, coder_from_state
+from clincode.coders.ranker import CandidateRanker
 from clincode.coders.terminology import icd10cm_descriptions
 
 __all__ = [

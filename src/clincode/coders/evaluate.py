@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from clincode.train.coding_metrics import average_precision_all_gold
+from clincode.metrics.codiesp import average_precision_all_gold
 
 OFFICIAL_TOP = 1000
 

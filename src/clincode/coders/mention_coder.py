@@ -317,6 +317,10 @@ class MentionCoder:
                 scores[d, c] += self.match_score(ev)
         return scores
 
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`predict_scores` divided by its largest possible value (1 + prior weight): in [0, 1]."""
+        return self.predict_scores(texts) / (1.0 + self.prior_weight)
+
     # ------------------------------------------------------------------ state
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable state (parameters, label space, prior, keys with their counts)."""

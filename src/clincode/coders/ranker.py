@@ -306,12 +306,17 @@ class CandidateRanker:
         """The full score matrix from candidate rows of a fitted ranker."""
         assert self.coder is not None
         prior = self.coder.prior
-        scores = np.tile(prior / (prior.max() + 1.0), (n_docs, 1))  # in [0, 1): below every candidate
+        # Every document on its own scale-free footing (no dependence on the other documents scored):
+        # non-candidates in [0, 0.5) by prior, candidates in (0.5, 1) by the GBM score's logistic.
+        scores = np.tile(0.5 * prior / (prior.max() + 1.0), (n_docs, 1))
         if len(docs):
             raw = self.booster.predict(feats[:, self._cols])
-            span = raw.max() - raw.min()
-            scores[docs, labels] = 1.0 + (raw - raw.min()) / (span if span > 0 else 1.0)
+            scores[docs, labels] = 0.5 + 0.5 / (1.0 + np.exp(-np.clip(raw, -50.0, 50.0)))
         return scores
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores in [0, 1] (monotone in :meth:`predict_scores`, which already lies there)."""
+        return self.predict_scores(texts)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable state: parameters, the dictionary coder's state and the LightGBM model text."""

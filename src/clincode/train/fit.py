@@ -21,9 +21,15 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from rich.console import Console
 
+from clincode.coders import CODERS
 from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
+from clincode.losses import LOSSES
+from clincode.models import MODELS
+from clincode.registry import UnknownNameError
+from clincode.train.coder import fit_coder_run
 from clincode.train.environment import environment
+from clincode.train.evaluate import evaluate_run
 from clincode.launch import is_first_process
 from clincode.tasks import task_for
 from clincode.train.module import ClincodeModule
@@ -161,15 +167,21 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
         return run_dir
     # Everything that can reject the input (data, model and loss parameters) runs before the run
     # directory is written, so a failed start leaves nothing behind.
-    from clincode.losses import LOSSES
-    from clincode.models import MODELS
-
     # Unknown names fail before any data work.
     LOSSES.get(cfg.loss.name)
-    MODELS.get(cfg.model.name)
+    if cfg.model.name not in CODERS:
+        try:
+            MODELS.get(cfg.model.name)
+        except KeyError as exc:
+            raise UnknownNameError(f"{exc}; one-pass coders: {', '.join(CODERS.names())}") from None
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     task = task_for(cfg)
     data = task.prepare(cfg, console=console)
+    if cfg.model.name in CODERS:
+        fit_coder_run(cfg, task, data, run_dir, console=console)
+        if evaluate:
+            evaluate_run(run_dir, data=data, console=console)
+        return run_dir
     num_labels = data.num_labels
     parts = task.build_parts(cfg, data)
     model, criterion = parts.model, parts.criterion
@@ -217,8 +229,6 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     artefact.save(run_dir / ARTEFACT)
     console.print(f"best checkpoint {best.name}: {cfg.trainer.monitor} = {_score(ckpt)}")
     if evaluate:
-        from clincode.train.evaluate import evaluate_run
-
         evaluate_run(run_dir, data=data, console=console)
     return run_dir
 
