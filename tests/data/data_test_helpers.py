@@ -1,6 +1,6 @@
 """Helpers for the data tests: write small MEDS dirs with polars, and a slow reference task builder.
 
-The reference follows the definitions in clincode/data/tasks.py's docstring with plain Python
+The reference follows the definitions in clincode/tasks/next_visit/build.py's docstring with plain Python
 loops over events, independently of the polars implementation.
 """
 

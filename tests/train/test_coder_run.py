@@ -148,3 +148,20 @@ def test_evidence_coder_on_a_notes_table_says_what_is_missing(tmp_path):
     cfg = coder_config("codiesp_dictionary", table, tmp_path / "out")
     with pytest.raises(ValueError, match="without evidence spans"):
         train_run(cfg, console=QUIET)
+
+
+def test_benchmark_grid_over_coders(release, tmp_path):
+    from clincode.bench.grid import load_benchmark
+    from clincode.bench.runner import run_benchmark
+
+    bench = load_benchmark(
+        config_path("benchmark_codiesp_coders"),
+        [f"data.path={release}", f"out_dir={tmp_path}", "eval.n_bootstrap=0", "trainer.progress=false"],
+    )
+    out = run_benchmark(bench, console=QUIET)
+    import polars as pl
+
+    results = pl.read_parquet(out / "results.parquet")
+    maps = results.filter(pl.col("metric") == "coding.map_all_gold")
+    assert sorted(maps["model.name"].to_list()) == ["mention_dictionary", "mention_ranker"]
+    assert maps["value"].min() > 0.9
