@@ -389,10 +389,11 @@ def list_losses() -> None:
 
 @list_app.command("models")
 def list_models() -> None:
-    """Registered models with their parameters and defaults."""
+    """Registered models (networks, then one-pass coders) with their parameters and defaults."""
+    from clincode.coders.registry import describe_coders
     from clincode.models import describe_models
 
-    _print_registry("models", describe_models())
+    _print_registry("models", describe_models() + describe_coders())
 
 
 @list_app.command("configs")

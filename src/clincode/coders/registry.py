@@ -87,3 +87,20 @@ def build_coder(name: str, params: Mapping[str, Any], language: str) -> Document
 def coder_from_state(name: str, state: Mapping[str, Any]) -> DocumentCoder:
     """A fitted coder from its saved state (``to_dict``)."""
     return CODERS.get(name).from_dict(state)
+
+
+def describe_coders() -> list[dict[str, Any]]:
+    """Name, one-line summary and parameters (with defaults) of every registered coder."""
+    out = []
+    for name, cls in CODERS.items():
+        doc = (cls.__doc__ or "").strip().splitlines()
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name not in ("self", "language") and p.kind is not p.VAR_KEYWORD
+        }
+        if cls is MentionCoder:
+            defaults.update(DICTIONARY_DEFAULTS)
+        defaults = {"keys_from": "evidence", **defaults}
+        out.append({"name": name, "summary": doc[0] if doc else "", "params": defaults})
+    return out
