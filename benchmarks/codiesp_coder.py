@@ -1,6 +1,6 @@
 """Dictionary coders on CodiEsp: mention dictionary, candidate ranker, terminology-only mode.
 
-    python benchmarks/codiesp_coder.py [--root ../shared/data/codiesp] [--code-type D|P]
+    python benchmarks/codiesp_coder.py --root path/to/codiesp [--code-type D|P]
         [--mode mentions|terminology] [--language es|en] [--ranker] [--out FILE.json]
 
 Reads CodiEsp with ``read_codiesp`` (``mentions=True`` in mentions mode, ``on_error="skip"``:
