@@ -8,17 +8,20 @@ unless asked.
 from __future__ import annotations
 
 import csv
+import random
 import shutil
 import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from rich.console import Console
 
 from clincode.coders import CODERS
@@ -118,6 +121,38 @@ def _checkpoint_step(path: Path | None) -> int | None:
     return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0))
 
 
+class RngState(L.Callback):
+    """Python, numpy and torch random states in every checkpoint, restored on resume.
+
+    Lightning restores the model, optimiser and loop counters but not the global random generators,
+    so without this a resumed run draws other dropout masks than the uninterrupted run would.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        # Plain tensors, tuples and numbers only: Lightning loads checkpoints with weights_only.
+        name, keys, pos, has_gauss, cached = np.random.get_state()
+        state: dict[str, Any] = {
+            "python": random.getstate(),
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+            "torch": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        random.setstate(state_dict["python"])
+        name, keys, pos, has_gauss, cached = state_dict["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class RunInterrupted(RunError):
+    """Training was stopped by a signal before it finished (the run stays resumable)."""
+
+
 def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
     """The Lightning trainer of a run; ``resume`` (a checkpoint) keeps the run's CSV log going."""
     tc = cfg.trainer
@@ -130,7 +165,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> 
         save_top_k=1,
         enable_version_counter=False,
     )
-    callbacks: list[Any] = [ckpt, EarlyStopping(monitor=tc.monitor, mode=tc.monitor_mode, patience=tc.patience)]
+    callbacks: list[Any] = [ckpt, EarlyStopping(monitor=tc.monitor, mode=tc.monitor_mode, patience=tc.patience), RngState()]
     if tc.progress:
         callbacks.append(RichProgressBar(leave=True))
     trainer = L.Trainer(
@@ -202,7 +237,15 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-        trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
+        try:
+            trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
+        except SIGTERMException:
+            # Lightning turns SIGTERM (what SLURM and Kubernetes send on pre-emption) into a
+            # SystemExit with status 0; the run is not finished, so say so and exit non-zero.
+            raise RunInterrupted(
+                f"training of {run_dir} was stopped by SIGTERM before it finished; run the same command again "
+                "to resume from checkpoints/last.ckpt"
+            ) from None
     if trainer.global_rank != 0:
         # Multi-process runs: rank 0 alone writes the artefact and evaluates (the other ranks'
         # copies would duplicate the work and, across nodes, may not see rank 0's checkpoint).
