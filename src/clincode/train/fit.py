@@ -118,7 +118,13 @@ class _ContinuingCSVLogger(CSVLogger):
 def _checkpoint_step(path: Path | None) -> int | None:
     if path is None:
         return None
-    return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0))
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0))
+    except Exception as exc:  # a checkpoint cut short by a kill during its write, or another file
+        raise RunError(
+            f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); delete it to restart training from "
+            "the beginning (or pass --overwrite to start the run afresh)"
+        ) from None
 
 
 class RngState(L.Callback):

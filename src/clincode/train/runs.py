@@ -65,7 +65,16 @@ class Artefact:
     def load(cls, path: Path) -> "Artefact":
         if not path.is_file():
             raise RunError(f"{path} does not exist: the run has not finished training (run `clincode train` again to resume)")
-        return cls(**torch.load(path, map_location="cpu", weights_only=False))
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # truncated or foreign file: say which and what to do
+            raise RunError(
+                f"{path} is damaged or not a clincode artefact ({type(exc).__name__}: {str(exc)[:120]}); "
+                "delete it and run `clincode train` with the run's config again to rebuild it from checkpoints/"
+            ) from None
+        if not isinstance(state, dict) or "model_name" not in state:
+            raise RunError(f"{path} is not a clincode artefact (expected the final model.ckpt of a run)")
+        return cls(**state)
 
     def build_model(self) -> Any:
         """The trained network (eval mode), or the fitted one-pass coder of a coder run."""
