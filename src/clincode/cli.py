@@ -39,7 +39,7 @@ err = Console(stderr=True)
 # Failures a user can cause and fix: their message is the whole story.
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError,
-    KeyError, NotImplementedError, TypeError,
+    KeyError, NotImplementedError, TypeError, OSError,
 )
 
 
@@ -358,6 +358,7 @@ def benchmark(
     config: Annotated[Path, typer.Argument(help="benchmark YAML: base run config + grid axes (see configs/benchmark_losses.yaml)")],
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a key of every run: a.b=value (repeatable)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list the runs and their status, train nothing")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
     """Run a grid (dataset x model x loss x seed x any key), resumably; results, summary, report."""
     from clincode.bench.grid import load_benchmark
@@ -365,7 +366,7 @@ def benchmark(
     from clincode.report.benchmark import build_report
 
     bench = load_benchmark(config, set_ or [])
-    root = run_benchmark(bench, console=err, dry_run=dry_run)
+    root = run_benchmark(bench, console=err, dry_run=dry_run, verbose=verbose)
     if not dry_run:
         report = build_report(root)
         out.print(f"results: {root / 'results.parquet'}\nreport:  {report}")
@@ -499,6 +500,7 @@ def demo(
         int, typer.Option("--num-labels", help="label space size V: the top-V codes of train (capped at the codes seen there)")
     ] = 1538,
     labels: Annotated[Optional[int], typer.Option("--labels", hidden=True, help="alias of --num-labels")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
     """The main job: synthetic cohort, one EHR Transformer per loss, evaluation, comparison report."""
     from clincode.demo import run_demo
@@ -508,7 +510,10 @@ def demo(
         raise ValueError("--losses names no loss")
     if labels is not None:
         num_labels = labels
-    run_demo(out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=num_labels, console=err)
+    run_demo(
+        out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=num_labels, console=err,
+        verbose=verbose,
+    )  # fmt: skip
 
 
 def _click_exceptions() -> tuple[type[Exception], type[Exception], type[BaseException]]:

@@ -173,7 +173,7 @@ def check_free_space(path: Path, needed: int, what: str) -> None:
     free = shutil.disk_usage(probe).free
     if needed > free:
         raise OSError(
-            f"{what} needs about {_bytes(needed)} but {probe} has only {_bytes(free)} free; "
+            f"{what} needs about {_bytes(needed)} but {probe.absolute()} has only {_bytes(free)} free; "
             "free some space or choose a smaller size."
         )
 
