@@ -465,6 +465,8 @@ def list_runs(root: Annotated[Path, typer.Argument(help="directory holding run d
     """Runs under a directory with their status and headline metrics."""
     from clincode.train.listing import list_runs as _list
 
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"{root} is a file; `clincode list runs` expects a directory holding run directories")
     rows = _list(root)
     table = Table(title=f"runs in {root}")
     for col in ("run", "loss", "status", "auprc_micro", "f1_micro@tuned"):

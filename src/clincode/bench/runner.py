@@ -55,14 +55,14 @@ def run_benchmark(
             train_run(run.config, console=console)
         else:
             log = root / "logs" / f"{run.name}.log"
-            console.print(f"[{i}/{len(todo)}] {run.name} ...", highlight=False)
+            console.print(f"[{i}/{len(todo)}] {run.name} ...", highlight=False, soft_wrap=True)
             try:
                 with quiet_output(log) as log_console:
                     train_run(run.config, console=log_console, **quiet_kwargs(train_run))
             except BaseException:
-                console.print(f"      {run.name} failed; its output is in {log}", highlight=False)
+                console.print(f"      {run.name} failed; its output is in {log}", highlight=False, soft_wrap=True)
                 raise
-            console.print(f"      done in {time.perf_counter() - start:.0f} s (log: {log})", highlight=False)
+            console.print(f"      done in {time.perf_counter() - start:.0f} s (log: {log})", highlight=False, soft_wrap=True)
         timings[run.name] = time.perf_counter() - start
     results = collect_results(runs)
     with atomic_path(root / "results.parquet") as tmp:
