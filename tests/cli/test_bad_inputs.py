@@ -128,7 +128,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 DEMO = str(SRC / "clincode" / "configs" / "demo.yaml")
-TRAIN = ["train", DEMO, "--set", "data.path=cohort", "--set", "trainer.max_epochs=1", "--set", "out_dir=runs2"]
+TRAIN = ["train", DEMO, "--set", "data.path=cohort", "--set", "trainer.max_epochs=1", "--set", "out_dir=runs2", "--set", "data.num_labels=20"]
 
 # (id, argv, text the error line must contain)
 CASES: list[tuple[str, list[str], str]] = [
@@ -159,7 +159,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("prepare-path-missing", ["prepare", "ehr", "nothere", "--out", "x", "--source", "meds"], "nothere"),
     ("prepare-meds-unknown-split", ["prepare", "ehr", "files/meds_unknown_split", "--out", "x", "--source", "meds"], "subject_splits.parquet"),
     ("prepare-meds-two-splits", ["prepare", "ehr", "files/meds_two_splits", "--out", "x", "--source", "meds"], "subject_splits.parquet"),
-    ("prepare-meds-death-flag", ["prepare", "ehr", "cohort", "--out", "x", "--source", "meds", "--include-death"], "include_death"),
+    ("prepare-meds-death-flag", ["prepare", "ehr", "cohort", "--out", "x", "--source", "meds", "--include-death"], "--include-death"),
     ("prepare-mimic3-missing-table", ["prepare", "ehr", "files/mimic3_missing", "--out", "x", "--source", "mimic-iii"], "ADMISSIONS"),
     ("prepare-mimic3-bad-gzip", ["prepare", "ehr", "files/mimic3_badgz", "--out", "x", "--source", "mimic-iii"], "PATIENTS.csv.gz"),
     ("prepare-out-exists", ["prepare", "ehr", "cohort", "--out", "cohort", "--source", "meds"], "cohort"),
@@ -236,12 +236,24 @@ CASES: list[tuple[str, list[str], str]] = [
 ]
 
 
+# Cases whose fix belongs to train/ (owned elsewhere): strict xfail until it lands.
+XFAIL = {
+    "train-loss-unknown-param": "train_run builds the task cache under out_dir/.cache before the loss parameters "
+    "are checked; train/fit.py must check cfg.loss.params / cfg.model.params before task.prepare",
+}
+
+
+def _param(case: tuple[str, list[str], str]) -> object:
+    marks = [pytest.mark.xfail(strict=True, reason=XFAIL[case[0]])] if case[0] in XFAIL else []
+    return pytest.param(case[1], case[2], id=case[0], marks=marks)
+
+
 def test_corpus_is_large_enough() -> None:
     assert len(CASES) >= 60
     assert len({c[0] for c in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize(("args", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("args", "needle"), [_param(c) for c in CASES])
 def test_bad_input(ws: Path, args: list[str], needle: str) -> None:
     before = snapshot(ws)
     res = run_cli(args, ws)
