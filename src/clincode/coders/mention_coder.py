@@ -19,6 +19,13 @@ Scoring
     label space: ``score = s_c + prior_weight * prior_c`` where ``prior_c`` is the code's training
     document frequency, so codes without a match follow, in prior order (with a small
     ``prior_weight`` every matched code with ``s_c > prior_weight`` ranks above every unmatched one).
+
+Codes outside the training codes
+    With ``extend_labels`` the label space also holds the ICD-10-CM parents, siblings and children
+    of the given codes (:mod:`clincode.coders.hierarchy`), after them in column order: codes never
+    seen in training, with prior 0. With ``backoff > 0`` a matched code's related codes score
+    ``backoff * s_c`` (the best source counts; a code's own match wins where it is higher), so a
+    code with no key of its own can still rank above the unmatched ones.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from clincode.coders.hierarchy import LabelHierarchy, hierarchy_extension
 from clincode.coders.matcher import BagMatcher, KeyMatcher, Match
 from clincode.coders.negation import NegationDetector
 from clincode.coders.normalize import TextNormalizer, Tokens, check_language
@@ -94,6 +102,10 @@ class MentionCoder:
             shorter phrases stay exact) or ``"both"``.
         bag_window: extra tokens allowed inside a bag match.
         prefix_len: truncate stems to this many characters (0: no truncation).
+        extend_labels: add the ICD-10-CM parents, siblings and children of ``label_codes`` to the
+            label space (after them; see the module docstring).
+        backoff: score of a code related to a matched code, as a share of that code's match
+            score (0: no back-off).
     """
 
     def __init__(
@@ -110,6 +122,8 @@ class MentionCoder:
         keys: str = "exact",
         bag_window: int = 2,
         prefix_len: int = 0,
+        extend_labels: bool = False,
+        backoff: float = 0.0,
     ) -> None:
         check_language(language)
         if keys not in KEY_MODES:
@@ -118,6 +132,8 @@ class MentionCoder:
             raise ValueError(f"smoothing alpha={alpha}, beta={beta}; expected alpha >= 0 and beta > 0")
         if combine not in ("noisy_or", "max"):
             raise ValueError(f"combine is {combine!r}; expected 'noisy_or' or 'max'")
+        if not 0.0 <= backoff <= 1.0:
+            raise ValueError(f"backoff is {backoff}; expected a share in [0, 1] (0: no back-off)")
         if not 0.0 <= negation_factor <= 1.0:
             raise ValueError(f"negation_factor is {negation_factor}; expected a value in [0, 1]")
         self.language = language
@@ -130,6 +146,9 @@ class MentionCoder:
         self.key_mode = keys
         self.bag_window = int(bag_window)
         self.prefix_len = int(prefix_len)
+        self.extend_labels = bool(extend_labels)
+        self.backoff = float(backoff)
+        self._hierarchy: LabelHierarchy | None = None
         self.normalizer = TextNormalizer(language, prefix_len=self.prefix_len)
         self.negation = NegationDetector(self.normalizer, window=self.negation_window)
         self._fitted = False
@@ -151,7 +170,8 @@ class MentionCoder:
             gold: each document's gold codes.
             mentions: each document's evidence mentions (None: no evidence, e.g. terminology only).
             label_codes: the label space (column order of :meth:`predict_scores`); keys of codes
-                outside it are ignored.
+                outside it are ignored. With ``extend_labels`` the fitted ``label_codes`` are these
+                followed by their ICD-10-CM neighbours.
             descriptions: optional code -> description phrases, added as keys (terminology mode).
 
         Raises:
@@ -164,6 +184,9 @@ class MentionCoder:
         self.label_codes = list(dict.fromkeys(label_codes))
         if not self.label_codes:
             raise ValueError("label_codes is empty; expected the codes to rank")
+        if self.extend_labels:
+            self.label_codes += hierarchy_extension(self.label_codes)
+        self._hierarchy = None
         index = {c: i for i, c in enumerate(self.label_codes)}
         counts = np.zeros(len(self.label_codes), dtype=np.float64)
         gold_idx = []
@@ -256,7 +279,7 @@ class MentionCoder:
     def set_params(self, **params: Any) -> MentionCoder:
         """Change scoring parameters of a fitted coder without refitting (alpha/beta recompute p)."""
         for name, value in params.items():
-            if name not in ("alpha", "beta", "negation_window", "negation_factor", "combine", "prior_weight", "longest_only"):
+            if name not in ("alpha", "beta", "negation_window", "negation_factor", "combine", "prior_weight", "longest_only", "backoff"):
                 raise ValueError(f"unknown or structural parameter {name!r}")
             setattr(self, name, value)
         self.negation = NegationDetector(self.normalizer, window=int(self.negation_window))
@@ -307,14 +330,31 @@ class MentionCoder:
             return max(probs)
         return 1.0 - math.prod(1.0 - p for p in probs)
 
+    @property
+    def hierarchy(self) -> LabelHierarchy:
+        """ICD-10-CM relations inside the label space (built on first use)."""
+        self._check_fitted()
+        if self._hierarchy is None:
+            self._hierarchy = LabelHierarchy(self.label_codes)
+        return self._hierarchy
+
+    def match_scores(self, text: str, tokens: Tokens | None = None) -> dict[int, float]:
+        """Label index -> match score of one document, hierarchy back-off included (``backoff > 0``)."""
+        scores = {c: self.match_score(ev) for c, ev in self.evidence(text, tokens).items()}
+        if self.backoff > 0.0:
+            for r, (s, _, _) in self.hierarchy.backoff(scores).items():
+                if self.backoff * s > scores.get(r, 0.0):
+                    scores[r] = self.backoff * s
+        return scores
+
     def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
         """Scores [n_docs, n_labels] (float64) in ``label_codes`` order; higher ranks first."""
         self._check_fitted()
         _check_texts(texts, "input")
         scores = np.tile(self.prior_weight * self.prior, (len(texts), 1))
         for d, text in enumerate(texts):
-            for c, ev in self.evidence(text).items():
-                scores[d, c] += self.match_score(ev)
+            for c, s in self.match_scores(text).items():
+                scores[d, c] += s
         return scores
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -340,6 +380,8 @@ class MentionCoder:
                 "keys": self.key_mode,
                 "bag_window": self.bag_window,
                 "prefix_len": self.prefix_len,
+                "extend_labels": self.extend_labels,
+                "backoff": self.backoff,
             },
             "label_codes": list(self.label_codes),
             "prior": [float(p) for p in self.prior],
