@@ -20,6 +20,12 @@ Scoring
     document frequency, so codes without a match follow, in prior order (with a small
     ``prior_weight`` every matched code with ``s_c > prior_weight`` ranks above every unmatched one).
 
+Fuzzy tokens
+    With ``fuzzy = k > 0`` a text token of at least ``fuzzy_min_len`` characters that is no key
+    token is read as the key token nearest to it in Levenshtein distance, if that distance is at
+    most ``k`` (ties: the alphabetically first key token); this catches misspellings and
+    inflections the stemmer keeps apart (``hipertension`` / ``hipertensoin``).
+
 Codes outside the training codes
     With ``extend_labels`` the label space also holds the ICD-10-CM parents, siblings and children
     of the given codes (:mod:`clincode.coders.hierarchy`), after them in column order: codes never
@@ -32,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -106,6 +112,9 @@ class MentionCoder:
             label space (after them; see the module docstring).
         backoff: score of a code related to a matched code, as a share of that code's match
             score (0: no back-off).
+        fuzzy: largest edit distance between a text token and the key token it is read as
+            (0: exact tokens only; see the module docstring).
+        fuzzy_min_len: shortest text token read fuzzily.
     """
 
     def __init__(
@@ -124,6 +133,8 @@ class MentionCoder:
         prefix_len: int = 0,
         extend_labels: bool = False,
         backoff: float = 0.0,
+        fuzzy: int = 0,
+        fuzzy_min_len: int = 6,
     ) -> None:
         check_language(language)
         if keys not in KEY_MODES:
@@ -149,6 +160,9 @@ class MentionCoder:
         self.extend_labels = bool(extend_labels)
         self.backoff = float(backoff)
         self._hierarchy: LabelHierarchy | None = None
+        if fuzzy < 0 or fuzzy_min_len < 1:
+            raise ValueError(f"fuzzy={fuzzy}, fuzzy_min_len={fuzzy_min_len}; expected fuzzy >= 0 and fuzzy_min_len >= 1")
+        self.fuzzy, self.fuzzy_min_len = int(fuzzy), int(fuzzy_min_len)
         self.normalizer = TextNormalizer(language, prefix_len=self.prefix_len)
         self.negation = NegationDetector(self.normalizer, window=self.negation_window)
         self._fitted = False
@@ -259,6 +273,9 @@ class MentionCoder:
         return self
 
     def _build_matchers(self) -> None:
+        self._key_tokens = sorted({t for key in self.keys for t in key.split()})
+        self._key_token_set = frozenset(self._key_tokens)
+        self._fuzzy_cache: dict[str, str] = {}
         self._exact_ids = np.flatnonzero(~self.key_bag)
         self._bag_ids = np.flatnonzero(self.key_bag)
         self.matcher = KeyMatcher([self.keys[k] for k in self._exact_ids])
@@ -266,10 +283,30 @@ class MentionCoder:
 
     def find(self, tokens: Tokens) -> list[Match]:
         """All key occurrences (exact and bag keys) in a normalised text; ``key_id`` indexes ``keys``."""
+        if self.fuzzy > 0:
+            tokens = self.fuzzy_tokens(tokens)
         out = [Match(int(self._exact_ids[m.key_id]), m.first, m.last) for m in self.matcher.find(tokens)]
         if len(self._bag_ids):
             out += [Match(int(self._bag_ids[m.key_id]), m.first, m.last) for m in self.bag_matcher.find(tokens)]
         return out
+
+    def nearest_key_token(self, token: str) -> str:
+        """``token`` if it is a key token or too short, else the nearest key token within ``fuzzy`` edits (or ``token``)."""
+        if token in self._key_token_set or len(token) < self.fuzzy_min_len or self.fuzzy <= 0:
+            return token
+        out = self._fuzzy_cache.get(token)
+        if out is None:
+            from rapidfuzz import process
+            from rapidfuzz.distance import Levenshtein
+
+            hits = process.extract(token, self._key_tokens, scorer=Levenshtein.distance, score_cutoff=self.fuzzy, limit=None)
+            out = min(hits, key=lambda h: (h[1], h[0]))[0] if hits else token
+            self._fuzzy_cache[token] = out
+        return out
+
+    def fuzzy_tokens(self, tokens: Tokens) -> Tokens:
+        """``tokens`` with each token replaced by :meth:`nearest_key_token` (spans and sentences kept)."""
+        return replace(tokens, tokens=[self.nearest_key_token(t) for t in tokens.tokens])
 
     def _set_probs(self) -> None:
         self.key_probs = [
@@ -382,6 +419,8 @@ class MentionCoder:
                 "prefix_len": self.prefix_len,
                 "extend_labels": self.extend_labels,
                 "backoff": self.backoff,
+                "fuzzy": self.fuzzy,
+                "fuzzy_min_len": self.fuzzy_min_len,
             },
             "label_codes": list(self.label_codes),
             "prior": [float(p) for p in self.prior],
