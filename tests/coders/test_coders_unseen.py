@@ -159,3 +159,18 @@ def test_bad_unseen_settings():
         MentionCoder("es", backoff=1.5)
     with pytest.raises(ValueError, match="fuzzy"):
         MentionCoder("es", fuzzy=-1)
+
+
+def test_fitted_label_codes_of_both_coders():
+    from clincode.coders import fitted_label_codes
+
+    texts, gold, mentions = corpus(8)
+    plain = MentionCoder("es").fit(texts, gold, mentions, [FEVER, AF])
+    assert fitted_label_codes(plain) == [FEVER, AF]
+    wide = MentionCoder("es", extend_labels=True).fit(texts, gold, mentions, [FEVER, AF])
+    assert fitted_label_codes(wide) == [FEVER, AF] + hierarchy_extension([FEVER, AF])
+    ranker = CandidateRanker({"extend_labels": True}, folds=2, neighbours=0, num_rounds=5, gbm_params={"min_data_in_leaf": 2})
+    with pytest.raises(RuntimeError, match="not fitted"):
+        fitted_label_codes(ranker)
+    ranker.fit(texts, gold, mentions, [FEVER, AF])
+    assert fitted_label_codes(ranker) == fitted_label_codes(wide)
