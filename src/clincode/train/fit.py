@@ -133,6 +133,19 @@ def _checkpoint_step(path: Path | None) -> int | None:
 
 
 @contextlib.contextmanager
+def _no_empty_dirs_left(dirs: list[Path]) -> Iterator[None]:
+    """On failure, remove the directories of ``dirs`` this block created and left empty."""
+    existed = {d: d.exists() for d in dirs}
+    try:
+        yield
+    except BaseException:
+        for d in reversed(dirs):
+            if not existed[d] and d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+        raise
+
+
+@contextlib.contextmanager
 def _lightning_logs(level: int | None) -> Iterator[None]:
     """Lightning's loggers at ``level`` for the duration (None: unchanged)."""
     names = ("lightning.pytorch", "lightning.fabric", "lightning")
@@ -252,7 +265,8 @@ def train_run(
         check_model_params(cfg.model.name, dict(cfg.model.params))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     task = task_for(cfg)
-    data = task.prepare(cfg, console=console)
+    with _no_empty_dirs_left([Path(cfg.out_dir), Path(cfg.out_dir) / ".cache"]):
+        data = task.prepare(cfg, console=console)
     if cfg.model.name in CODERS:
         fit_coder_run(cfg, task, data, run_dir, console=console)
         if evaluate:
