@@ -222,7 +222,7 @@ def dependency_pl_loss(logits: Tensor, targets: Tensor, w: Tensor, mu: float = 1
 
 @LOSSES.register("dependency_log")
 class DependencyLogLoss(_LearnedW):
-    """Dependency-aware loss on the log scale [ours]: rank-weighted -log q plus the paper's W term, no class weights.
+    """Dependency-aware loss on the log scale (ours): rank-weighted -log q plus the paper's W term, no class weights.
 
     ``class_weights``: ``"none"`` (default) or ``"batch"`` (the paper's w_pos = N/P and
     w_neg = alpha_neg P/N). ``lam`` (alias ``lambda_reg``) weighs the W term (10, the paper's).
@@ -263,7 +263,7 @@ class DependencyLogLoss(_LearnedW):
 
 @LOSSES.register("dependency_pl")
 class DependencyPLLoss(_LearnedW):
-    """bce plus a pseudo-likelihood label-interaction term through a PMI-anchored W [ours]; W audits as conditional log-odds.
+    """bce plus a pseudo-likelihood label-interaction term through a PMI-anchored W (ours); W audits as conditional log-odds.
 
     ``mu`` weighs the pseudo-likelihood term (0.5); ``detach`` keeps the model on bce alone (W is
     then learned beside it). W: ``init`` ``"pmi"`` (default) / ``"zeros"`` / ``"kaiming"``,
