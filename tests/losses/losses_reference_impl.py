@@ -209,3 +209,71 @@ def dependency_aware(X, T, W_raw, alpha_neg=25.0, lam=10.0, eps=1e-6, loss_scale
         total += 1 - C + lam * (1 - sigmoid(q / K))
         rows += 1
     return loss_scale * _mean(total, rows)
+
+
+def training_pmi(rows: list[set[int]], V: int, smoothing: float = 1.0) -> list[list[float]]:
+    """PMI of co-occurring label pairs over training rows (sets of positive labels); 0 elsewhere."""
+    n = len(rows)
+    count = [sum(1 for r in rows if a in r) for a in range(V)]
+    out = [[0.0] * V for _ in range(V)]
+    for a in range(V):
+        for b in range(V):
+            both = sum(1 for r in rows if a in r and b in r)
+            if a == b or both == 0:
+                continue
+            p_ab = (both + smoothing) / (n + smoothing)
+            p_a = (count[a] + smoothing) / (n + smoothing)
+            p_b = (count[b] + smoothing) / (n + smoothing)
+            out[a][b] = math.log(p_ab / (p_a * p_b))
+    return out
+
+
+def prior_penalty(W, prior, mask, prior_reg: float) -> float:
+    """prior_reg * mean over kept pairs (mask = 1, both orders) of (W - prior)^2."""
+    V = len(W)
+    num = sum((W[a][b] - prior[a][b]) ** 2 for a in range(V) for b in range(V) if mask[a][b])
+    den = sum(1 for a in range(V) for b in range(V) if mask[a][b])
+    return prior_reg * num / max(den, 1)
+
+
+def dependency_log(X, T, W, class_weights="none", alpha_neg=25.0, lam=10.0, eps=1e-6) -> float:
+    """Rank-weighted -log q (largest weight on the largest loss) + lam (1 - sigmoid(u^T W u / K)),
+    u = kappa q; kappa = 1 or the paper's batch class weights. W: effective (symmetric, zero diagonal)."""
+    V = len(X[0])
+    P = sum(1 for tr in T for t in tr if t == 1)
+    N = sum(1 for tr in T for t in tr if t == 0)
+    total, rows = 0.0, 0
+    for xr, tr in zip(X, T):
+        valid = [j for j in range(V) if tr[j] != -1]
+        K = len(valid)
+        if K == 0:
+            continue
+        kappa = [0.0] * V
+        for j in valid:
+            if class_weights == "batch":
+                kappa[j] = N / (P + eps) if tr[j] == 1 else alpha_neg * P / (N + eps)
+            else:
+                kappa[j] = 1.0
+        losses = sorted(kappa[j] * neg_log_q(xr[j], tr[j]) for j in valid)
+        rank = sum(2 * i / (K * (K + 1)) * e for i, e in enumerate(losses, start=1))
+        u = [kappa[j] * (sigmoid(xr[j]) if tr[j] == 1 else 1 - sigmoid(xr[j])) if tr[j] != -1 else 0.0 for j in range(V)]
+        q = sum(u[a] * W[a][b] * u[b] for a in range(V) for b in range(V))
+        total += rank + lam * (1 - sigmoid(q / K))
+        rows += 1
+    return _mean(total, rows)
+
+
+def dependency_pl(X, T, W, mu=0.5) -> float:
+    """bce(x) + mu * bce(z), z_j = x_j + sum_{k != j} W[j][k] [t_k = 1]; means over valid entries."""
+    V = len(X[0])
+    a = b = 0.0
+    n = 0
+    for xr, tr in zip(X, T):
+        for j in range(V):
+            if tr[j] == -1:
+                continue
+            z = xr[j] + sum(W[j][k] for k in range(V) if k != j and tr[k] == 1)
+            a += neg_log_q(xr[j], tr[j])
+            b += neg_log_q(z, tr[j])
+            n += 1
+    return _mean(a, n) + mu * _mean(b, n)

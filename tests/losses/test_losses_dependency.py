@@ -316,3 +316,48 @@ def test_fully_ignored_rows_are_dropped_exactly() -> None:
     assert torch.allclose(a, b, rtol=1e-12)
     assert torch.allclose(ga_x, gb_x[:10], rtol=1e-10) and torch.all(gb_x[10:] == 0)
     assert torch.allclose(ga_w, gb_w, rtol=1e-10)
+
+
+# ------------------------------------------------- the authors' parameter names and W's initialisation
+
+
+def test_lambda_reg_is_an_alias_of_lam() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(4, 5, dtype=torch.float64)
+    t = (torch.rand(4, 5) < 0.4).to(torch.int8)
+    torch.manual_seed(1)
+    by_alias = build_loss("dependency_aware", 5, lambda_reg=2.5)
+    torch.manual_seed(1)
+    by_name = build_loss("dependency_aware", 5, lam=2.5)
+    assert by_alias.lam == 2.5
+    assert by_alias(x, t).item() == by_name(x, t).item()
+    assert build_loss("dependency_aware", 5, lam=2.5, lambda_reg=2.5).lam == 2.5  # the same value twice is fine
+
+
+def test_lam_and_lambda_reg_that_disagree_raise() -> None:
+    with pytest.raises(ValueError, match="lam=3.0 and lambda_reg=2.0"):
+        build_loss("dependency_aware", 5, lam=3.0, lambda_reg=2.0)
+    with pytest.raises(ValueError, match="lam"):
+        build_loss("dependency_aware", 5, lambda_reg=-1.0)
+
+
+def test_init_zeros_starts_w_at_zero_and_w_still_learns() -> None:
+    loss = build_loss("dependency_aware", 5, init="zeros")
+    assert torch.equal(loss.dependency_matrix(), torch.zeros(5, 5))
+    x = torch.randn(6, 5, requires_grad=True)
+    t = (torch.rand(6, 5) < 0.4).to(torch.int8)
+    t[0, :2] = 1
+    out = loss(x, t)
+    assert out.item() > 0
+    out.backward()
+    assert loss.w_raw.grad is not None and loss.w_raw.grad.abs().sum() > 0  # the pairwise term moves W
+    assert "init='zeros'" in loss.extra_repr()
+    kaiming = build_loss("dependency_aware", 5)
+    assert kaiming.init == "kaiming" and kaiming.dependency_matrix().abs().sum() > 0
+
+
+def test_bad_init_and_zero_lowrank_raise() -> None:
+    with pytest.raises(ValueError, match="init must be one of"):
+        build_loss("dependency_aware", 5, init="normal")
+    with pytest.raises(ValueError, match="mode='dense'"):
+        build_loss("dependency_aware", 5, init="zeros", mode="lowrank")

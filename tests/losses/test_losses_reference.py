@@ -86,6 +86,23 @@ def reference_value(case: Case, loss: torch.nn.Module, x: np.ndarray, t: np.ndar
         w = loss.dependency_matrix().double().tolist()  # symmetric, zero diagonal: sym(w) = w
         kw = {k: p[k] for k in ("alpha_neg", "lam", "eps", "loss_scale") if k in p}
         return ref.dependency_aware(X, T, w, **kw)
+    if case.name in ("dependency_log", "dependency_pl"):
+        w = loss.dependency_matrix().double().tolist()
+        V = len(X[0])
+        fitted = case.fit and stats.has_rows
+        prior = ref.training_pmi(rows_positive(stats), V) if fitted else [[0.0] * V for _ in range(V)]
+        if fitted and p.get("init") == "pmi" and not p.get("prior_reg"):
+            assert np.allclose(w, prior, atol=1e-6)  # W starts at the training PMI
+        mask = [[a != b for b in range(V)] for a in range(V)]
+        if case.name == "dependency_log":
+            kw = {k: p[k] for k in ("class_weights", "alpha_neg", "lam", "eps") if k in p}
+            value = ref.dependency_log(X, T, w, **kw)
+            reg = p.get("prior_reg", 0.0)
+        else:
+            value = ref.dependency_pl(X, T, w, p.get("mu", 0.5))
+            reg = p.get("prior_reg", 1.0)
+        any_valid = any(v != -1 for row in T for v in row)
+        return value + (ref.prior_penalty(w, prior, mask, reg) if reg and any_valid else 0.0)
     raise AssertionError(f"no reference for {case.name}")
 
 
@@ -111,6 +128,13 @@ CASES = [
     Case("dependency_aware"),
     Case("dependency_aware", {"alpha_neg": 3.0, "lam": 2.0, "loss_scale": 0.5}, ident="dependency_aware-params"),
     Case("dependency_aware", {"mode": "lowrank", "rank": 3}, ident="dependency_aware-lowrank"),
+    Case("dependency_log"),
+    Case("dependency_log", {"class_weights": "batch", "alpha_neg": 3.0, "lam": 2.0}, ident="dependency_log-batch"),
+    Case("dependency_log", {"init": "pmi"}, fit=True, ident="dependency_log-pmi"),
+    Case("dependency_log", {"init": "zeros", "prior_reg": 0.7, "lam": 1.0}, fit=True, ident="dependency_log-prior"),
+    Case("dependency_pl", fit=True, ident="dependency_pl-fitted"),
+    Case("dependency_pl", {"init": "pmi", "prior_reg": 0.0}, fit=True, ident="dependency_pl-pmi"),
+    Case("dependency_pl", {"init": "kaiming", "mu": 2.0, "prior_reg": 0.3}, ident="dependency_pl-unfitted"),
 ]
 
 

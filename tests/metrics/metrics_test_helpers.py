@@ -46,8 +46,8 @@ def repeat_rows(weights: np.ndarray) -> np.ndarray:
 
 def patch_chunks(monkeypatch, entries: int) -> None:  # type: ignore[no-untyped-def]
     """Force tiny row / label blocks so that every multi-block code path runs on small data."""
-    from clincode.metrics import _inputs, _sweep, at_k, bootstrap, decision
+    from clincode.metrics import _inputs, _sweep, at_k, bootstrap, decision, operating
 
-    for module in (_inputs, _sweep, at_k, bootstrap, decision):
+    for module in (_inputs, _sweep, at_k, bootstrap, decision, operating):
         monkeypatch.setattr(module, "CHUNK_ENTRIES", entries)
     monkeypatch.setattr(_sweep, "POOL_ENTRIES", 2 * entries)  # several micro pools as well

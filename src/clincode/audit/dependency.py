@@ -92,3 +92,30 @@ def strongest_pairs(w: np.ndarray, codes: list[str], descriptions: list[str], k:
             "weight": [float(vals[p]) for p in picks],
         }
     )
+
+
+def annotate_pairs(
+    pairs: pl.DataFrame, codes: list[str], pmi_matrix: np.ndarray, c: np.ndarray, truth: np.ndarray | None = None
+) -> pl.DataFrame:
+    """The strongest pairs with their training co-occurrence count and PMI, and (on synthetic
+    cohorts) whether the generator truly couples them: what a clinician checks a pair against."""
+    index = {code: i for i, code in enumerate(codes)}
+    a = np.array([index[x] for x in pairs["code_a"].to_list()], dtype=np.int64)
+    b = np.array([index[x] for x in pairs["code_b"].to_list()], dtype=np.int64)
+    out = pairs.with_columns(
+        pl.Series("train_cooccurrence", c[a, b].astype(np.int64) if a.size else np.zeros(0, np.int64)),
+        pl.Series("train_pmi", pmi_matrix[a, b] if a.size else np.zeros(0)),
+    )
+    if truth is not None:
+        out = out.with_columns(pl.Series("truly_coupled", truth[a, b] if a.size else np.zeros(0, bool)))
+    return out
+
+
+def top_pair_precision(score: np.ndarray, truth: np.ndarray, k: int) -> float:
+    """Share of truly coupled pairs among the k pairs with the largest score (upper triangle)."""
+    s, y = upper(score), upper(truth)
+    k = min(k, s.size)
+    if k == 0:
+        return float("nan")
+    top = np.argsort(-s, kind="stable")[:k]
+    return float(y[top].mean())

@@ -18,10 +18,12 @@ import polars as pl
 from rich.console import Console
 
 from clincode.audit.dependency import (
+    annotate_pairs,
     cooccurrence,
     pmi,
     recovery_auroc,
     strongest_pairs,
+    top_pair_precision,
     true_pair_matrix,
     w_pmi_correlation,
 )
@@ -48,7 +50,7 @@ def audit_run(run_dir: Path, *, top_pairs: int = 20, heatmap_codes: int = 50, co
     if not hasattr(loss, "dependency_matrix"):
         raise ValueError(
             f"run {run_dir} was trained with loss {cfg.loss.name!r}, which learns no dependency matrix; "
-            "audit a run of the dependency_aware loss"
+            "audit a run of a loss that learns W (dependency_aware, dependency_log, dependency_pl)"
         )
     final = run_dir / "audit"
     with staging_dir(final, overwrite=True) as out:  # the audit appears whole, or not at all
@@ -84,10 +86,6 @@ def _write_audit(
     codes, descriptions = list(labels.codes_), labels.descriptions()
     export_dependency_matrix(w_t, codes, out / "dependency_matrix.parquet")
 
-    pairs = strongest_pairs(w, codes, descriptions, k=top_pairs)
-    with atomic_path(out / "pairs.parquet") as tmp:
-        pairs.write_parquet(tmp)
-
     task = task_for(cfg)
     data = task.prepare(cfg, console=console)
     stats = task.label_stats(data)
@@ -111,6 +109,15 @@ def _write_audit(
     if truth_path is not None and truth_path.is_file():
         truth = true_pair_matrix(codes, pl.read_parquet(truth_path))
         result["true_structure_recovery"] = recovery_auroc(w, truth, baseline=np.abs(pmi_m) * (c > 0))
+        result["true_structure_recovery"].update(
+            {f"top{k}_precision_abs_w": top_pair_precision(np.abs(w), truth, k) for k in (100, 1000)}
+            | {f"top{k}_precision_baseline": top_pair_precision(np.abs(pmi_m) * (c > 0), truth, k) for k in (100, 1000)}
+        )
+    else:
+        truth = None
+    pairs = annotate_pairs(strongest_pairs(w, codes, descriptions, k=top_pairs), codes, pmi_m, c, truth)
+    with atomic_path(out / "pairs.parquet") as tmp:
+        pairs.write_parquet(tmp)
 
     # Heatmap: the most frequent codes, grouped by ICD-10 chapter.
     top = np.argsort(-np.asarray(labels.counts_), kind="stable")[:heatmap_codes]
@@ -148,13 +155,23 @@ def _markdown(result: dict[str, Any], pairs: pl.DataFrame) -> str:
         lines += [
             f"Recovery of the generator's true coupled pairs ({rec['true_pairs']:,} of {rec['pairs']:,} pairs): "
             f"AUROC of |W| {_fmt(rec.get('auroc_abs_w'))}, of signed W {_fmt(rec.get('auroc_w'))}; "
-            f"for reference, |PMI| of co-occurring pairs {_fmt(rec.get('auroc_baseline'))}.",
+            f"for reference, |PMI| of co-occurring pairs {_fmt(rec.get('auroc_baseline'))}. "
+            f"Truly coupled among the 100 / 1,000 largest |W|: {_fmt(rec.get('top100_precision_abs_w'))} / "
+            f"{_fmt(rec.get('top1000_precision_abs_w'))} (|PMI|: {_fmt(rec.get('top100_precision_baseline'))} / "
+            f"{_fmt(rec.get('top1000_precision_baseline'))}).",
             "",
         ]
-    lines += ["## Strongest pairs", "", "| sign | code a | description a | code b | description b | W |", "|---|---|---|---|---|---|"]
+    coupled = "truly_coupled" in pairs.columns
+    lines += [
+        "## Strongest pairs",
+        "",
+        "| sign | code a | description a | code b | description b | W | train co-occ. | train PMI |" + (" coupled |" if coupled else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if coupled else ""),
+    ]
     for r in pairs.iter_rows(named=True):
         lines.append(
-            f"| {r['sign']} | {r['code_a']} | {r['description_a'][:50]} | {r['code_b']} | {r['description_b'][:50]} | {r['weight']:+.4f} |"
+            f"| {r['sign']} | {r['code_a']} | {r['description_a'][:50]} | {r['code_b']} | {r['description_b'][:50]} | {r['weight']:+.4f} "
+            f"| {r['train_cooccurrence']} | {r['train_pmi']:+.2f} |" + ((" yes |" if r["truly_coupled"] else " no |") if coupled else "")
         )
     lines += ["", "![W heatmap](figures/w_heatmap.png)", "", "![PMI heatmap](figures/pmi_heatmap.png)", ""]
     return "\n".join(lines) + "\n"

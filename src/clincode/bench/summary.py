@@ -26,6 +26,15 @@ HEADLINE = [
     ("ranking.auroc_micro", "AUROC micro"),
     ("at_k.p@5", "P@5"),
     ("rules.global.alert_volume", "alerts/visit (tuned)"),
+    ("operating_points.budget@3.precision_micro", "P@budget3"),
+    ("operating_points.budget@3.recall_micro", "R@budget3"),
+    ("operating_points.budget@3.alert_volume", "alerts/visit@budget3"),
+    ("operating_points.recall@0.2.precision_micro", "P@R0.2"),
+    ("operating_points.recall@0.2.alert_volume", "alerts/visit@R0.2"),
+    ("operating_points.recall@0.3.precision_micro", "P@R0.3"),
+    ("operating_points.recall@0.3.alert_volume", "alerts/visit@R0.3"),
+    ("operating_points.recall@0.4.precision_micro", "P@R0.4"),
+    ("operating_points.recall@0.4.alert_volume", "alerts/visit@R0.4"),
 ]
 
 
@@ -96,6 +105,8 @@ TERMINAL = [
     ("ranking.auprc_macro", "AUPRC M"),
     ("ranking.auroc_micro", "AUROC µ"),
     ("at_k.p@5", "P@5"),
+    ("operating_points.budget@3.precision_micro", "P@B3"),
+    ("operating_points.recall@0.3.alert_volume", "alerts@R.3"),
 ]
 
 

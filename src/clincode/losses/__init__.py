@@ -10,6 +10,13 @@ from .base import LossModule
 from .bce import BCELoss, WeightedBCELoss, bce_loss, weighted_bce_loss
 from .class_balanced import ClassBalancedLoss, class_balanced_loss, class_balanced_weights
 from .dependency import DependencyAwareLoss, dependency_aware_loss, weighted_correctness
+from .dependency_ours import (
+    DependencyLogLoss,
+    DependencyPLLoss,
+    dependency_log_loss,
+    dependency_pl_loss,
+    training_pmi,
+)
 from .export import export_dependency_matrix
 from .focal import FocalLoss, MARNFocalLoss, focal_loss, focal_marn_loss
 from .harmonic import SegmentedHarmonicFocalLoss, SegmentedHarmonicLoss, segmented_harmonic_loss
@@ -28,6 +35,8 @@ __all__ = [
     "BCELoss",
     "ClassBalancedLoss",
     "DependencyAwareLoss",
+    "DependencyLogLoss",
+    "DependencyPLLoss",
     "FocalLoss",
     "LabelStats",
     "LabelStatsError",
@@ -48,6 +57,9 @@ __all__ = [
     "DependencyForm",
     "LowRankForm",
     "dependency_aware_loss",
+    "dependency_log_loss",
+    "dependency_pl_loss",
+    "training_pmi",
     "describe_losses",
     "export_dependency_matrix",
     "focal_loss",

@@ -26,6 +26,21 @@ from .rowwise import rowdot, rowsum
 
 Mode = Literal["dense", "lowrank"]
 MODES = ("dense", "lowrank")
+Init = Literal["kaiming", "zeros"]
+INITS = ("kaiming", "zeros")
+DEFAULT_LAMBDA = 10.0
+
+
+def resolve_lambda(lam: float, lambda_reg: float | None) -> float:
+    """``lam``, or the authors' name for it, ``lambda_reg``, when that is given.
+
+    Giving both with different values is an error (``lam`` at its default counts as not given).
+    """
+    if lambda_reg is None:
+        return lam
+    if lam != DEFAULT_LAMBDA and lam != lambda_reg:
+        raise ValueError(f"lam={lam!r} and lambda_reg={lambda_reg!r} name the same weight; give one of them")
+    return lambda_reg
 
 
 def class_weights(y: Tensor, m: Tensor, alpha_neg: float, eps: float) -> tuple[Tensor, Tensor]:
@@ -185,6 +200,10 @@ class DependencyAwareLoss(LossModule):
       so that W's entries have the dense initialisation's variance. O(R V rank)
       per step, so V = 10,000 and beyond are cheap; W is never formed during training.
 
+    ``lambda_reg`` is the authors' name for ``lam`` (either may be given). ``init`` is W's
+    initialisation in dense mode: ``"kaiming"`` (default, nn.Linear's) or ``"zeros"`` (the authors'
+    other option; a zero W starts the dependency term at lambda / 2 with a zero gradient for the model).
+
     The loss uses no training statistics (its class weights are per mini-batch); ``fit`` is a no-op.
     """
 
@@ -197,8 +216,17 @@ class DependencyAwareLoss(LossModule):
         loss_scale: float = 1.0,
         mode: Mode = "dense",
         rank: int = 32,
+        init: Init = "kaiming",
+        lambda_reg: float | None = None,
     ) -> None:
         super().__init__(num_labels)
+        lam = resolve_lambda(lam, lambda_reg)
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
+        if init == "zeros" and mode == "lowrank":
+            raise ValueError(
+                "init='zeros' needs mode='dense': with both low-rank factors at zero, W's gradient is zero and W never moves"
+            )
         for name, value in (("alpha_neg", alpha_neg), ("lam", lam), ("eps", eps), ("loss_scale", loss_scale)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -210,6 +238,7 @@ class DependencyAwareLoss(LossModule):
         self.loss_scale = float(loss_scale)
         self.mode: Mode = mode
         self.rank = rank
+        self.init: Init = init
         if mode == "dense":
             self.w_raw = nn.Parameter(torch.empty(num_labels, num_labels))
         else:
@@ -217,9 +246,12 @@ class DependencyAwareLoss(LossModule):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Dense: kaiming_uniform(a = sqrt(5)) as nn.Linear. Low rank [ours]: U(-b, b) with
-        b = (3 / (rank V))^(1/4), so that sym(A B^T) has the entry variance of sym(dense init)."""
-        if self.mode == "dense":
+        """Dense: kaiming_uniform(a = sqrt(5)) as nn.Linear, or zeros with ``init="zeros"`` (the
+        authors' option). Low rank [ours]: U(-b, b) with b = (3 / (rank V))^(1/4), so that
+        sym(A B^T) has the entry variance of sym(dense init)."""
+        if self.mode == "dense" and self.init == "zeros":
+            nn.init.zeros_(self.w_raw)
+        elif self.mode == "dense":
             nn.init.kaiming_uniform_(self.w_raw, a=math.sqrt(5))
         else:
             bound = (3.0 / (self.rank * self.num_labels)) ** 0.25
@@ -254,4 +286,6 @@ class DependencyAwareLoss(LossModule):
         out["mode"] = self.mode
         if self.mode == "lowrank":
             out["rank"] = self.rank
+        if self.init != "kaiming":
+            out["init"] = self.init
         return out

@@ -18,6 +18,11 @@ usable label; all numbers are plain Python floats / ints)::
         "global":    {... same keys, "threshold": tuned global threshold},   # with a tuner
         "per_label": {... same keys, "n_fallback_labels"},                    # with a tuner
       },
+      "operating_points": {        # fixed alert budget and fixed recall (operating.py) [ours]
+        "budget@3":   {"budget", "precision_micro", "recall_micro", "f1_micro", "alert_volume"},
+        "recall@0.3": {"target_recall", "threshold", "precision_micro", "recall_micro",
+                       "f1_micro", "alert_volume"},   # also recall@0.2, recall@0.4 by default
+      },
       "buckets": {                 # with train_counts
         "boundaries": {"kind", "edges", "head": {"n_labels", "train_count_min", "train_count_max"},
                        "medium": {...}, "tail": {...}},
@@ -31,7 +36,7 @@ usable label; all numbers are plain Python floats / ints)::
     }
 
 Metric definitions live in the modules: ``ranking`` (AUROC / AUPRC), ``at_k`` (P@k, R@k,
-MAP), ``decision`` (P / R / F1, alert volume), ``buckets``, ``bootstrap``. A bucket's metrics
+MAP), ``decision`` (P / R / F1, alert volume), ``operating`` (alert budget, fixed recall), ``buckets``, ``bootstrap``. A bucket's metrics
 are the same metrics computed on its label columns only (rows without a valid entry among them
 are dropped for that bucket). Confidence intervals are given for the top-level metrics.
 """
@@ -55,6 +60,7 @@ from clincode.metrics.at_k import RowRanking, _check_ks, _row_ranking
 from clincode.metrics.bootstrap import group_index, percentile_interval, replicate_metrics, resample_weights
 from clincode.metrics.buckets import BUCKET_NAMES, BucketSpec, assign_buckets
 from clincode.metrics.decision import _decision_counts, as_thresholds
+from clincode.metrics.operating import check_budgets, check_recalls, operating_points
 from clincode.metrics.ranking import _ranking
 from clincode.metrics.report import annotate_reliability
 from clincode.metrics.thresholds import ThresholdTuner
@@ -78,6 +84,8 @@ def evaluate(
     seed: int = 0,
     progress: bool = False,
     bootstrap_max_entries: int = BOOTSTRAP_MAX_ENTRIES,
+    budgets: Sequence[int] = (3,),
+    recall_targets: Sequence[float] = (0.2, 0.3, 0.4),
 ) -> dict[str, Any]:
     """Evaluate probabilities against masked multi-label targets (structure: module docstring).
 
@@ -97,12 +105,17 @@ def evaluate(
         seed: seed of the resampling.
         progress: show a progress bar.
         bootstrap_max_entries: skip the AUROC / AUPRC intervals above this many valid entries.
+        budgets: alert budgets B of the ``budget@B`` operating points (top-B labels per row).
+        recall_targets: micro recalls r of the ``recall@r`` operating points (the largest global
+            threshold reaching r on this split). Operating points are computed over all labels,
+            without bootstrap intervals.
     """
     probs, targets = check_probs_targets(probs, targets)
     n, v = probs.shape
     groups = check_groups(groups, n)
     train_counts = check_train_counts(train_counts, v)
     ks = _check_ks(ks)
+    budgets, recall_targets = check_budgets(budgets), check_recalls(recall_targets)
     if int(n_bootstrap) != n_bootstrap or n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be a non-negative integer; got {n_bootstrap!r}")
     if not 0.0 < ci < 1.0:
@@ -120,6 +133,7 @@ def evaluate(
         fallback = None if thresholds is None else thresholds.fallback_mask_
         core, rows, pp_row = _core(probs, targets, cols, rules, ks, fallback)
         out.update(core)
+        out["operating_points"] = operating_points(probs, targets, cols, budgets, recall_targets)
         advance("all labels")
         if bucket_parts is not None:
             section: dict[str, Any] = {"boundaries": bucket_parts.describe(train_counts)}

@@ -155,6 +155,15 @@ def format_table(metrics: dict[str, Any]) -> str:
                 cells.append(_fmt(sec.get(key)) + (f" {ci}" if ci else ""))
             rows.append(cells)
         parts += ["", _table(["rule", "threshold"] + [label for _, label in _RULE_COLUMNS], rows)]
+    points = metrics.get("operating_points")
+    if points:
+        rows = []
+        for name, sec in points.items():
+            thr = sec.get("threshold")
+            rule = f"top {sec['budget']} per row" if "budget" in sec else f"threshold {_fmt(thr)}"
+            keys = ("precision_micro", "recall_micro", "f1_micro", "alert_volume")
+            rows.append([name, rule] + [_fmt(sec.get(k)) for k in keys])
+        parts += ["", _table(["operating point", "rule", "P micro", "R micro", "F1 micro", "alerts / row"], rows)]
     buckets = metrics.get("buckets")
     if buckets:
         first_k = next((k for k in at_k if k.startswith("p@")), None)
