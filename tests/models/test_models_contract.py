@@ -3,8 +3,8 @@
 Every name in ``MODELS`` must have an entry in ``TINY`` (small parameters so that each test
 builds its model in milliseconds): registering a model without one fails
 ``test_every_registered_model_has_tiny_params``, so a new model is held to the same contract.
-The text models read ``tokens`` / ``token_mask`` (clincode.models.text, data/text_batches.py),
-the EHR models the next-visit batch of clincode.data.batches; ``plm`` runs on a one-layer,
+The text models read ``tokens`` / ``token_mask`` (clincode.models.text, clincode.tasks.coding.batches),
+the EHR models the next-visit batch of clincode.tasks.next_visit.batches; ``plm`` runs on a one-layer,
 randomly initialised encoder with the packaged all-MiniLM-L6-v2 tokenizer.
 """
 
@@ -154,7 +154,7 @@ def text_batch(lengths: list[int], vocab: int, seed: int = 0, width: int | None 
 
 
 def ehr_batch(patients: list[list[int]], seed: int = 0, width: int | None = None, visits: int | None = None) -> dict[str, Tensor]:
-    """Next-visit batch (clincode.data.batches contract); ``patients[b]`` = tokens per visit."""
+    """Next-visit batch (clincode.tasks.next_visit.batches contract); ``patients[b]`` = tokens per visit."""
     b = len(patients)
     length = max(sum(p) for p in patients) if width is None else width
     num_visits = max(len(p) for p in patients) if visits is None else visits

@@ -10,9 +10,10 @@ import time
 
 import polars as pl
 import pytest
-from train_test_helpers import tiny_overrides
 
 from clincode.resources import config_path
+
+from helpers.training import tiny_overrides
 
 
 def train_cmd(cohort, out_dir, name):
@@ -27,6 +28,7 @@ def train_cmd(cohort, out_dir, name):
     return cmd
 
 
+@pytest.mark.slow  # training runs in subprocesses
 def test_sigkill_then_resume_matches_uninterrupted(tiny_cohort, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", CLINCODE_DEBUG="1")
     ref = subprocess.run(train_cmd(tiny_cohort, tmp_path, "ref"), env=env, capture_output=True, text=True, timeout=600)
