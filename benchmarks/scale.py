@@ -3,7 +3,7 @@
 Each step runs in a fresh subprocess of this script; its peak RSS is that process's ``ru_maxrss``
 (from ``os.wait4``), so steps never inherit each other's memory. Steps:
 
-- ``prepare``: ``clincode.train.data.prepare`` from an empty cache: the streamed task build
+- ``prepare``: ``Task.prepare`` (``clincode.tasks``) from an empty cache: the streamed task build
   (two passes over the MEDS shards) writing the task directory (parquet tables + flat arrays).
 - ``epoch``: load the prepared task (arrays memory-mapped) and iterate the training loader once
   (length-bucketed sampler + collate, no model), as ``clincode train`` feeds the model.

@@ -11,7 +11,7 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, Self
+from typing import Annotated, Any, Callable, NoReturn, Optional, Self
 
 import typer
 from rich.console import Console
@@ -36,21 +36,70 @@ out = Console()
 err = Console(stderr=True)
 
 
+# Failures a user can cause and fix: their message is the whole story.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError,
+    KeyError, NotImplementedError, TypeError, OSError,
+)
+
+
+def debug_enabled() -> bool:
+    """``CLINCODE_DEBUG=1`` (any non-empty value but 0): let exceptions propagate with their traceback."""
+    return os.environ.get("CLINCODE_DEBUG", "").strip() not in ("", "0")
+
+
+def error_message(exc: BaseException) -> str:
+    """One line for ``exc``: clincode's own checks speak for themselves; anything else (a library's
+    error, an unexpected failure) is prefixed with its type."""
+    if isinstance(exc, KeyError) and exc.args:
+        msg = str(exc.args[0])
+    elif isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        msg = f"{exc.filename}: {exc.strerror}"
+    else:
+        msg = str(exc)
+    msg = " ".join(msg.split()) or type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not valid UTF-8 text ({msg})"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return msg
+    if isinstance(exc, EXPECTED_ERRORS) and _raised_by_clincode(exc):
+        return msg
+    return f"{type(exc).__name__}: {msg} (set CLINCODE_DEBUG=1 for the traceback)"
+
+
+def _raised_by_clincode(exc: BaseException) -> bool:
+    """True when the innermost Python frame of ``exc`` is clincode code (a deliberate check)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{os.sep}clincode{os.sep}" in tb.tb_frame.f_code.co_filename
+
+
 def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected failures (bad input, bad config, missing files) into one line and exit 1."""
+    """Turn any failure into one ``error:`` line on stderr and exit 1 (traceback with CLINCODE_DEBUG=1)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, KeyError, NotImplementedError) as exc:
-            if os.environ.get("CLINCODE_DEBUG"):
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place every command's failure is reported
+            if debug_enabled():
                 raise
-            msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-            err.print(f"[bold red]error:[/bold red] {msg}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            fail(error_message(exc))
 
     return wrapper
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` as one line on stderr and exit with ``code``."""
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
 
 
 # --------------------------------------------------------------------------- choices
@@ -309,6 +358,7 @@ def benchmark(
     config: Annotated[Path, typer.Argument(help="benchmark YAML: base run config + grid axes (see configs/benchmark_losses.yaml)")],
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a key of every run: a.b=value (repeatable)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list the runs and their status, train nothing")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
     """Run a grid (dataset x model x loss x seed x any key), resumably; results, summary, report."""
     from clincode.bench.grid import load_benchmark
@@ -316,7 +366,7 @@ def benchmark(
     from clincode.report.benchmark import build_report
 
     bench = load_benchmark(config, set_ or [])
-    root = run_benchmark(bench, console=err, dry_run=dry_run)
+    root = run_benchmark(bench, console=err, dry_run=dry_run, verbose=verbose)
     if not dry_run:
         report = build_report(root)
         out.print(f"results: {root / 'results.parquet'}\nreport:  {report}")
@@ -389,10 +439,11 @@ def list_losses() -> None:
 
 @list_app.command("models")
 def list_models() -> None:
-    """Registered models with their parameters and defaults."""
+    """Registered models (networks, then one-pass coders) with their parameters and defaults."""
+    from clincode.coders.registry import describe_coders
     from clincode.models import describe_models
 
-    _print_registry("models", describe_models())
+    _print_registry("models", describe_models() + describe_coders())
 
 
 @list_app.command("configs")
@@ -415,6 +466,8 @@ def list_runs(root: Annotated[Path, typer.Argument(help="directory holding run d
     """Runs under a directory with their status and headline metrics."""
     from clincode.train.listing import list_runs as _list
 
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"{root} is a file; `clincode list runs` expects a directory holding run directories")
     rows = _list(root)
     table = Table(title=f"runs in {root}")
     for col in ("run", "loss", "status", "auprc_micro", "f1_micro@tuned"):
@@ -450,6 +503,7 @@ def demo(
         int, typer.Option("--num-labels", help="label space size V: the top-V codes of train (capped at the codes seen there)")
     ] = 1538,
     labels: Annotated[Optional[int], typer.Option("--labels", hidden=True, help="alias of --num-labels")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
     """The main job: synthetic cohort, one EHR Transformer per loss, evaluation, comparison report."""
     from clincode.demo import run_demo
@@ -459,11 +513,39 @@ def demo(
         raise ValueError("--losses names no loss")
     if labels is not None:
         num_labels = labels
-    run_demo(out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=num_labels, console=err)
+    run_demo(
+        out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=num_labels, console=err,
+        verbose=verbose,
+    )  # fmt: skip
 
 
-def main() -> None:  # pragma: no cover
-    app(sys.argv[1:], prog_name="clincode")
+def _click_exceptions() -> tuple[type[Exception], type[Exception], type[BaseException]]:
+    """(ClickException, NoArgsIsHelpError, Abort) of the click that typer runs on."""
+    try:  # typer >= 0.16 vendors click
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover
+        from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[no-redef]
+    return ClickException, NoArgsIsHelpError, typer.Abort
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``clincode`` entry point: usage errors too become one ``error:`` line (exit 2)."""
+    click_error, no_args, abort = _click_exceptions()
+    try:
+        code = app(sys.argv[1:] if argv is None else argv, prog_name="clincode", standalone_mode=False)
+    except no_args as exc:
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(2)
+    except click_error as exc:
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+        err.print(f"error: {message}{hint}", highlight=False, soft_wrap=True, markup=False)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except (abort, KeyboardInterrupt):
+        err.print("error: interrupted", highlight=False, markup=False)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,18 +32,59 @@ def ensure_cohort(path: Path, *, patients: int, seed: int, console: Console) -> 
     return generate_ehr_cohort(path, n_patients=patients, n_codes=DEMO_CODES, seed=seed, overwrite=True, progress=True)
 
 
-def train_label_codes(cohort: Path) -> int:
-    """Distinct label codes (the LabelSpace's default prefixes) in the training split: an upper bound for V."""
-    import polars as pl
+def train_label_codes(cohort: Path, overrides: list[str] | None = None) -> int:
+    """Distinct labels the next-visit task would see in the training split: the upper bound for V.
 
-    from clincode.data.labels import DEFAULT_CODE_PREFIXES
+    Counted by the task itself (:func:`build_next_visit` with ``num_labels=None`` and the demo run
+    config's data settings), so the cap is the number the run's LabelSpace checks against.
+    """
+    from clincode.config import load_config
+    from clincode.tasks.next_visit.build import build_next_visit
+    from clincode.tasks.next_visit.task import task_kwargs
 
-    splits = pl.scan_parquet(cohort / "metadata" / "subject_splits.parquet").filter(pl.col("split") == "train")
-    events = pl.scan_parquet(str(cohort / "data" / "**" / "*.parquet")).select("subject_id", "code")
-    codes = events.join(splits, on="subject_id").filter(
-        pl.any_horizontal([pl.col("code").str.starts_with(p) for p in DEFAULT_CODE_PREFIXES])
-    )
-    return int(codes.select(pl.col("code").n_unique()).collect().item())
+    cfg = load_config(config_path("demo"), [f"data.path={cohort}", *(overrides or [])])
+    kwargs = task_kwargs(cfg) | {"num_labels": None, "progress": False}
+    data = build_next_visit(cohort, **kwargs)
+    return len(data.label_space)
+
+
+def check_demo_options(out_dir: Path, *, patients: int, epochs: int, num_labels: int, losses: list[str]) -> None:
+    """Reject impossible sizes, unknown losses and an unusable output before anything is created."""
+    from clincode.data.synthetic.params import min_patients_for_splits
+    from clincode.io import check_free_space, check_writable_dir
+    from clincode.losses import LOSSES
+
+    if not losses:
+        raise ValueError("--losses names no loss")
+    for name in losses:
+        LOSSES.get(name)  # a misspelt loss fails before generating anything
+    smallest = min_patients_for_splits()
+    if isinstance(patients, bool) or not isinstance(patients, int) or patients < smallest:
+        raise ValueError(f"--patients must be an integer >= {smallest} (every split needs patients); got {patients!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"--epochs must be an integer >= 1; got {epochs!r}")
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
+        raise ValueError(f"--num-labels must be an integer >= 1; got {num_labels!r}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"--out {out_dir} is a file; expected a directory for the cohort, runs and report")
+    parent = out_dir if out_dir.exists() else out_dir.parent
+    if not parent.exists():
+        raise FileNotFoundError(f"{parent} does not exist; create the parent directory of --out {out_dir} first")
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{parent} is a file; --out {out_dir} needs a directory as its parent")
+    check_writable_dir(parent, f"--out {out_dir}")
+    check_free_space(parent, estimate_demo_bytes(patients, len(losses)), f"the demo in {out_dir}")
+
+
+def estimate_demo_bytes(patients: int, n_runs: int) -> int:
+    """Disk use of a demo: the cohort plus each run's checkpoints, predictions and figures."""
+    from clincode.data.synthetic.ehr import estimate_cohort_bytes
+
+    return estimate_cohort_bytes(patients, DEMO_CODES) + n_runs * RUN_BYTES
+
+
+RUN_BYTES = 60 * 2**20  # a demo run: model, best and last checkpoints (~5 MB each), logs, tables, figures
 
 
 def demo_benchmark(
@@ -67,24 +108,25 @@ def run_demo(
     seed: int,
     num_labels: int = 1538,
     console: Console,
+    verbose: bool = False,
 ) -> Path:
+    """Cohort, one run per loss, report. Options are checked before anything is written; without
+    ``verbose`` each run prints one line and its full output goes to its log file."""
     from clincode.bench.runner import run_benchmark
-    from clincode.losses import LOSSES
     from clincode.report.benchmark import build_report
 
-    losses = losses or list(DEFAULT_LOSSES)
-    for name in losses:
-        LOSSES.get(name)  # fail on a misspelt loss before generating anything
-    start = time.perf_counter()
+    losses = list(DEFAULT_LOSSES) if losses is None else losses
     out_dir = Path(out_dir)
+    check_demo_options(out_dir, patients=patients, epochs=epochs, num_labels=num_labels, losses=losses)
+    start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     cohort = ensure_cohort(out_dir / f"cohort-{patients}-seed{seed}", patients=patients, seed=seed, console=console)
     seen = train_label_codes(cohort)
     if seen < num_labels:
-        console.print(f"[yellow]the cohort's training split has {seen} distinct codes: using V = {seen} labels, not {num_labels}[/yellow]")
+        console.print(f"[yellow]the cohort's training split has {seen} distinct labels: using V = {seen} labels, not {num_labels}[/yellow]")
         num_labels = seen
     bench = demo_benchmark(out_dir, cohort, epochs=epochs, losses=losses, seed=seed, num_labels=num_labels)
-    root = run_benchmark(bench, console=console)
+    root = run_benchmark(bench, console=console, verbose=verbose)
     report = build_report(root)
     console.print(f"\nreport: {report}\n({time.perf_counter() - start:.0f} s in all)")
     return report

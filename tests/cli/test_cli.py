@@ -107,8 +107,8 @@ def test_prepare_ehr_mimic_iv_demo(tmp_path, shared_data):
 def test_choices_match_the_library():
     """The CLI's closed option sets are the library's own (sources, splits, languages, on_error)."""
     from clincode.data.notes._skips import ON_ERROR_CHOICES
+    from clincode.data.notes import NOTE_SOURCES
     from clincode.data.notes.codiesp import TEXT_DIRS
-    from clincode.data.notes.sources import NOTE_SOURCES
     from clincode.data.sources import EHR_SOURCES
     from clincode.data.splits import SPLIT_NAMES
 
@@ -122,7 +122,7 @@ def test_choices_match_the_library():
 @pytest.mark.parametrize(
     "command, option, listed",
     [
-        (["prepare", "ehr"], "--source", "<meds|mimic-iii|mimic-iv>"),  # registry order (sorted names)
+        (["prepare", "ehr"], "--source", "<meds|mimic-iii|mimic-iv>"),
         (["prepare", "notes"], "--source", "<codiesp|mimic-iii|mimic-iv-note>"),
         (["prepare", "notes"], "--code-types", "<D|P|D,P>"),
         (["prepare", "notes"], "--on-error", "<raise|skip>"),

@@ -25,3 +25,26 @@ def test_parameter_free_loss_single_group():
     model = build_model("ehr_transformer", vocab_size=20, num_labels=6, params={"d_model": 8, "n_heads": 2, "n_layers": 1})
     opt = ClincodeModule(model, build_loss("bce", 6), OptimConfig(), 6).configure_optimizers()
     assert len(opt.param_groups) == 1
+
+
+def test_non_finite_loss_stops_training_with_a_clear_error():
+    import pytest
+    import torch
+    from torch import nn
+
+    from clincode.train.module import NonFiniteLossError
+
+    class Diverged(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, batch):
+            return torch.full((batch["targets"].shape[0], 4), float("nan")) + self.w
+
+    loss = build_loss("bce", 4)
+    loss.validate = False  # input checks run on the first batch only; a run diverges later
+    module = ClincodeModule(Diverged(), loss, OptimConfig(), 4)
+    batch = {"targets": torch.zeros(3, 4, dtype=torch.int8)}
+    with pytest.raises(NonFiniteLossError, match="training loss is nan at epoch 0, step 0.*diverged"):
+        module.training_step(batch, 5)

@@ -124,3 +124,26 @@ def test_prior_bias_reaches_the_model_from_the_training_counts(tiny_cohort, tmp_
     got = torch.sigmoid(parts.model.head.bias.detach().double()).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-9)
     assert expected.std() > 0  # the counts differ between labels, so this is not a constant bias
+
+
+def test_damaged_artefact_and_checkpoint_name_the_file(tiny_run, tmp_path):
+    """A truncated model.ckpt (evaluate) or checkpoints/last.ckpt (resume) gives one error naming it."""
+    import shutil
+
+    from clincode.train.evaluate import evaluate_run
+    from clincode.train.runs import RunError
+
+    run = tmp_path / tiny_run.name
+    shutil.copytree(tiny_run, run)
+    artefact = run / "model.ckpt"
+    artefact.write_bytes(artefact.read_bytes()[:100])
+    with pytest.raises(RunError, match=r"model.ckpt is damaged.*delete it"):
+        evaluate_run(run, console=Console(quiet=True))
+
+    from clincode.train.fit import _checkpoint_step
+
+    last = run / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(exist_ok=True)
+    last.write_bytes(b"\x80\x02truncated")
+    with pytest.raises(RunError, match=r"last.ckpt is damaged.*delete it to restart"):
+        _checkpoint_step(last)

@@ -25,7 +25,7 @@ from clincode.audit.dependency import (
     true_pair_matrix,
     w_pmi_correlation,
 )
-from clincode.io import atomic_path, write_json, write_text
+from clincode.io import atomic_path, check_writable_dir, staging_dir, write_json, write_text
 from clincode.report import plots
 from clincode.train.runs import load_run
 
@@ -42,6 +42,7 @@ def _chapter(code: str) -> str:
 def audit_run(run_dir: Path, *, top_pairs: int = 20, heatmap_codes: int = 50, console: Console | None = None) -> Path:
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
+    check_audit_options(run_dir, top_pairs=top_pairs, heatmap_codes=heatmap_codes)
     artefact, cfg = load_run(run_dir)
     loss = artefact.build_loss()
     if not hasattr(loss, "dependency_matrix"):
@@ -49,11 +50,33 @@ def audit_run(run_dir: Path, *, top_pairs: int = 20, heatmap_codes: int = 50, co
             f"run {run_dir} was trained with loss {cfg.loss.name!r}, which learns no dependency matrix; "
             "audit a run of the dependency_aware loss"
         )
+    final = run_dir / "audit"
+    with staging_dir(final, overwrite=True) as out:  # the audit appears whole, or not at all
+        _write_audit(out, run_dir, artefact, cfg, loss, top_pairs, heatmap_codes, console)
+    console.print((final / "audit.md").read_text(encoding="utf-8"))
+    return final
+
+
+def check_audit_options(run_dir: Path, *, top_pairs: int, heatmap_codes: int) -> None:
+    """Reject bad options and an unusable run directory before anything is read or written."""
+    if isinstance(top_pairs, bool) or not isinstance(top_pairs, int) or top_pairs < 1:
+        raise ValueError(f"--top-pairs must be an integer >= 1; got {top_pairs!r}")
+    if isinstance(heatmap_codes, bool) or not isinstance(heatmap_codes, int) or heatmap_codes < 2:
+        raise ValueError(f"--heatmap-codes must be an integer >= 2; got {heatmap_codes!r}")
+    if not run_dir.exists():
+        raise FileNotFoundError(f"run directory {run_dir} does not exist")
+    if not run_dir.is_dir():
+        raise NotADirectoryError(f"{run_dir} is a file; expected a run directory written by `clincode train`")
+    check_writable_dir(run_dir, "the audit is written to RUN_DIR/audit")
+
+
+def _write_audit(
+    out: Path, run_dir: Path, artefact: Any, cfg: Any, loss: Any, top_pairs: int, heatmap_codes: int, console: Console
+) -> None:
     from clincode.data.labels import LabelSpace
     from clincode.losses import export_dependency_matrix
     from clincode.tasks import task_for
 
-    out = run_dir / "audit"
     figs = out / "figures"
     w_t = loss.dependency_matrix()
     w = w_t.numpy().astype(np.float64)
@@ -104,8 +127,6 @@ def audit_run(run_dir: Path, *, top_pairs: int = 20, heatmap_codes: int = 50, co
         plots.balance_plot({cfg.loss.name: (t["train_count"].to_numpy().astype(float), t["mean_bce"].to_numpy())}, figs / "balance.png")
     write_json(out / "audit.json", result)
     write_text(out / "audit.md", _markdown(result, pairs))
-    console.print(_markdown(result, pairs))
-    return out
 
 
 def _fmt(x: Any) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from clincode.config import ConfigError, RunConfig, apply_overrides, load_config
+from clincode.config import ConfigError, RunConfig, apply_overrides, load_config, read_yaml_mapping
 
 DEFAULT_LOSSES = ["bce", "weighted_bce", "class_balanced", "focal", "asymmetric", "dependency_aware"]
 
@@ -60,11 +60,7 @@ def _slug(value: Any) -> str:
 
 def load_benchmark(path: Path, extra_overrides: list[str] | None = None) -> BenchmarkConfig:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"benchmark config {path} does not exist")
-    raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"benchmark config {path} must hold a mapping at top level")
+    raw = read_yaml_mapping(path, "benchmark config")
     try:
         bench = BenchmarkConfig.model_validate(raw)
     except ValidationError as err:

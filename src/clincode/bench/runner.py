@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,15 @@ def run_is_done(run: GridRun) -> bool:
     return (run_dir_for(run.config) / "metrics.json").is_file()
 
 
-def run_benchmark(bench: BenchmarkConfig, *, console: Console | None = None, dry_run: bool = False) -> Path:
-    """Train and evaluate every grid cell not yet done; then write results and summary."""
+def run_benchmark(
+    bench: BenchmarkConfig, *, console: Console | None = None, dry_run: bool = False, verbose: bool = False
+) -> Path:
+    """Train and evaluate every grid cell not yet done; then write results and summary.
+
+    Without ``verbose`` each run prints one progress line; everything it would print (Lightning's
+    banners, progress bars and model summary, the run's metric tables) goes to
+    ``BENCH_DIR/logs/RUN.log``.
+    """
     from clincode.train.fit import train_run
 
     console = console or Console(stderr=True)
@@ -40,9 +49,20 @@ def run_benchmark(bench: BenchmarkConfig, *, console: Console | None = None, dry
         return root
     timings: dict[str, float] = {}
     for i, run in enumerate(todo, 1):
-        console.rule(f"[{i}/{len(todo)}] {run.name}")
         start = time.perf_counter()
-        train_run(run.config, console=console)
+        if verbose:
+            console.rule(f"[{i}/{len(todo)}] {run.name}")
+            train_run(run.config, console=console)
+        else:
+            log = root / "logs" / f"{run.name}.log"
+            console.print(f"[{i}/{len(todo)}] {run.name} ...", highlight=False, soft_wrap=True)
+            try:
+                with quiet_output(log) as log_console:
+                    train_run(run.config, console=log_console, **quiet_kwargs(train_run))
+            except BaseException:
+                console.print(f"      {run.name} failed; its output is in {log}", highlight=False, soft_wrap=True)
+                raise
+            console.print(f"      done in {time.perf_counter() - start:.0f} s (log: {log})", highlight=False, soft_wrap=True)
         timings[run.name] = time.perf_counter() - start
     results = collect_results(runs)
     with atomic_path(root / "results.parquet") as tmp:
@@ -52,6 +72,47 @@ def run_benchmark(bench: BenchmarkConfig, *, console: Console | None = None, dry
     summary = summarise(results, axes=list(bench.grid))
     write_summary(summary, root, axes=list(bench.grid), console=console)
     return root
+
+
+LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")
+
+
+def quiet_kwargs(train_run: Any) -> dict[str, Any]:
+    """``{"quiet": True}`` when ``train_run`` accepts a ``quiet`` parameter (feature check)."""
+    import inspect
+
+    try:
+        return {"quiet": True} if "quiet" in inspect.signature(train_run).parameters else {}
+    except (TypeError, ValueError):  # pragma: no cover
+        return {}
+
+
+@contextmanager
+def quiet_output(log: Path) -> Iterator[Console]:
+    """Send a run's terminal output to ``log``: stdout, stderr, warnings and Lightning's loggers.
+
+    Yields a Console writing to the log (for ``train_run(console=...)``).
+    """
+    import contextlib
+    import logging
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as fh:
+        handler = logging.StreamHandler(fh)
+        handler.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
+        saved = []
+        for name in LIGHTNING_LOGGERS:
+            logger = logging.getLogger(name)
+            saved.append((logger, list(logger.handlers), logger.propagate))
+            logger.handlers = [handler]
+            logger.propagate = False
+        try:
+            with contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+                yield Console(file=fh, width=120, force_terminal=False, color_system=None)
+        finally:
+            for logger, handlers, propagate in saved:
+                logger.handlers = handlers
+                logger.propagate = propagate
 
 
 def collect_results(runs: list[GridRun]) -> pl.DataFrame:

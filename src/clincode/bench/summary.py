@@ -99,20 +99,17 @@ TERMINAL = [
 ]
 
 
-def rich_summary(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[str, str]] | None = None) -> Table:
-    """The summary as a terminal table: mean over seeds (± std when there are several).
+TERMINAL_TITLE = "held-out metrics (P/R/F1/alerts at the tuned global threshold; µ micro, M macro)"
 
-    P, R, F1 and alerts/visit are at the global threshold tuned on the tuning split.
-    """
+
+def terminal_rows(
+    summary: pl.DataFrame, axes: list[str], metrics: list[tuple[str, str]] | None = None
+) -> tuple[list[str], list[list[str]], int]:
+    """Header, rows and the number of leading key columns of the terminal summary."""
     metrics = metrics or TERMINAL
     keys = [a for a in axes if a != "seed" and a in summary.columns]
-    table = Table(
-        title="held-out metrics (P/R/F1/alerts at the tuned global threshold; µ micro, M macro)", show_lines=False
-    )
-    for k in keys:
-        table.add_column(k.split(".")[-1] if k != "loss.name" else "loss", style="bold", no_wrap=True)
-    for _, label in metrics:
-        table.add_column(label, justify="right")
+    header = [k.split(".")[-1] if k != "loss.name" else "loss" for k in keys] + [label for _, label in metrics]
+    rows = []
     for cell, by_metric in _cells(summary, keys):
         vals = []
         for key, _ in metrics:
@@ -124,8 +121,50 @@ def rich_summary(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[str
             if r["std"] is not None and r["std"] == r["std"]:
                 text += f"±{r['std']:.3f}"
             vals.append(text)
-        table.add_row(*[str(c) for c in cell], *vals)
+        rows.append([str(c) for c in cell] + vals)
+    return header, rows, len(keys)
+
+
+def rich_summary(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[str, str]] | None = None) -> Table:
+    """The summary as a terminal table: mean over seeds (± std when there are several).
+
+    P, R, F1 and alerts/visit are at the global threshold tuned on the tuning split. No cell is
+    ever truncated (``no_wrap``, ``overflow="ignore"``): :func:`print_summary` falls back to plain
+    text when the table does not fit.
+    """
+    from rich import box
+
+    header, rows, n_keys = terminal_rows(summary, axes, metrics)
+    table = Table(title=TERMINAL_TITLE, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for i, name in enumerate(header):
+        table.add_column(
+            name, style="bold" if i < n_keys else None, justify="left" if i < n_keys else "right",
+            no_wrap=True, overflow="ignore", min_width=len(name),
+        )  # fmt: skip
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+def plain_summary(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[str, str]] | None = None) -> str:
+    """The terminal summary as aligned plain text (for pipes, files and narrow terminals)."""
+    header, rows, n_keys = terminal_rows(summary, axes, metrics)
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < n_keys else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([TERMINAL_TITLE, line(header), rule] + [line(r) for r in rows])
+
+
+def print_summary(summary: pl.DataFrame, axes: list[str], console: Console) -> None:
+    """The rich table on a terminal wide enough for it, else plain aligned text (never truncated)."""
+    table = rich_summary(summary, axes)
+    if console.is_terminal and console.measure(table).maximum <= console.width:
+        console.print(table)
+    else:
+        console.print(plain_summary(summary, axes), markup=False, highlight=False, soft_wrap=True)
 
 
 def write_summary(summary: pl.DataFrame, root: Path, axes: list[str], console: Console | None = None) -> str:
@@ -134,5 +173,5 @@ def write_summary(summary: pl.DataFrame, root: Path, axes: list[str], console: C
     payload: list[dict[str, Any]] = summary.to_dicts()
     write_json(root / "summary.json", payload)
     if console is not None:
-        console.print(rich_summary(summary, axes))
+        print_summary(summary, axes, console)
     return table

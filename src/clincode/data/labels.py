@@ -92,15 +92,23 @@ class LabelSpace:
     def fit_label_counts(self, label_counts: Mapping[str, int], n_visits: int | None = None) -> LabelSpace:
         """Fit from counts already at this level: label -> number of training visits containing it."""
         seen = [(label, int(n)) for label, n in label_counts.items() if int(n) > 0]
+        if not seen:
+            visits = "" if n_visits is None else f" in its {n_visits} kept visit(s)"
+            hint = (
+                " (no training visit was kept: e.g. every training patient has a single visit, and a "
+                "next-visit target needs at least two)"
+                if n_visits == 0
+                else ""
+            )
+            raise DataError(
+                f"the training split has no label codes{visits} (prefixes {list(self.code_prefixes)}, "
+                f"level {self.level!r}){hint}; labels are fitted on training visits."
+            )
         if self.num_labels is not None and self.num_labels > len(seen):
             raise DataError(
                 f"num_labels={self.num_labels} is larger than the {len(seen)} distinct {self.level}-level "
                 f"labels seen in the training split (prefixes {list(self.code_prefixes)}); "
                 f"choose num_labels <= {len(seen)}."
-            )
-        if not seen:
-            raise DataError(
-                f"the training split has no label codes (prefixes {list(self.code_prefixes)}, level {self.level!r})."
             )
         seen.sort(key=lambda item: (-item[1], item[0]))
         kept = seen if self.num_labels is None else seen[: self.num_labels]

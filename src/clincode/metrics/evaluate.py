@@ -24,7 +24,8 @@ usable label; all numbers are plain Python floats / ints)::
         "head":   {"n_labels", "n_rows", "ranking": {...}, "at_k": {...}, "map", "rules": {...}},
         "medium": {...}, "tail": {...},
       },
-      "bootstrap": {"n_resamples", "level", "method", "unit", "n_units", "seed", "skipped"},
+      "bootstrap": {"n_resamples", "level", "method", "unit", "n_units", "seed", "skipped",
+                    "unreliable", "unreliable_reasons", "excludes_estimate"},   # see metrics.report
       "ci": {"ranking.auroc_micro": [lo, hi], "at_k.p@5": [lo, hi], "map": [lo, hi],
              "rules.global.f1_micro": [lo, hi], ...},   # keys are flatten_metrics keys
     }
@@ -55,6 +56,7 @@ from clincode.metrics.bootstrap import group_index, percentile_interval, replica
 from clincode.metrics.buckets import BUCKET_NAMES, BucketSpec, assign_buckets
 from clincode.metrics.decision import _decision_counts, as_thresholds
 from clincode.metrics.ranking import _ranking
+from clincode.metrics.report import annotate_reliability
 from clincode.metrics.thresholds import ThresholdTuner
 
 # Above this many valid entries the AUROC / AUPRC intervals are skipped (their exact bootstrap
@@ -137,7 +139,8 @@ def evaluate(
                 probs, targets, cols, rows, rules, pp_row, groups, valid, int(n_bootstrap), ci, seed, bootstrap_max_entries
             )
             advance("bootstrap")
-    return _jsonable(out)
+    out = _jsonable(out)
+    return annotate_reliability(out) if "bootstrap" in out else out
 
 
 def _rules(tuner: ThresholdTuner | None, n_labels: int) -> dict[str, np.ndarray]:

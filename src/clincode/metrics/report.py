@@ -39,6 +39,47 @@ def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+# Fewer resampling units (patients, documents) than this make a bootstrap interval unreliable.
+MIN_RELIABLE_UNITS = 30
+
+
+def interval_reliability(metrics: dict[str, Any], min_units: int = MIN_RELIABLE_UNITS) -> dict[str, Any]:
+    """Whether the bootstrap intervals of ``metrics`` can be trusted, and why not.
+
+    Percentile intervals are unreliable on few resampling units, and a macro average whose label
+    set changes between resamples can even give an interval that excludes its own point estimate.
+
+    Returns:
+        ``{"unreliable": bool, "reasons": [...], "excludes_estimate": [metric keys]}``.
+    """
+    boot = metrics.get("bootstrap") or {}
+    ci = metrics.get("ci") or {}
+    flat = flatten_metrics(metrics)
+    outside = sorted(
+        key
+        for key, bounds in ci.items()
+        if bounds and key in flat and not math.isnan(flat[key]) and None not in bounds[:2]
+        and not (bounds[0] - 1e-12 <= flat[key] <= bounds[1] + 1e-12)
+    )  # fmt: skip
+    reasons = []
+    units = boot.get("n_units")
+    if ci and isinstance(units, int) and units < min_units:
+        reasons.append(f"only {units} resampling units ({boot.get('unit', 'unit')}s); at least {min_units} are needed")
+    if outside:
+        reasons.append(f"{len(outside)} interval(s) exclude their point estimate")
+    return {"unreliable": bool(reasons), "reasons": reasons, "excludes_estimate": outside}
+
+
+def annotate_reliability(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Add :func:`interval_reliability`'s verdict to ``metrics["bootstrap"]`` (in place; returns ``metrics``)."""
+    if isinstance(metrics.get("bootstrap"), dict):
+        verdict = interval_reliability(metrics)
+        metrics["bootstrap"]["unreliable"] = verdict["unreliable"]
+        metrics["bootstrap"]["unreliable_reasons"] = verdict["reasons"]
+        metrics["bootstrap"]["excludes_estimate"] = verdict["excludes_estimate"]
+    return metrics
+
+
 def _fmt(x: Any, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
@@ -49,7 +90,10 @@ def _fmt(x: Any, digits: int = 4) -> str:
 
 def _ci(metrics: dict[str, Any], path: str) -> str:
     interval = metrics.get("ci", {}).get(path)
-    return f"[{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval else ""
+    if not interval:
+        return ""
+    mark = "*" if path in interval_reliability(metrics)["excludes_estimate"] else ""
+    return f"[{_fmt(interval[0])}, {_fmt(interval[1])}]{mark}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -92,6 +136,13 @@ def format_table(metrics: dict[str, Any]) -> str:
         "",
         _table(["metric", "value", ci_head], main),
     ]
+    verdict = interval_reliability(metrics)
+    if verdict["unreliable"]:
+        parts += [
+            "",
+            "**Unreliable intervals**: " + "; ".join(verdict["reasons"])
+            + (" (marked *)" if verdict["excludes_estimate"] else "") + ".",
+        ]  # fmt: skip
     rules = metrics.get("rules", {})
     if rules:
         rows = []
@@ -130,6 +181,7 @@ def write_metrics(metrics: dict[str, Any], path: str | os.PathLike[str]) -> Path
     """Write ``metrics`` as strict JSON (no NaN) atomically: temp file beside ``path``, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    metrics = annotate_reliability(metrics)
     text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

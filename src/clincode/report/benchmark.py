@@ -17,28 +17,59 @@ def _cell_label(axes: dict[str, Any], skip: tuple[str, ...] = ("seed",)) -> str:
 
 
 def _first_runs(bench_root: Path, axes_names: list[str]) -> dict[str, Path]:
-    """One run directory per cell (the lowest seed), labelled by its non-seed axes."""
-    from clincode.bench.grid import BenchmarkConfig, expand
-    from clincode.train.runs import run_dir_for
+    """One finished run directory per cell (the lowest seed), labelled by its non-seed axes.
 
-    bench = BenchmarkConfig.model_validate(read_json(bench_root / "benchmark.json"))
+    Runs are found under ``bench_root/runs`` itself, never through the ``out_dir`` recorded in
+    ``benchmark.json``: a copied or moved benchmark reports on its own runs. Each run's axis values
+    are read from its ``config.yaml``; cells follow the grid's order.
+    """
+    import yaml
+
+    from clincode.io import read_text_file
+
+    bench = read_json(bench_root / "benchmark.json", "the benchmark description (benchmark.json)")
+    grid: dict[str, list[Any]] = bench.get("grid", {})
+    found: list[tuple[tuple[int, ...], str, Path]] = []
+    runs_dir = bench_root / "runs"
+    for run in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+        if not (run / "metrics.json").is_file() or not (run / "config.yaml").is_file():
+            continue
+        cfg = yaml.safe_load(read_text_file(run / "config.yaml", "a run config")) or {}
+        axes = {name: _lookup(cfg, name) for name in axes_names}
+        order = tuple(_position(grid.get(name, []), value) for name, value in axes.items())
+        found.append((order, _cell_label(axes), run))
     out: dict[str, Path] = {}
-    for run in expand(bench):
-        label = _cell_label(run.axes)
-        path = run_dir_for(run.config)
-        if label not in out and (path / "metrics.json").is_file():
-            out[label] = path
+    for _, label, run in sorted(found, key=lambda item: item[0]):
+        out.setdefault(label, run)
     return out
+
+
+def _lookup(cfg: dict[str, Any], dotted: str) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _position(values: list[Any], value: Any) -> int:
+    for i, v in enumerate(values):
+        if v == value or str(v) == str(value):
+            return i
+    return len(values)
 
 
 def build_report(bench_root: Path) -> Path:
     bench_root = Path(bench_root)
-    bench = read_json(bench_root / "benchmark.json")
+    bench = read_json(bench_root / "benchmark.json", "the benchmark description (benchmark.json)")
+    if not isinstance(bench, dict) or not isinstance(bench.get("grid"), dict) or "name" not in bench:
+        raise ValueError(f"{bench_root / 'benchmark.json'} lacks 'name' or 'grid'; expected a file written by `clincode benchmark`")
     axes = list(bench["grid"])
     figs = bench_root / "figures"
     runs = _first_runs(bench_root, axes)
     if not runs:
-        raise ValueError(f"{bench_root} has no finished run to report on")
+        raise ValueError(f"{bench_root} has no finished run to report on (no runs/*/metrics.json)")
 
     curves = {}
     tuned_points = {}

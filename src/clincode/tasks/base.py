@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import polars as pl
@@ -130,6 +130,27 @@ class Task(Protocol):
     def write_output(self, fmt: str, out_file: Path, data: Any, preds: dict[str, Predictions], codes: Sequence[str], top_k: int) -> int: ...
 
     def extra_metrics(self, preds: Predictions, data: Any, split: str) -> dict[str, Any]: ...
+
+
+@dataclass
+class Documents:
+    """The documents of one split, in the order of the split table: what a one-pass coder reads."""
+
+    doc_ids: list[str]
+    texts: list[str]
+    codes: list[list[str]]
+    #: evidence mentions of each document (dicts with code, type, text, starts, ends); None when
+    #: the source has none.
+    mentions: list[list[dict[str, Any]]] | None
+
+
+@runtime_checkable
+class DocumentTask(Protocol):
+    """A task whose units are documents with text: one-pass coders (``clincode.coders``) run on it."""
+
+    def documents(self, cfg: RunConfig, data: Any, split: str, path: Path | None = None, *, mentions: bool = False) -> Documents: ...
+
+    def document_predictions(self, data: Any, split: str, probs: np.ndarray) -> Predictions: ...
 
 
 TASKS: Registry[type[Task]] = Registry("task")

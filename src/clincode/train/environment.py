@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("clincode", "torch", "lightning", "polars", "numpy", "scikit-learn", "torchmetrics", "gensim")
+PACKAGES = ("clincode", "torch", "lightning", "polars", "numpy", "scikit-learn", "gensim", "lightgbm")
 
 
 def git_revision(start: Path | None = None) -> str | None:

@@ -12,7 +12,7 @@ from clincode.io import write_json, write_text
 from clincode.metrics import ThresholdTuner, evaluate, format_table
 from clincode.tasks import task_for
 from clincode.train.extras import write_extras
-from clincode.train.inference import Predictions, predict_rows
+from clincode.train.inference import Predictions, predict_split
 from clincode.train.runs import ARTEFACT, load_run
 
 
@@ -36,18 +36,14 @@ def evaluate_run(
     progress = cfg.trainer.progress
 
     if artefact.thresholds is None or retune:
-        tuning = predict_rows(
-            model, task.loader(data, "tuning", cfg, shuffle=False, eval=True), task, progress=progress, description="tuning split"
-        )
+        tuning = predict_split(model, task, data, "tuning", cfg, progress=progress, description="tuning split")
         tuner = ThresholdTuner(min_positives=cfg.eval.threshold_min_positives).fit(tuning.probs, tuning.targets)
         artefact.thresholds = tuner.to_dict()
         artefact.save(run_dir / ARTEFACT)
         write_json(run_dir / "thresholds.json", artefact.thresholds)
     tuner = ThresholdTuner.from_dict(artefact.thresholds)
 
-    preds = predict_rows(
-        model, task.loader(data, split, cfg, shuffle=False, eval=True), task, progress=progress, description=f"{split} split"
-    )
+    preds = predict_split(model, task, data, split, cfg, progress=progress, description=f"{split} split")
     metrics = score_predictions(preds, data, cfg, tuner, split=split, n_bootstrap=n_bootstrap)
     metrics["run"] = {"name": cfg.name, "loss": cfg.loss.name, "model": cfg.model.name, "seed": cfg.seed, "split": split}
     suffix = "" if split == "held_out" else f"_{split}"

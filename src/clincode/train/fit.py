@@ -8,22 +8,31 @@ unless asked.
 from __future__ import annotations
 
 import csv
+import random
 import shutil
 import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import yaml
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from rich.console import Console
 
+from clincode.coders import CODERS
 from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
+from clincode.losses import LOSSES
+from clincode.models import MODELS
+from clincode.registry import UnknownNameError
+from clincode.train.coder import fit_coder_run
 from clincode.train.environment import environment
+from clincode.train.evaluate import evaluate_run
 from clincode.launch import is_first_process
 from clincode.tasks import task_for
 from clincode.train.module import ClincodeModule
@@ -109,7 +118,45 @@ class _ContinuingCSVLogger(CSVLogger):
 def _checkpoint_step(path: Path | None) -> int | None:
     if path is None:
         return None
-    return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0))
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("global_step", 0))
+    except Exception as exc:  # a checkpoint cut short by a kill during its write, or another file
+        raise RunError(
+            f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); delete it to restart training from "
+            "the beginning (or pass --overwrite to start the run afresh)"
+        ) from None
+
+
+class RngState(L.Callback):
+    """Python, numpy and torch random states in every checkpoint, restored on resume.
+
+    Lightning restores the model, optimiser and loop counters but not the global random generators,
+    so without this a resumed run draws other dropout masks than the uninterrupted run would.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        # Plain tensors, tuples and numbers only: Lightning loads checkpoints with weights_only.
+        name, keys, pos, has_gauss, cached = np.random.get_state()
+        state: dict[str, Any] = {
+            "python": random.getstate(),
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+            "torch": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        random.setstate(state_dict["python"])
+        name, keys, pos, has_gauss, cached = state_dict["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class RunInterrupted(RunError):
+    """Training was stopped by a signal before it finished (the run stays resumable)."""
 
 
 def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
@@ -124,7 +171,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> 
         save_top_k=1,
         enable_version_counter=False,
     )
-    callbacks: list[Any] = [ckpt, EarlyStopping(monitor=tc.monitor, mode=tc.monitor_mode, patience=tc.patience)]
+    callbacks: list[Any] = [ckpt, EarlyStopping(monitor=tc.monitor, mode=tc.monitor_mode, patience=tc.patience), RngState()]
     if tc.progress:
         callbacks.append(RichProgressBar(leave=True))
     trainer = L.Trainer(
@@ -161,15 +208,21 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
         return run_dir
     # Everything that can reject the input (data, model and loss parameters) runs before the run
     # directory is written, so a failed start leaves nothing behind.
-    from clincode.losses import LOSSES
-    from clincode.models import MODELS
-
     # Unknown names fail before any data work.
     LOSSES.get(cfg.loss.name)
-    MODELS.get(cfg.model.name)
+    if cfg.model.name not in CODERS:
+        try:
+            MODELS.get(cfg.model.name)
+        except KeyError as exc:
+            raise UnknownNameError(f"{exc}; one-pass coders: {', '.join(CODERS.names())}") from None
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     task = task_for(cfg)
     data = task.prepare(cfg, console=console)
+    if cfg.model.name in CODERS:
+        fit_coder_run(cfg, task, data, run_dir, console=console)
+        if evaluate:
+            evaluate_run(run_dir, data=data, console=console)
+        return run_dir
     num_labels = data.num_labels
     parts = task.build_parts(cfg, data)
     model, criterion = parts.model, parts.criterion
@@ -190,7 +243,15 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-        trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
+        try:
+            trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
+        except SIGTERMException:
+            # Lightning turns SIGTERM (what SLURM and Kubernetes send on pre-emption) into a
+            # SystemExit with status 0; the run is not finished, so say so and exit non-zero.
+            raise RunInterrupted(
+                f"training of {run_dir} was stopped by SIGTERM before it finished; run the same command again "
+                "to resume from checkpoints/last.ckpt"
+            ) from None
     if trainer.global_rank != 0:
         # Multi-process runs: rank 0 alone writes the artefact and evaluates (the other ranks'
         # copies would duplicate the work and, across nodes, may not see rank 0's checkpoint).
@@ -217,8 +278,6 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
     artefact.save(run_dir / ARTEFACT)
     console.print(f"best checkpoint {best.name}: {cfg.trainer.monitor} = {_score(ckpt)}")
     if evaluate:
-        from clincode.train.evaluate import evaluate_run
-
         evaluate_run(run_dir, data=data, console=console)
     return run_dir
 

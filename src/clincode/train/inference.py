@@ -7,14 +7,18 @@ What a row is (a (patient, visit) or a document) is the task's business
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from rich.progress import Progress
 from torch import Tensor, nn
 
+from clincode.coders import DocumentCoder
+from clincode.config import RunConfig
 from clincode.tasks import Predictions, Task
-from clincode.tasks.base import ROW_FIELDS, Keep
+from clincode.tasks.base import ROW_FIELDS, DocumentTask, Keep
 
 
 @torch.no_grad()
@@ -47,3 +51,29 @@ def predict_rows(
         raise ValueError("no rows to predict: the split is empty")
     docs = out.pop("doc_index")
     return Predictions(**{k: np.concatenate(v) for k, v in out.items()}, doc_index=np.concatenate(docs) if docs else None)
+
+
+def predict_split(
+    model: Any,
+    task: Task,
+    data: Any,
+    split: str,
+    cfg: RunConfig,
+    *,
+    path: Path | None = None,
+    keep: Keep = "targets",
+    progress: bool = False,
+    description: str = "predicting",
+) -> Predictions:
+    """Predictions of a trained model (network or one-pass coder) on one split of prepared data.
+
+    A coder (:class:`clincode.coders.DocumentCoder`) reads the split's documents (``path``: the
+    notes the data came from, default ``data.path``); a network reads the task's batches.
+    """
+    if isinstance(model, DocumentCoder):
+        if not isinstance(task, DocumentTask):
+            raise ValueError(f"coders read documents; the {task.name} task has none (use data.task: coding)")
+        docs = task.documents(cfg, data, split, path)
+        return task.document_predictions(data, split, np.clip(model.predict_proba(docs.texts), 0.0, 1.0))
+    loader = task.loader(data, split, cfg, shuffle=False, eval=True)
+    return predict_rows(model, loader, task, keep=keep, progress=progress, description=description)

@@ -23,6 +23,10 @@ from clincode.models import AuxiliaryLossHook
 from clincode.metrics.streaming import BinnedMicroAP, DecisionCounts05
 
 
+class NonFiniteLossError(ValueError):
+    """The training loss became NaN or infinite."""
+
+
 def primary_logits(outputs: Tensor | dict[str, Tensor]) -> Tensor:
     """The logits the run is evaluated on: the ICD head of a multitask model, else the output."""
     return outputs["icd"] if isinstance(outputs, dict) else outputs
@@ -77,6 +81,14 @@ class ClincodeModule(L.LightningModule):
         if batch_idx == 0 and self.current_epoch == 0 and hasattr(self.criterion, "validate"):
             # Input checks ran once on real data; skip them on the hot path from here on.
             self.criterion.validate = False
+        if not torch.isfinite(loss.detach()):
+            # Stop at the first non-finite loss: training on would pick a "best" checkpoint of a
+            # diverged model and write a NaN artefact.
+            raise NonFiniteLossError(
+                f"the training loss is {float(loss.detach())} at epoch {self.current_epoch}, step {self.global_step} "
+                f"(batch {batch_idx}); the run diverged. Lower optim.lr, set trainer.gradient_clip_val, or check "
+                "the loss parameters; checkpoints/last.ckpt (if any) holds the last finished epoch"
+            )
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)
         return loss
 

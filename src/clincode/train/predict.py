@@ -23,7 +23,7 @@ from clincode.data.splits import SPLIT_NAMES
 from clincode.io import atomic_path
 from clincode.metrics import ThresholdTuner
 from clincode.tasks import Predictions, task_for
-from clincode.train.inference import predict_rows
+from clincode.train.inference import predict_split
 from clincode.train.runs import RunError, load_run
 
 Rule = Literal["global", "per_label", "0.5"]
@@ -101,8 +101,7 @@ def predict_to_file(
     for name in [split] if split else list(SPLIT_NAMES):
         if data.split(name).height == 0:
             continue
-        loader = task.loader(data, name, cfg, shuffle=False, eval=True)
-        preds[name] = predict_rows(model, loader, task, keep="visits", progress=cfg.trainer.progress)
+        preds[name] = predict_split(model, task, data, name, cfg, path=Path(data_dir), keep="visits", progress=cfg.trainer.progress)
     if not preds:
         raise ValueError(f"no {task.unit} to predict in {data_dir}" + (f" (split {split!r})" if split else ""))
     codes = list(label_space.codes_)

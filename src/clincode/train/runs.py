@@ -19,8 +19,12 @@ from typing import Any
 
 import torch
 
+from clincode.coders import coder_from_state
 from clincode.config import RunConfig
 from clincode.io import atomic_path
+from clincode.losses import build_loss
+from clincode.models import build_model
+from clincode.tasks.base import set_label_descriptions
 
 ARTEFACT = "model.ckpt"
 
@@ -61,20 +65,27 @@ class Artefact:
     def load(cls, path: Path) -> "Artefact":
         if not path.is_file():
             raise RunError(f"{path} does not exist: the run has not finished training (run `clincode train` again to resume)")
-        return cls(**torch.load(path, map_location="cpu", weights_only=False))
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # truncated or foreign file: say which and what to do
+            raise RunError(
+                f"{path} is damaged or not a clincode artefact ({type(exc).__name__}: {str(exc)[:120]}); "
+                "delete it and run `clincode train` with the run's config again to rebuild it from checkpoints/"
+            ) from None
+        if not isinstance(state, dict) or "model_name" not in state:
+            raise RunError(f"{path} is not a clincode artefact (expected the final model.ckpt of a run)")
+        return cls(**state)
 
-    def build_model(self) -> torch.nn.Module:
-        from clincode.models import build_model
-        from clincode.tasks.base import set_label_descriptions
-
+    def build_model(self) -> Any:
+        """The trained network (eval mode), or the fitted one-pass coder of a coder run."""
+        if "coder_state" in self.extras:
+            return coder_from_state(self.model_name, self.extras["coder_state"])
         model = build_model(self.model_name, vocab_size=self.vocab_size, num_labels=self.num_labels, params=self.model_params)
         set_label_descriptions(model, self.extras)
         model.load_state_dict(self.model_state)
         return model.eval()
 
     def build_loss(self) -> torch.nn.Module:
-        from clincode.losses import build_loss
-
         loss = build_loss(self.loss_name, self.num_labels, **self.loss_params)
         loss.load_state_dict(self.loss_state, strict=False)
         return loss

@@ -1,4 +1,5 @@
-"""A MEDS dataset as source: canonical dtypes, source splits kept, out-of-life events counted."""
+"""A MEDS dataset as source: canonical dtypes, source splits kept (invalid split files refused),
+out-of-life events counted."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
+import pytest
 
+from clincode.data.errors import DataError
 from clincode.data.sources import prepare_ehr
 
 
@@ -64,3 +67,40 @@ def test_meds_source_without_splits_draws_them(tmp_path: Path) -> None:
     info = json.loads((out / "metadata" / "dataset.json").read_text())
     assert info["parameters"]["splits"] == "drawn"
     assert info["counts"]["subjects_per_split"] == {"train": 1, "tuning": 1, "held_out": 1}
+
+
+def _meds_with_split_file(root: Path, splits: pl.DataFrame) -> Path:
+    (root / "data").mkdir(parents=True)
+    (root / "metadata").mkdir()
+    pl.DataFrame(
+        {
+            "subject_id": [1, 1, 2, 2, 3, 3],
+            "time": pl.Series([f"2020-0{m}-01" for m in (1, 2, 1, 2, 1, 2)]).str.to_datetime(),
+            "code": ["ICD10CM//I10", "ICD10CM//E11.9"] * 3,
+            "numeric_value": pl.Series([None] * 6, dtype=pl.Float32),
+        }
+    ).write_parquet(root / "data" / "0.parquet")
+    splits.write_parquet(root / "metadata" / "subject_splits.parquet")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("splits", "needle"),
+    [
+        (pl.DataFrame({"subject_id": [1, 2, 3], "split": ["train", "dev", "held_out"]}), "dev"),
+        (pl.DataFrame({"subject_id": [1, 1, 2, 3], "split": ["train", "tuning", "tuning", "held_out"]}), "both"),
+        (pl.DataFrame({"subject_id": [1, 2], "split": ["train", "tuning"]}), "held_out"),
+    ],
+)
+def test_prepare_meds_rejects_invalid_split_file(tmp_path: Path, splits: pl.DataFrame, needle: str) -> None:
+    src = _meds_with_split_file(tmp_path / "meds", splits)
+    with pytest.raises(DataError, match=needle):
+        prepare_ehr("meds", src, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_prepare_meds_keeps_valid_split_file(tmp_path: Path) -> None:
+    splits = pl.DataFrame({"subject_id": [1, 2, 3], "split": ["train", "tuning", "held_out"]})
+    out = prepare_ehr("meds", _meds_with_split_file(tmp_path / "meds", splits), tmp_path / "out", progress=False)
+    got = pl.read_parquet(out / "metadata" / "subject_splits.parquet").sort("subject_id")
+    assert got["split"].to_list() == ["train", "tuning", "held_out"]

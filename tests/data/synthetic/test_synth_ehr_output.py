@@ -13,6 +13,7 @@ import pytest
 from clincode.codes import describe, icd10_parent, is_billable_icd10cm
 from clincode.data.synthetic import ehr, generate_ehr_cohort
 from clincode.data.synthetic.ehr import FIRST_SUBJECT_ID
+from clincode.data.synthetic.params import SynthParams, min_patients_for_splits
 from clincode.data.synthetic.universe import available_codes
 
 from helpers import synthetic_cohorts as h
@@ -196,3 +197,10 @@ def test_times_inside_study_window() -> None:
     ev = h.events(SEED).filter(pl.col("code").str.starts_with("ICD10CM//"))
     assert ev["time"].min() >= dt.datetime(2010, 1, 1)
     assert ev["time"].max() <= dt.datetime(2025, 1, 1)
+
+
+def test_synth_sizes_need_every_split() -> None:
+    assert min_patients_for_splits() == 7
+    with pytest.raises(ValueError, match="tuning, held_out"):
+        SynthParams(n_patients=3, n_codes=50).validate()
+    SynthParams(n_patients=7, n_codes=50).validate()

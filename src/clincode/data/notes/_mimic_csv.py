@@ -26,6 +26,10 @@ def find_csv(root: Path, name: str, what: str) -> Path:
         path = root / f"{name}{suffix}"
         if path.is_file():
             return path
+    by_lower = {p.name.lower(): p for p in sorted(root.iterdir()) if p.is_file()} if root.is_dir() else {}
+    for suffix in (".csv.gz", ".csv"):
+        if f"{name}{suffix}".lower() in by_lower:
+            return by_lower[f"{name}{suffix}".lower()]
     raise DataNotFoundError(f"{root} has no {name}.csv.gz or {name}.csv; expected the {what}.")
 
 
@@ -47,16 +51,19 @@ def read_columns(path: Path, columns: Sequence[str], row_filter: pl.Expr | None 
             lists the columns found), or the file is not valid CSV.
     """
     header = csv_header(path)
-    missing = [c for c in columns if c not in header]
+    # Column names are matched case-insensitively (MIMIC-III v1.4 is upper case, its demo lower case).
+    actual = {c: next((h for h in header if h.lower() == c.lower()), c) if c not in header else c for c in columns}
+    missing = [c for c in columns if actual[c] not in header]
     if missing:
         raise DataError(
             f"{path} lacks column(s) {missing}; found {header}, expected at least {list(columns)}."
         )
+    rename = {actual[c]: c for c in columns if actual[c] != c}
     try:
         if path.suffix == ".gz":
-            frame = pl.read_csv(path, columns=list(columns), infer_schema=False)
+            frame = pl.read_csv(path, columns=[actual[c] for c in columns], infer_schema=False).rename(rename)
             return frame.filter(row_filter) if row_filter is not None else frame
-        lazy = pl.scan_csv(path, infer_schema=False).select(list(columns))
+        lazy = pl.scan_csv(path, infer_schema=False).select([actual[c] for c in columns]).rename(rename)
         if row_filter is not None:
             lazy = lazy.filter(row_filter)
         return lazy.collect()

@@ -68,7 +68,7 @@ def read_notes_table(
     if bad_targets:
         raise ValueError(f"split_names maps to {bad_targets}; expected values among {', '.join(SPLIT_NAMES)}.")
 
-    raw = reader(path)
+    raw = _read(path, reader)
     for canonical, name in mapping.items():
         if name not in raw.columns:
             raise DataError(
@@ -122,6 +122,37 @@ def read_notes_table(
     frame = build_frame(**out)
     check_nonempty(frame, str(path))
     return NotesTable(frame=frame, skipped=skips.summary(), unknown_codes=count_codes(unknown))
+
+
+_KINDS = {".parquet": "parquet", ".csv": "CSV", ".jsonl": "JSON lines", ".ndjson": "JSON lines"}
+
+
+def _read(path: Path, reader) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """Run ``reader`` on ``path``; an empty, truncated, non-UTF-8 or malformed file raises one DataError naming it."""
+    from clincode.io import short_error
+
+    kind = _KINDS[path.suffix.lower()]
+    expected = f"a {kind} notes table with columns {', '.join(NOTES_COLUMNS)}"
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is an empty file; expected {expected}.")
+    if kind != "parquet":
+        _check_utf8_start(path, expected)
+    try:
+        return reader(path)
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path} could not be read as {kind} ({short_error(exc)}); expected {expected}.") from None
+
+
+def _check_utf8_start(path: Path, expected: str, size: int = 1 << 20) -> None:
+    """DataError if the first ``size`` bytes of a text file are not UTF-8 (polars would read garbage)."""
+    import codecs
+
+    with open(path, "rb") as handle:
+        head = handle.read(size)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < size)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); expected {expected}, UTF-8 encoded.") from None
 
 
 def _subject(value: object) -> str | int:

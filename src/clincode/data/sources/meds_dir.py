@@ -4,7 +4,8 @@ Events are cast to the canonical dtypes (subject_id Int64, time Datetime("us"), 
 numeric_value Float32); rows with a null subject or code are dropped and counted, as are timed
 events before the subject's ``MEDS_BIRTH`` or after the day of its ``MEDS_DEATH``. The source's
 ``metadata/codes.parquet`` descriptions are used when present; its ``subject_splits.parquet`` is
-kept when it covers every subject with valid split names, else new splits are drawn.
+kept and must be valid (as ``clincode train`` checks it) and cover every subject; without one, new
+splits are drawn.
 """
 
 from __future__ import annotations
@@ -79,15 +80,22 @@ def read_meds_dictionary(path: Path) -> pl.DataFrame:
 
 
 def read_meds_splits(path: Path, subjects: pl.Series) -> pl.DataFrame | None:
-    """The source's splits when they are usable for exactly ``subjects``; None to draw new ones."""
+    """The source's splits (None when it has no split file: new ones are drawn).
+
+    A split file that is present is validated exactly as ``clincode train`` validates it
+    (:func:`read_subject_splits`: unknown split names, a subject in two splits, an empty split
+    raise DataError naming the file) and must assign every subject with events; an invalid file
+    is an error, never silently replaced.
+    """
     splits_path = path / "metadata" / "subject_splits.parquet"
     if not splits_path.is_file():
         return None
-    try:
-        splits = read_subject_splits(splits_path)
-    except DataError:
-        return None
+    splits = read_subject_splits(splits_path)
     wanted = subjects.unique()
-    if not wanted.is_in(splits["subject_id"].implode()).all():
-        return None
+    missing = wanted.filter(~wanted.is_in(splits["subject_id"].implode()))
+    if missing.len():
+        raise DataError(
+            f"{splits_path} assigns no split to {missing.len()} subject(s) with events (e.g. subject_id "
+            f"{int(missing.sort()[0])}); expected every subject in the file, or remove the file to draw new splits."
+        )
     return splits.filter(pl.col("subject_id").is_in(wanted.implode()))

@@ -25,6 +25,13 @@ def find_table(root: Path, names: Sequence[str], *, required: bool = True) -> Pa
             path = root / f"{name}{suffix}"
             if path.is_file():
                 return path
+    # File names are case-insensitive too (MIMIC-III ships PATIENTS.csv, some mirrors patients.csv).
+    by_lower = {p.name.lower(): p for p in sorted(root.iterdir()) if p.is_file()} if root.is_dir() else {}
+    for name in names:
+        for suffix in (".csv.gz", ".csv"):
+            path = by_lower.get(f"{name}{suffix}".lower())
+            if path is not None:
+                return path
     if required:
         tried = ", ".join(f"{n}.csv[.gz]" for n in names)
         raise DataNotFoundError(f"{root} has no {tried}; this table is required.")
@@ -45,6 +52,7 @@ def read_table(path: Path, columns: Mapping[str, str]) -> pl.DataFrame:
         raw = pl.read_csv(path, infer_schema=False)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise DataError(f"{path} could not be read as CSV ({exc}).") from exc
+    raw = match_header_case(raw, list(columns), path)
     missing = [c for c in columns if c not in raw.columns]
     if missing:
         raise DataError(f"{path} lacks column(s) {missing}; found {raw.columns}, expected at least {list(columns)}.")
@@ -61,6 +69,25 @@ def read_table(path: Path, columns: Mapping[str, str]) -> pl.DataFrame:
         else:
             raise ValueError(f"column kind {kind!r} for {name!r} is not one of {COLUMN_KINDS}.")
     return pl.DataFrame(out)
+
+
+def match_header_case(raw: pl.DataFrame, wanted: Sequence[str], path: Path) -> pl.DataFrame:
+    """Rename columns that match a wanted name up to case (``subject_id`` -> ``SUBJECT_ID``).
+
+    MIMIC column names are case-insensitive in practice: MIMIC-III v1.4 is upper case, the
+    PhysioNet MIMIC-III demo lower case, MIMIC-IV lower case. Two columns equal up to case are
+    ambiguous and raise DataError.
+    """
+    renames = {}
+    for name in wanted:
+        if name in raw.columns:
+            continue
+        matches = [c for c in raw.columns if c.lower() == name.lower()]
+        if len(matches) > 1:
+            raise DataError(f"{path} has columns {matches}, equal up to case; expected one column {name!r}.")
+        if matches:
+            renames[matches[0]] = name
+    return raw.rename(renames) if renames else raw
 
 
 def _to_int(path: Path, name: str, text: pl.Series) -> pl.Series:

@@ -47,6 +47,15 @@ class SynthParams:
     def validate(self) -> None:
         """Raise ValueError with one sentence naming the first bad parameter."""
         _int_at_least("n_patients", self.n_patients, 1)
+        smallest = min_patients_for_splits(self.split_fractions)
+        if self.n_patients < smallest:
+            from clincode.data.splits import SPLIT_NAMES, split_counts
+
+            empty = [n for n, c in zip(SPLIT_NAMES, split_counts(self.n_patients, self.split_fractions)) if c == 0]
+            raise ValueError(
+                f"n_patients is {self.n_patients}: split(s) {', '.join(empty)} would have no patient; "
+                f"expected n_patients >= {smallest} with split fractions {list(self.split_fractions)}."
+            )
         _int_at_least("n_codes", self.n_codes, 1)
         _int_at_least("seed", self.seed, 0)
         _int_at_least("shard_size", self.shard_size, 1)
@@ -103,3 +112,15 @@ def _fraction(name: str, value: object) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or not 0.0 <= value <= 1.0:  # type: ignore[operator]
         raise ValueError(f"{name}={value!r} must be a number in [0, 1].")
+
+
+def min_patients_for_splits(fractions: tuple[float, ...] = (0.8, 0.1, 0.1)) -> int:
+    """Smallest cohort whose every split (largest-remainder rounding of ``fractions``) has a patient."""
+    from clincode.data.splits import split_counts
+
+    if any(f <= 0 for f in fractions):
+        raise ValueError(f"split_fractions must all be > 0; got {list(fractions)}.")
+    n = len(fractions)
+    while (split_counts(n, fractions) == 0).any():
+        n += 1
+    return n

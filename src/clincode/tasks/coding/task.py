@@ -38,9 +38,18 @@ from clincode.losses import LabelStats, MultitaskLoss, build_loss
 from clincode.metrics.codiesp import coding_summary
 from clincode.models import MODELS, EmbeddingsHook, LabelCountsHook, LabelDescriptionsHook, build_model
 from clincode.models.registry import model_params
-from clincode.tasks.base import TASKS, Keep, Predictions, RunParts, files_fingerprint, set_label_descriptions, stats_from_lists
+from clincode.tasks.base import (
+    TASKS,
+    Documents,
+    Keep,
+    Predictions,
+    RunParts,
+    files_fingerprint,
+    set_label_descriptions,
+    stats_from_lists,
+)
 from clincode.tasks.coding.batches import CodingCollator, CodingDataset
-from clincode.tasks.coding.build import CodingConfig, CodingData, build_coding, description_tokens, resolve_notes_source
+from clincode.tasks.coding.build import CodingConfig, CodingData, build_coding, description_tokens, read_notes, resolve_notes_source
 from clincode.tasks.coding.submission import write_codiesp_ranking
 from clincode.tasks.sampler import bucketed_loader
 
@@ -257,6 +266,68 @@ class CodingTask:
             doc_ids += data.split(split)["doc_id"].gather(p.doc_index).to_list()
         write_codiesp_ranking(out_file, doc_ids, np.concatenate([p.probs for p in preds.values()]), list(codes), top_k)
         return len(doc_ids)
+
+    def documents(
+        self, cfg: RunConfig, data: CodingData, split: str, path: Path | None = None, *, mentions: bool = False
+    ) -> Documents:
+        """Text, gold codes and (``mentions=True``) evidence mentions of a split, in the split table's order.
+
+        ``path``: the notes the data were prepared from (default ``data.path``). Evidence mentions
+        exist for CodiEsp releases read in Spanish (their offsets index the Spanish text);
+        inconsistent evidence rows are skipped and counted on the console, never dropped silently.
+        """
+        source = Path(path if path is not None else cfg.data.path)  # type: ignore[arg-type]
+        config = coding_config(text_config(cfg))
+        if path is not None:
+            config = replace(config, format="auto")
+        if mentions:
+            kind, root = resolve_notes_source(source, config.format)
+            if kind != "codiesp":
+                raise ValueError(
+                    f"{source} is a notes table without evidence spans; the evidence coder needs a CodiEsp release "
+                    "(train/, dev/, test/ with {split}X.tsv files), or set model.params.keys_from=terminology"
+                )
+            if config.language != "es":
+                raise ValueError(
+                    "CodiEsp evidence spans index the Spanish text: set data.text.language=es, "
+                    "or model.params.keys_from=terminology for the English translation"
+                )
+            from clincode.data.notes import read_codiesp
+
+            notes = read_codiesp(root, language="es", code_types=config.code_types, mentions=True, on_error="skip")  # type: ignore[arg-type]
+            skipped = {k: v for k, v in notes.skipped.items() if k.startswith("mention_") and v}
+            if skipped:
+                Console(stderr=True).print(
+                    "evidence rows skipped (inconsistent with the text or gold codes): "
+                    + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+                )
+        else:
+            notes = read_notes(source, config)
+        frame = notes.frame
+        ids = data.split(split)["doc_id"].to_list()
+        rows = {d: i for i, d in enumerate(frame["doc_id"].to_list())}
+        missing = [d for d in ids if d not in rows]
+        if missing:
+            raise ValueError(f"{len(missing)} document(s) of split {split!r} are not in {source}, e.g. {missing[0]!r}")
+        order = [rows[d] for d in ids]
+        texts = frame["text"].gather(order).to_list()
+        codes = frame["codes"].gather(order).to_list()
+        return Documents(ids, texts, codes, notes.mentions_by_doc(ids) if mentions else None)
+
+    def document_predictions(self, data: CodingData, split: str, probs: np.ndarray) -> Predictions:
+        """Predictions of a split scored document by document (row i = row i of the split table)."""
+        table = data.split(split)
+        n = table.height
+        if probs.shape != (n, data.num_labels):
+            raise ValueError(f"scores of shape {probs.shape}; expected ({n}, {data.num_labels}) for split {split!r}")
+        targets = np.zeros((n, data.num_labels), dtype=np.int8)
+        for i, labels in enumerate(table["labels"].to_list()):
+            targets[i, labels] = 1
+        _, subject = np.unique(table["subject_id"].to_numpy().astype(str), return_inverse=True)
+        zeros = np.zeros(n, dtype=np.int64)
+        return Predictions(
+            probs.astype(np.float32), targets, subject.astype(np.int64), zeros, zeros.copy(), doc_index=np.arange(n, dtype=np.int64)
+        )
 
     def extra_metrics(self, preds: Predictions, data: CodingData, split: str) -> dict[str, Any]:
         if preds.doc_index is None:

@@ -1,0 +1,31 @@
+"""Dictionary coders: evidence-mention and terminology keys matched in the text, plus a learned ranker.
+
+- :class:`MentionCoder`: keys from annotated evidence spans and/or code descriptions, matched with
+  Aho-Corasick over stemmed tokens (and as bags of words in a sentence window), ``p(code | key)``
+  estimated on training documents, noisy-OR scoring, full ranking with the training prior behind;
+- :class:`CandidateRanker`: a LightGBM ranker over (document, candidate code) features,
+  cross-fitted on the training documents (:mod:`clincode.coders.ranker`);
+- :func:`icd10cm_descriptions`: ICD-10-CM description phrases for the terminology-only mode;
+- :func:`codiesp_map`: CodiEsp's official MAP of a score matrix.
+"""
+
+from clincode.coders.evaluate import codiesp_map
+from clincode.coders.mention_coder import Evidence, Mention, MentionCoder, as_mention
+from clincode.coders.normalize import LANGUAGES, TextNormalizer, strip_accents
+from clincode.coders.ranker import CandidateRanker
+from clincode.coders.registry import CODERS, DocumentCoder, build_coder, coder_from_state
+from clincode.coders.ranker import CandidateRanker
+from clincode.coders.terminology import icd10cm_descriptions
+
+__all__ = [
+    "LANGUAGES",
+    "CandidateRanker",
+    "Evidence",
+    "Mention",
+    "MentionCoder",
+    "TextNormalizer",
+    "as_mention",
+    "codiesp_map",
+    "icd10cm_descriptions",
+    "strip_accents",
+]

@@ -1,0 +1,106 @@
+"""Coders fitted in one pass over the training documents (no gradient steps), registered by name.
+
+A coder is chosen like a neural model, with ``model.name`` and ``model.params`` in a coding run's
+config, and goes through the same ``clincode train / evaluate / predict / benchmark``. What it
+reads: each document's text, its gold codes and, where the source has them, its evidence mentions
+(CodiEsp's X files); what it gives back: a score in [0, 1] for every label of the run's label space.
+
+``model.params`` are the coder's own keyword arguments plus ``keys_from``: ``"evidence"`` (keys
+from the annotated evidence spans; the source must have them), ``"terminology"`` (ICD-10-CM
+descriptions and inclusion terms as keys, for sources without evidence spans) or ``"both"``.
+The language (stemmer, negation cues) is the run's ``data.text.language``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from clincode.coders.mention_coder import MentionCoder
+from clincode.coders.ranker import CandidateRanker
+from clincode.registry import Registry
+
+KEYS_FROM = ("evidence", "terminology", "both")
+
+
+@runtime_checkable
+class DocumentCoder(Protocol):
+    """What the training path needs of a coder."""
+
+    def fit(
+        self,
+        texts: Sequence[str],
+        gold: Sequence[Sequence[str]],
+        mentions: Sequence[Sequence[Any]] | None,
+        label_codes: Sequence[str],
+        *,
+        descriptions: Mapping[str, Sequence[str]] | None = None,
+    ) -> Any: ...
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+CODERS: Registry[type] = Registry("coder")
+CODERS.register("mention_dictionary")(MentionCoder)
+CODERS.register("mention_ranker")(CandidateRanker)
+
+# Defaults chosen on CodiEsp-D's dev split (docs/results.md, dictionary coders): exact and
+# bag-of-words keys in a 6-token window, smoothing alpha 0 / beta 1, noisy-OR, prior weight 0.05.
+DICTIONARY_DEFAULTS: dict[str, Any] = {"keys": "both", "bag_window": 6, "alpha": 0.0, "beta": 1.0, "prior_weight": 0.05}
+
+
+def coder_params(name: str, params: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """(keyword arguments of the coder class, keys_from), defaults filled in; unknown names raise."""
+    cls = CODERS.get(name)
+    params = dict(params)
+    keys_from = str(params.pop("keys_from", "evidence"))
+    if keys_from not in KEYS_FROM:
+        raise ValueError(f"model.params.keys_from is {keys_from!r}; expected one of {', '.join(KEYS_FROM)}")
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "language")]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"unknown model.params for coder {name!r}: {', '.join(unknown)}; accepted: keys_from, {', '.join(accepted)}"
+        )
+    if cls is MentionCoder:
+        params = {**DICTIONARY_DEFAULTS, **params}
+    elif cls is CandidateRanker:
+        params["coder_params"] = {**DICTIONARY_DEFAULTS, **dict(params.get("coder_params") or {})}
+    return params, keys_from
+
+
+def build_coder(name: str, params: Mapping[str, Any], language: str) -> DocumentCoder:
+    """An unfitted coder of ``name`` for texts in ``language``."""
+    kwargs, _ = coder_params(name, params)
+    cls = CODERS.get(name)
+    if cls is CandidateRanker:
+        kwargs["coder_params"] = {**kwargs["coder_params"], "language": language}
+        return cls(**kwargs)
+    return cls(language, **kwargs)
+
+
+def coder_from_state(name: str, state: Mapping[str, Any]) -> DocumentCoder:
+    """A fitted coder from its saved state (``to_dict``)."""
+    return CODERS.get(name).from_dict(state)
+
+
+def describe_coders() -> list[dict[str, Any]]:
+    """Name, one-line summary and parameters (with defaults) of every registered coder."""
+    out = []
+    for name, cls in CODERS.items():
+        doc = (cls.__doc__ or "").strip().splitlines()
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name not in ("self", "language") and p.kind is not p.VAR_KEYWORD
+        }
+        if cls is MentionCoder:
+            defaults.update(DICTIONARY_DEFAULTS)
+        defaults = {"keys_from": "evidence", **defaults}
+        out.append({"name": name, "summary": doc[0] if doc else "", "params": defaults})
+    return out
