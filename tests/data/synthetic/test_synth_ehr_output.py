@@ -185,11 +185,11 @@ def test_n_codes_limit_is_the_available_codes() -> None:
 
 def test_bad_paths(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist; create the parent directory"):
-        generate_ehr_cohort(tmp_path / "missing" / "out", n_patients=5, n_codes=5, progress=False)
+        generate_ehr_cohort(tmp_path / "missing" / "out", n_patients=7, n_codes=5, progress=False)
     file = tmp_path / "file.txt"
     file.write_text("x")
     with pytest.raises(NotADirectoryError, match="exists and is a file"):
-        generate_ehr_cohort(file, n_patients=5, n_codes=5, progress=False, overwrite=True)
+        generate_ehr_cohort(file, n_patients=7, n_codes=5, progress=False, overwrite=True)
     assert file.read_text() == "x"
 
 
