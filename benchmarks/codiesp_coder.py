@@ -1,7 +1,7 @@
 """Dictionary coders on CodiEsp: mention dictionary, candidate ranker, terminology-only mode.
 
     python benchmarks/codiesp_coder.py --root path/to/codiesp [--code-type D|P]
-        [--mode mentions|terminology] [--language es|en] [--ranker] [--out FILE.json]
+        [--mode mentions|terminology] [--language es|en] [--ranker] [--unseen] [--out FILE.json]
 
 Reads CodiEsp with ``read_codiesp`` (``mentions=True`` in mentions mode, ``on_error="skip"``:
 the release has 11 inconsistent evidence rows, counted in the printed skip report) and scores
@@ -17,6 +17,14 @@ Two protocols:
 
 The label space is the set of codes of the fitting documents; gold codes outside it count as
 missed. The frequency-prior row ranks every code by its training document frequency.
+
+``--unseen`` (mentions mode) adds the options aimed at codes outside the fitting codes and the
+matching around them, each kept only if it raises dev MAP, one after the other from the chosen
+dictionary coder: ICD-10-CM descriptions as extra keys (English phrases on the Spanish text),
+fuzzy token reading, then an extended label space (ICD-10-CM parents, siblings and children of the
+training codes) with hierarchy back-off; for the ranker, hierarchy candidates. Every row also
+reports ``unseen@10``: the share of gold codes outside the fitting documents' codes that are
+ranked in a document's first 10.
 """
 
 from __future__ import annotations
@@ -32,11 +40,10 @@ import numpy as np
 
 from clincode.coders import MentionCoder
 from clincode.coders.evaluate import codiesp_map
-from clincode.coders.ranker import ALL_GROUPS, CandidateRanker
+from clincode.coders.ranker import DEFAULT_GROUPS, CandidateRanker
 from clincode.coders.terminology import icd10cm_descriptions
 from clincode.data.notes import read_codiesp
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "codiesp"
 SPLITS = {"train": "train", "dev": "tuning", "test": "held_out"}
 
 # Coordinate search on dev: structural choices (refit), then scoring choices (no refit).
@@ -51,6 +58,13 @@ SCORING: list[tuple[str, list[dict[str, Any]]]] = [
      + [{"negation_window": w, "negation_factor": f} for w in (3, 5) for f in (0.7, 0.4, 0.0)]),
     ("prior_weight", [{"prior_weight": w} for w in (1e-3, 0.05, 0.3)]),
 ]
+# --unseen: options tried one after the other on dev (each kept if it raises dev MAP)
+UNSEEN_DICTIONARY: list[tuple[str, list[dict[str, Any]]]] = [
+    ("descriptions", [{"descriptions": True}]),
+    ("fuzzy", [{"fuzzy": 1, "fuzzy_min_len": m} for m in (6, 8)]),
+    ("hierarchy back-off", [{"extend_labels": True, "backoff": b} for b in (0.05, 0.1, 0.2)]),
+]
+UNSEEN_RANKER: list[dict[str, Any]] = [{"hierarchy_top": k, "extend_labels": True} for k in (10, 30, 100)]
 
 
 def load(root: Path, language: str, code_type: str, mentions: bool) -> tuple[dict[str, tuple], dict[str, Any]]:
@@ -66,6 +80,46 @@ def load(root: Path, language: str, code_type: str, mentions: bool) -> tuple[dic
 
 def label_space(*golds: list[list[str]]) -> list[str]:
     return sorted({c for gold in golds for codes in gold for c in codes})
+
+
+def unseen_at(scores: np.ndarray, codes: list[str], gold: list[list[str]], fit_codes: list[str], k: int = 10) -> float:
+    """Share of gold codes outside ``fit_codes`` (over all documents) ranked in a document's first ``k``."""
+    seen, index = set(fit_codes), {c: i for i, c in enumerate(codes)}
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    hits = total = 0
+    for d, codes_d in enumerate(gold):
+        first = set(top[d].tolist())
+        for c in set(codes_d) - seen:
+            total += 1
+            hits += index.get(c, -1) in first
+    return hits / max(total, 1)
+
+
+def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """(MentionCoder parameters, whether descriptions are extra keys) from an option set."""
+    return {k: v for k, v in options.items() if k != "descriptions"}, bool(options.get("descriptions"))
+
+
+def select_unseen(train: tuple, dev: tuple, labels: list[str], params: dict) -> tuple[dict, list]:
+    """The --unseen dictionary options kept on dev (each in turn, kept if dev MAP rises) and the log."""
+    log: list[dict[str, Any]] = []
+    chosen: dict[str, Any] = {}
+
+    def dev_map(options: dict[str, Any]) -> float:
+        extra, desc = split_options(options)
+        coder = MentionCoder(**{**params, **extra}).fit(*train, labels, descriptions=icd10cm_descriptions(labels) if desc else None)
+        scores = coder.predict_scores(dev[0])
+        score = codiesp_map(scores, coder.label_codes, dev[1])
+        log.append({"options": options, "dev_map": score, "unseen@10": unseen_at(scores, coder.label_codes, dev[1], labels)})
+        return score
+
+    best = dev_map({})
+    for _, options in UNSEEN_DICTIONARY:
+        stage = [(dev_map({**chosen, **o}), o) for o in options]
+        score, option = max(stage, key=lambda t: t[0])
+        if score > best + 1e-9:
+            best, chosen = score, {**chosen, **option}
+    return chosen, log
 
 
 def join(a: tuple, b: tuple) -> tuple:
@@ -98,39 +152,45 @@ def select_coder(train: tuple, dev: tuple, labels: list[str], descriptions: dict
     return best_params, log
 
 
-def ranker_ablation(train: tuple, dev: tuple, labels: list[str], coder_params: dict, descriptions: dict | None) -> tuple[tuple, dict]:
+def ranker_ablation(
+    train: tuple, dev: tuple, labels: list[str], coder_params: dict, descriptions: dict | None, ranker_params: dict | None = None
+) -> tuple[tuple, dict]:
     """Dev MAP of the ranker with all feature groups and with each group left out (rows computed once).
 
     Leaving a group out drops its features, not its candidates (the candidate set stays the same).
     """
-    ranker = CandidateRanker(coder_params)
+    ranker = CandidateRanker(coder_params, **(ranker_params or {}))
     rows = ranker.cross_fit_rows(*train, labels, descriptions)
     ranker.fit_describers(*train, labels, descriptions)
     dev_rows = ranker.candidate_rows(dev[0])
     results: dict[str, float] = {}
-    variants = {"all": ALL_GROUPS, **{f"without {g}": tuple(x for x in ALL_GROUPS if x != g) for g in ALL_GROUPS}}
+    groups_all = ranker.groups
+    variants = {"all": groups_all, **{f"without {g}": tuple(x for x in groups_all if x != g) for g in groups_all}}
     variants["match only"] = ("match",)
     for name, groups in variants.items():
-        r = CandidateRanker(ranker.coder_params, groups=groups)
+        r = CandidateRanker(ranker.coder_params, groups=groups, **(ranker_params or {}))
         r.coder, r.voter = ranker.coder, ranker.voter
         r.fit_rows(*rows)
-        results[name] = codiesp_map(r.scores_from_rows(len(dev[0]), *dev_rows), labels, dev[1])
+        results[name] = codiesp_map(r.scores_from_rows(len(dev[0]), *dev_rows), ranker.coder.label_codes, dev[1])
     best = max(results, key=lambda k: (results[k], k == "all"))
     return variants[best], results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--root", type=Path, required=True, help="CodiEsp release directory (train/, dev/, test/)")
     parser.add_argument("--code-type", choices=("D", "P"), default="D")
     parser.add_argument("--mode", choices=("mentions", "terminology"), default="mentions")
     parser.add_argument("--language", choices=("es", "en"), default="es")
     parser.add_argument("--ranker", action="store_true", help="also fit, ablate and score the candidate ranker")
+    parser.add_argument("--unseen", action="store_true", help="also choose and score the options for codes outside the fitting codes")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.mode == "mentions" and args.language != "es":
         parser.error("mentions mode needs --language es: CodiEsp's evidence offsets index the Spanish text")
+    if args.unseen and args.mode != "mentions":
+        parser.error("--unseen applies to mentions mode")
     if args.mode == "terminology" and args.code_type != "D":
         parser.error("terminology mode needs --code-type D: only ICD-10-CM descriptions ship offline")
     t0 = time.time()
@@ -140,52 +200,93 @@ def main() -> None:
         train, dev, test = ((t[0], t[1], None) for t in (train, dev, test))
     print(f"CodiEsp-{args.code_type} {args.language} {args.mode}: skipped {report['skipped']}, mentions {report.get('mentions')}")
     out: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items() if k != "root"}, "skipped": report["skipped"]}
-    rows: list[tuple[str, str, float | None, float]] = []
+    rows: list[tuple[str, str, float | None, float, float]] = []
 
     labels = label_space(train[1])
+    full = join(train, dev)
+    labels_clef = label_space(full[1])
+
+    def row(protocol: str, method: str, dev_map: float | None, scores: np.ndarray, codes: list[str]) -> None:
+        fit_codes = labels if protocol == "train-only" else labels_clef
+        rows.append((protocol, method, dev_map, codiesp_map(scores, codes, test[1]), unseen_at(scores, codes, test[1], fit_codes)))
+
     descriptions = icd10cm_descriptions(labels) if args.mode == "terminology" else None
     # prior row: every document ranks the codes by their training document frequency
     counts = np.array([sum(c in set(g) for g in train[1]) for c in labels], dtype=np.float64)
     prior_dev = codiesp_map(np.tile(counts, (len(dev[0]), 1)), labels, dev[1])
-    prior_test = codiesp_map(np.tile(counts, (len(test[0]), 1)), labels, test[1])
-    rows.append(("train-only", "frequency prior", prior_dev, prior_test))
+    row("train-only", "frequency prior", prior_dev, np.tile(counts, (len(test[0]), 1)), labels)
 
     params, search = select_coder(train, dev, labels, descriptions, args.language)
     out["coder_params"], out["coder_search"] = params, search
     coder = MentionCoder(**params).fit(*train, labels, descriptions=descriptions)
     dev_map = codiesp_map(coder.predict_scores(dev[0]), labels, dev[1])
-    rows.append(("train-only", "dictionary coder", dev_map, codiesp_map(coder.predict_scores(test[0]), labels, test[1])))
+    row("train-only", "dictionary coder", dev_map, coder.predict_scores(test[0]), labels)
     # what negation does, at the chosen parameters (dev)
     no_neg = MentionCoder(**{**params, "negation_window": 0, "negation_factor": 1.0}).fit(*train, labels, descriptions=descriptions)
     out["dev_map_without_negation"] = codiesp_map(no_neg.predict_scores(dev[0]), labels, dev[1])
 
-    full = join(train, dev)
-    labels_clef = label_space(full[1])
     desc_clef = icd10cm_descriptions(labels_clef) if args.mode == "terminology" else None
     counts_clef = np.array([sum(c in set(g) for g in full[1]) for c in labels_clef], dtype=np.float64)
-    rows.append(("CLEF", "frequency prior", None, codiesp_map(np.tile(counts_clef, (len(test[0]), 1)), labels_clef, test[1])))
+    row("CLEF", "frequency prior", None, np.tile(counts_clef, (len(test[0]), 1)), labels_clef)
     clef = MentionCoder(**params).fit(*full, labels_clef, descriptions=desc_clef)
-    rows.append(("CLEF", "dictionary coder", None, codiesp_map(clef.predict_scores(test[0]), labels_clef, test[1])))
+    row("CLEF", "dictionary coder", None, clef.predict_scores(test[0]), labels_clef)
+
+    if args.unseen:
+        chosen, unseen_log = select_unseen(train, dev, labels, params)
+        out["unseen_dictionary_options"], out["unseen_dictionary_search"] = chosen, unseen_log
+        extra, use_desc = split_options(chosen)
+        u_params = {**params, **extra}
+        u_desc = icd10cm_descriptions(labels) if use_desc else None
+        u_coder = MentionCoder(**u_params).fit(*train, labels, descriptions=u_desc)
+        row("train-only", "dictionary coder + unseen options", max(e["dev_map"] for e in unseen_log),
+            u_coder.predict_scores(test[0]), u_coder.label_codes)
+        u_clef = MentionCoder(**u_params).fit(*full, labels_clef, descriptions=icd10cm_descriptions(labels_clef) if use_desc else None)
+        row("CLEF", "dictionary coder + unseen options", None, u_clef.predict_scores(test[0]), u_clef.label_codes)
 
     if args.ranker:
         groups, ablation = ranker_ablation(train, dev, labels, params, descriptions)
         out["ranker_groups"], out["ranker_ablation_dev"] = list(groups), ablation
         ranker = CandidateRanker(params, groups=groups).fit(*train, labels, descriptions=descriptions)
-        rows.append(("train-only", "dictionary + ranker", max(ablation.values()),
-                     codiesp_map(ranker.predict_scores(test[0]), labels, test[1])))
+        row("train-only", "dictionary + ranker", max(ablation.values()), ranker.predict_scores(test[0]), labels)
         ranker_clef = CandidateRanker(params, groups=groups).fit(*full, labels_clef, descriptions=desc_clef)
-        rows.append(("CLEF", "dictionary + ranker", None, codiesp_map(ranker_clef.predict_scores(test[0]), labels_clef, test[1])))
+        row("CLEF", "dictionary + ranker", None, ranker_clef.predict_scores(test[0]), labels_clef)
 
-    out["rows"] = [{"protocol": p, "method": m, "dev_map": d, "test_map": t} for p, m, d, t in rows]
+    if args.ranker and args.unseen:
+        # the ranker over the chosen dictionary options (the back-off share is no ranker input), then hierarchy candidates
+        base_coder = {k: v for k, v in u_params.items() if k not in ("extend_labels", "backoff")}
+        trials: list[tuple[dict, dict, float, float]] = []
+        for option in [{}, *UNSEEN_RANKER]:
+            coder_p = {**base_coder, **({"extend_labels": True} if option.get("extend_labels") else {})}
+            ranker_p = {k: v for k, v in option.items() if k != "extend_labels"}
+            r = CandidateRanker(coder_p, **ranker_p).fit(*train, labels, descriptions=u_desc)
+            scores = r.predict_scores(dev[0])
+            trials.append((coder_p, ranker_p, codiesp_map(scores, r.coder.label_codes, dev[1]),
+                           unseen_at(scores, r.coder.label_codes, dev[1], labels)))
+        out["unseen_ranker_search"] = [{"coder": c, "ranker": rp, "dev_map": m, "unseen@10": u} for c, rp, m, u in trials]
+        coder_p, ranker_p, best_dev, _ = max(trials, key=lambda t: t[2])
+        out["unseen_ranker_choice"] = {"coder": coder_p, "ranker": ranker_p}
+        r = CandidateRanker(coder_p, **ranker_p).fit(*train, labels, descriptions=u_desc)
+        row("train-only", "dictionary + ranker + unseen options", best_dev, r.predict_scores(test[0]), r.coder.label_codes)
+        r = CandidateRanker(coder_p, **ranker_p).fit(*full, labels_clef, descriptions=icd10cm_descriptions(labels_clef) if use_desc else None)
+        row("CLEF", "dictionary + ranker + unseen options", None, r.predict_scores(test[0]), r.coder.label_codes)
+
+    out["rows"] = [{"protocol": p, "method": m, "dev_map": d, "test_map": t, "test_unseen@10": u} for p, m, d, t, u in rows]
     out["seconds"] = round(time.time() - t0, 1)
     print(f"chosen coder parameters (dev): {params}")
     if "dev_map_without_negation" in out:
         print(f"dev MAP without negation at these parameters: {out['dev_map_without_negation']:.4f}")
     if args.ranker:
         print("ranker feature-group ablation (dev MAP): " + ", ".join(f"{k} {v:.4f}" for k, v in out["ranker_ablation_dev"].items()))
-    print("| protocol | method | dev MAP | test MAP |\n|---|---|---|---|")
-    for p, m, d, t in rows:
-        print(f"| {p} | {m} | {'' if d is None else f'{d:.4f}'} | {t:.4f} |")
+    if args.unseen:
+        print("unseen options, dictionary (dev MAP, unseen@10): "
+              + "; ".join(f"{e['options']} {e['dev_map']:.4f} {e['unseen@10']:.3f}" for e in out["unseen_dictionary_search"]))
+        print(f"kept: {out['unseen_dictionary_options']}")
+    if args.ranker and args.unseen:
+        print("unseen options, ranker (dev MAP, unseen@10): "
+              + "; ".join(f"{e['ranker']} {e['dev_map']:.4f} {e['unseen@10']:.3f}" for e in out["unseen_ranker_search"]))
+    print("| protocol | method | dev MAP | test MAP | test unseen@10 |\n|---|---|---|---|---|")
+    for p, m, d, t, u in rows:
+        print(f"| {p} | {m} | {'' if d is None else f'{d:.4f}'} | {t:.4f} | {u:.3f} |")
     print(f"({out['seconds']} s)")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

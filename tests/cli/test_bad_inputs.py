@@ -237,10 +237,7 @@ CASES: list[tuple[str, list[str], str]] = [
 
 
 # Cases whose fix belongs to train/ (owned elsewhere): strict xfail until it lands.
-XFAIL = {
-    "train-loss-unknown-param": "train_run builds the task cache under out_dir/.cache before the loss parameters "
-    "are checked; train/fit.py must check cfg.loss.params / cfg.model.params before task.prepare",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _param(case: tuple[str, list[str], str]) -> object:

@@ -165,3 +165,24 @@ def test_benchmark_grid_over_coders(release, tmp_path):
     maps = results.filter(pl.col("metric") == "coding.map_all_gold")
     assert sorted(maps["model.name"].to_list()) == ["mention_dictionary", "mention_ranker"]
     assert maps["value"].min() > 0.9
+
+
+def test_extended_label_space_runs_end_to_end(release, tmp_path):
+    """A coder that ranks ICD-10-CM relatives of the training codes widens the run's label space."""
+    cfg = coder_config(
+        "codiesp_dictionary", release, tmp_path, "model.params.extend_labels=true", "model.params.backoff=0.05"
+    )
+    run = train_run(cfg, console=QUIET)
+    artefact, _ = load_run(run)
+    codes = artefact.label_space["codes"]
+    assert artefact.num_labels == len(codes) > len(PHRASES)
+    assert {c.split("//")[1] for c in codes[: len(PHRASES)]} == {c.upper() for c in PHRASES}  # training labels first
+    assert len(set(codes)) == len(codes)
+    assert "ICD10CM//N45.2" in codes  # a sibling of the training code N45.1
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_labels"] == len(codes) and metrics["coding"]["map_all_gold"] == pytest.approx(1.0)
+    out = tmp_path / "pred.parquet"
+    predict_to_file(run, release, out, split="held_out", top_k=2, console=QUIET)
+    import polars as pl
+
+    assert pl.read_parquet(out)["code"].is_in(codes).all()

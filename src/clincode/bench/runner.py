@@ -58,7 +58,7 @@ def run_benchmark(
             console.print(f"[{i}/{len(todo)}] {run.name} ...", highlight=False, soft_wrap=True)
             try:
                 with quiet_output(log) as log_console:
-                    train_run(run.config, console=log_console, **quiet_kwargs(train_run))
+                    train_run(run.config, console=log_console, quiet=True)
             except BaseException:
                 console.print(f"      {run.name} failed; its output is in {log}", highlight=False, soft_wrap=True)
                 raise
@@ -75,16 +75,6 @@ def run_benchmark(
 
 
 LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")
-
-
-def quiet_kwargs(train_run: Any) -> dict[str, Any]:
-    """``{"quiet": True}`` when ``train_run`` accepts a ``quiet`` parameter (feature check)."""
-    import inspect
-
-    try:
-        return {"quiet": True} if "quiet" in inspect.signature(train_run).parameters else {}
-    except (TypeError, ValueError):  # pragma: no cover
-        return {}
 
 
 @contextmanager

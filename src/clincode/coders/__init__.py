@@ -13,8 +13,7 @@ from clincode.coders.evaluate import codiesp_map
 from clincode.coders.mention_coder import Evidence, Mention, MentionCoder, as_mention
 from clincode.coders.normalize import LANGUAGES, TextNormalizer, strip_accents
 from clincode.coders.ranker import CandidateRanker
-from clincode.coders.registry import CODERS, DocumentCoder, build_coder, coder_from_state
-from clincode.coders.ranker import CandidateRanker
+from clincode.coders.registry import CODERS, DocumentCoder, build_coder, coder_from_state, fitted_label_codes
 from clincode.coders.terminology import icd10cm_descriptions
 
 __all__ = [
@@ -26,6 +25,7 @@ __all__ = [
     "TextNormalizer",
     "as_mention",
     "codiesp_map",
+    "fitted_label_codes",
     "icd10cm_descriptions",
     "strip_accents",
 ]

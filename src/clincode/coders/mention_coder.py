@@ -19,17 +19,31 @@ Scoring
     label space: ``score = s_c + prior_weight * prior_c`` where ``prior_c`` is the code's training
     document frequency, so codes without a match follow, in prior order (with a small
     ``prior_weight`` every matched code with ``s_c > prior_weight`` ranks above every unmatched one).
+
+Fuzzy tokens
+    With ``fuzzy = k > 0`` a text token of at least ``fuzzy_min_len`` characters that is no key
+    token is read as the key token nearest to it in Levenshtein distance, if that distance is at
+    most ``k`` (ties: the alphabetically first key token); this catches misspellings and
+    inflections the stemmer keeps apart (``hipertension`` / ``hipertensoin``).
+
+Codes outside the training codes
+    With ``extend_labels`` the label space also holds the ICD-10-CM parents, siblings and children
+    of the given codes (:mod:`clincode.coders.hierarchy`), after them in column order: codes never
+    seen in training, with prior 0. With ``backoff > 0`` a matched code's related codes score
+    ``backoff * s_c`` (the best source counts; a code's own match wins where it is higher), so a
+    code with no key of its own can still rank above the unmatched ones.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from clincode.coders.hierarchy import LabelHierarchy, hierarchy_extension
 from clincode.coders.matcher import BagMatcher, KeyMatcher, Match
 from clincode.coders.negation import NegationDetector
 from clincode.coders.normalize import TextNormalizer, Tokens, check_language
@@ -94,6 +108,13 @@ class MentionCoder:
             shorter phrases stay exact) or ``"both"``.
         bag_window: extra tokens allowed inside a bag match.
         prefix_len: truncate stems to this many characters (0: no truncation).
+        extend_labels: add the ICD-10-CM parents, siblings and children of ``label_codes`` to the
+            label space (after them; see the module docstring).
+        backoff: score of a code related to a matched code, as a share of that code's match
+            score (0: no back-off).
+        fuzzy: largest edit distance between a text token and the key token it is read as
+            (0: exact tokens only; see the module docstring).
+        fuzzy_min_len: shortest text token read fuzzily.
     """
 
     def __init__(
@@ -110,6 +131,10 @@ class MentionCoder:
         keys: str = "exact",
         bag_window: int = 2,
         prefix_len: int = 0,
+        extend_labels: bool = False,
+        backoff: float = 0.0,
+        fuzzy: int = 0,
+        fuzzy_min_len: int = 6,
     ) -> None:
         check_language(language)
         if keys not in KEY_MODES:
@@ -118,6 +143,8 @@ class MentionCoder:
             raise ValueError(f"smoothing alpha={alpha}, beta={beta}; expected alpha >= 0 and beta > 0")
         if combine not in ("noisy_or", "max"):
             raise ValueError(f"combine is {combine!r}; expected 'noisy_or' or 'max'")
+        if not 0.0 <= backoff <= 1.0:
+            raise ValueError(f"backoff is {backoff}; expected a share in [0, 1] (0: no back-off)")
         if not 0.0 <= negation_factor <= 1.0:
             raise ValueError(f"negation_factor is {negation_factor}; expected a value in [0, 1]")
         self.language = language
@@ -130,6 +157,12 @@ class MentionCoder:
         self.key_mode = keys
         self.bag_window = int(bag_window)
         self.prefix_len = int(prefix_len)
+        self.extend_labels = bool(extend_labels)
+        self.backoff = float(backoff)
+        self._hierarchy: LabelHierarchy | None = None
+        if fuzzy < 0 or fuzzy_min_len < 1:
+            raise ValueError(f"fuzzy={fuzzy}, fuzzy_min_len={fuzzy_min_len}; expected fuzzy >= 0 and fuzzy_min_len >= 1")
+        self.fuzzy, self.fuzzy_min_len = int(fuzzy), int(fuzzy_min_len)
         self.normalizer = TextNormalizer(language, prefix_len=self.prefix_len)
         self.negation = NegationDetector(self.normalizer, window=self.negation_window)
         self._fitted = False
@@ -151,7 +184,8 @@ class MentionCoder:
             gold: each document's gold codes.
             mentions: each document's evidence mentions (None: no evidence, e.g. terminology only).
             label_codes: the label space (column order of :meth:`predict_scores`); keys of codes
-                outside it are ignored.
+                outside it are ignored. With ``extend_labels`` the fitted ``label_codes`` are these
+                followed by their ICD-10-CM neighbours.
             descriptions: optional code -> description phrases, added as keys (terminology mode).
 
         Raises:
@@ -164,6 +198,9 @@ class MentionCoder:
         self.label_codes = list(dict.fromkeys(label_codes))
         if not self.label_codes:
             raise ValueError("label_codes is empty; expected the codes to rank")
+        if self.extend_labels:
+            self.label_codes += hierarchy_extension(self.label_codes)
+        self._hierarchy = None
         index = {c: i for i, c in enumerate(self.label_codes)}
         counts = np.zeros(len(self.label_codes), dtype=np.float64)
         gold_idx = []
@@ -236,6 +273,9 @@ class MentionCoder:
         return self
 
     def _build_matchers(self) -> None:
+        self._key_tokens = sorted({t for key in self.keys for t in key.split()})
+        self._key_token_set = frozenset(self._key_tokens)
+        self._fuzzy_cache: dict[str, str] = {}
         self._exact_ids = np.flatnonzero(~self.key_bag)
         self._bag_ids = np.flatnonzero(self.key_bag)
         self.matcher = KeyMatcher([self.keys[k] for k in self._exact_ids])
@@ -243,10 +283,30 @@ class MentionCoder:
 
     def find(self, tokens: Tokens) -> list[Match]:
         """All key occurrences (exact and bag keys) in a normalised text; ``key_id`` indexes ``keys``."""
+        if self.fuzzy > 0:
+            tokens = self.fuzzy_tokens(tokens)
         out = [Match(int(self._exact_ids[m.key_id]), m.first, m.last) for m in self.matcher.find(tokens)]
         if len(self._bag_ids):
             out += [Match(int(self._bag_ids[m.key_id]), m.first, m.last) for m in self.bag_matcher.find(tokens)]
         return out
+
+    def nearest_key_token(self, token: str) -> str:
+        """``token`` if it is a key token or too short, else the nearest key token within ``fuzzy`` edits (or ``token``)."""
+        if token in self._key_token_set or len(token) < self.fuzzy_min_len or self.fuzzy <= 0:
+            return token
+        out = self._fuzzy_cache.get(token)
+        if out is None:
+            from rapidfuzz import process
+            from rapidfuzz.distance import Levenshtein
+
+            hits = process.extract(token, self._key_tokens, scorer=Levenshtein.distance, score_cutoff=self.fuzzy, limit=None)
+            out = min(hits, key=lambda h: (h[1], h[0]))[0] if hits else token
+            self._fuzzy_cache[token] = out
+        return out
+
+    def fuzzy_tokens(self, tokens: Tokens) -> Tokens:
+        """``tokens`` with each token replaced by :meth:`nearest_key_token` (spans and sentences kept)."""
+        return replace(tokens, tokens=[self.nearest_key_token(t) for t in tokens.tokens])
 
     def _set_probs(self) -> None:
         self.key_probs = [
@@ -256,7 +316,7 @@ class MentionCoder:
     def set_params(self, **params: Any) -> MentionCoder:
         """Change scoring parameters of a fitted coder without refitting (alpha/beta recompute p)."""
         for name, value in params.items():
-            if name not in ("alpha", "beta", "negation_window", "negation_factor", "combine", "prior_weight", "longest_only"):
+            if name not in ("alpha", "beta", "negation_window", "negation_factor", "combine", "prior_weight", "longest_only", "backoff"):
                 raise ValueError(f"unknown or structural parameter {name!r}")
             setattr(self, name, value)
         self.negation = NegationDetector(self.normalizer, window=int(self.negation_window))
@@ -307,14 +367,31 @@ class MentionCoder:
             return max(probs)
         return 1.0 - math.prod(1.0 - p for p in probs)
 
+    @property
+    def hierarchy(self) -> LabelHierarchy:
+        """ICD-10-CM relations inside the label space (built on first use)."""
+        self._check_fitted()
+        if self._hierarchy is None:
+            self._hierarchy = LabelHierarchy(self.label_codes)
+        return self._hierarchy
+
+    def match_scores(self, text: str, tokens: Tokens | None = None) -> dict[int, float]:
+        """Label index -> match score of one document, hierarchy back-off included (``backoff > 0``)."""
+        scores = {c: self.match_score(ev) for c, ev in self.evidence(text, tokens).items()}
+        if self.backoff > 0.0:
+            for r, (s, _, _) in self.hierarchy.backoff(scores).items():
+                if self.backoff * s > scores.get(r, 0.0):
+                    scores[r] = self.backoff * s
+        return scores
+
     def predict_scores(self, texts: Sequence[str]) -> np.ndarray:
         """Scores [n_docs, n_labels] (float64) in ``label_codes`` order; higher ranks first."""
         self._check_fitted()
         _check_texts(texts, "input")
         scores = np.tile(self.prior_weight * self.prior, (len(texts), 1))
         for d, text in enumerate(texts):
-            for c, ev in self.evidence(text).items():
-                scores[d, c] += self.match_score(ev)
+            for c, s in self.match_scores(text).items():
+                scores[d, c] += s
         return scores
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -340,6 +417,10 @@ class MentionCoder:
                 "keys": self.key_mode,
                 "bag_window": self.bag_window,
                 "prefix_len": self.prefix_len,
+                "extend_labels": self.extend_labels,
+                "backoff": self.backoff,
+                "fuzzy": self.fuzzy,
+                "fuzzy_min_len": self.fuzzy_min_len,
             },
             "label_codes": list(self.label_codes),
             "prior": [float(p) for p in self.prior],

@@ -17,7 +17,16 @@ hierarchy   other candidates with evidence in the same 3-character category, bes
             score, log prior of the category, code length (specificity)
 doc         log document length (tokens), candidates with evidence in the document
 neighbours  nearest-neighbour vote for the code, its rank among the document's votes
+backoff     candidate came from the hierarchy only, best score of a matched related code, related
+            matched codes, relation of the best one (parent / sibling / child), code seen in the
+            fitting documents (only with ``hierarchy_top > 0``)
 =========== =================================================================================
+
+Hierarchy candidates (``hierarchy_top > 0``): the ICD-10-CM parents, siblings and children
+(:mod:`clincode.coders.hierarchy`) of the document's ``hierarchy_top`` best-matched codes join the
+candidates. With ``coder_params={"extend_labels": True}`` the label space holds those codes even
+when no training document has them, so a code never seen in training can be ranked; cross-fitting
+gives the GBM such rows to learn from (codes of a held-out fold that the other folds lack).
 
 Training rows come from *cross-fitting*: the training documents are split in ``folds`` folds and
 the dictionary used to describe fold ``k`` is fitted on the other folds only, so no document is
@@ -48,8 +57,12 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "hierarchy": ("siblings_with_evidence", "best_sibling_score", "log_category_prior", "code_length"),
     "doc": ("log_doc_tokens", "doc_candidates"),
     "neighbours": ("knn_vote", "knn_rank"),
+    "backoff": ("backoff_only", "backoff_score", "backoff_sources", "backoff_parent", "backoff_sibling",
+                "backoff_child", "seen"),
 }
 ALL_GROUPS: tuple[str, ...] = tuple(FEATURE_GROUPS)
+# the groups used by default; "backoff" joins them when hierarchy candidates are on
+DEFAULT_GROUPS: tuple[str, ...] = ("match", "negation", "prior", "hierarchy", "doc", "neighbours")
 STATE_VERSION = 1
 
 
@@ -64,8 +77,11 @@ def candidate_features(
     top_prior: int,
     neighbours: NeighbourVotes | None = None,
     top_votes: int = 20,
+    hierarchy_top: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidates and their features for ``texts`` under a fitted ``coder`` (and neighbour votes).
+
+    ``hierarchy_top``: the related codes of this many best-matched codes join the candidates.
 
     Returns ``doc_index`` [n_rows], ``label_index`` [n_rows] and ``features`` [n_rows,
     n_features] (all groups, in :data:`FEATURE_GROUPS` order), rows grouped by document.
@@ -88,6 +104,11 @@ def candidate_features(
         for c, s in scores.items():
             by_category.setdefault(categories[c], []).append(s)
         candidates = list(dict.fromkeys(list(evidence) + top))
+        related: dict[int, tuple[float, int, int]] = {}
+        if hierarchy_top > 0 and scores:
+            best = sorted(scores, key=lambda c: (-scores[c], c))[:hierarchy_top]
+            related = coder.hierarchy.backoff({c: scores[c] for c in best})
+            candidates = list(dict.fromkeys(candidates + sorted(related)))
         vote_rank: dict[int, int] = {}
         if votes is not None:
             voted = [int(c) for c in np.argsort(-votes[d], kind="stable")[:top_votes] if votes[d, c] > 0]
@@ -121,6 +142,13 @@ def candidate_features(
                 float(votes[d, c]) if votes is not None else 0.0,
                 math.log1p(vote_rank.get(c, top_votes)),
             ]
+            back = related.get(c)
+            row += [  # backoff
+                float(back is not None and not ev and c not in top and c not in vote_rank),
+                back[0] if back else 0.0, back[1] if back else 0,
+                *(float(back is not None and back[2] == j) for j in range(3)),
+                float(prior[c] > 0),
+            ]
             doc_rows.append(d)
             label_rows.append(c)
             feature_rows.append(row)
@@ -148,13 +176,17 @@ class CandidateRanker:
         coder_params: keyword arguments of :class:`MentionCoder` (language, smoothing, ...).
         folds: cross-fitting folds over the training documents (>= 2).
         top_prior: most frequent training codes added to every document's candidates.
-        groups: feature groups used (default: all).
+        groups: feature groups used (default: :data:`DEFAULT_GROUPS`, plus ``backoff`` when
+            ``hierarchy_top > 0``).
         objective: ``"lambdarank"`` or ``"binary"``.
         gbm_params: extra LightGBM parameters.
         num_rounds: boosting rounds.
         neighbours: nearest training documents voting for codes (0: no neighbour votes).
         top_votes: most voted codes added to the candidates.
         seed: fold assignment and LightGBM seed.
+        hierarchy_top: the ICD-10-CM relatives of this many best-matched codes per document join
+            the candidates (0: none); pair with ``coder_params["extend_labels"]`` to reach codes
+            outside the training codes.
     """
 
     def __init__(
@@ -163,13 +195,14 @@ class CandidateRanker:
         *,
         folds: int = 5,
         top_prior: int = 30,
-        groups: Sequence[str] = ALL_GROUPS,
+        groups: Sequence[str] | None = None,
         objective: str = "lambdarank",
         gbm_params: Mapping[str, Any] | None = None,
         num_rounds: int = 300,
         neighbours: int = 20,
         top_votes: int = 20,
         seed: int = 0,
+        hierarchy_top: int = 0,
     ) -> None:
         if folds < 2:
             raise ValueError(f"folds is {folds}; cross-fitting needs at least 2")
@@ -180,6 +213,9 @@ class CandidateRanker:
             # negation leaves the scores alone at factor 1; the cue search still feeds the negation features
             self.coder_params["negation_window"] = 5
         self.folds, self.top_prior, self.seed = int(folds), int(top_prior), int(seed)
+        self.hierarchy_top = int(hierarchy_top)
+        if groups is None:
+            groups = DEFAULT_GROUPS + (("backoff",) if self.hierarchy_top > 0 else ())
         self.groups = tuple(groups)
         self._cols = _columns(self.groups)
         self.objective = objective
@@ -207,8 +243,7 @@ class CandidateRanker:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Training rows: (doc_index, label_index, features, relevance), each fold described by the others."""
         fold = self.fold_of(len(texts))
-        index = {c: i for i, c in enumerate(dict.fromkeys(label_codes))}
-        gold_sets = [{index[c] for c in g if c in index} for g in gold]
+        gold_sets: list[set[int]] = []
         parts = []
         for k in range(self.folds):
             inside = np.flatnonzero(fold != k)
@@ -220,8 +255,13 @@ class CandidateRanker:
                 label_codes,
                 descriptions=descriptions,
             )
+            if not gold_sets:  # the coder's label space (extended or not) is the same in every fold
+                index = {c: i for i, c in enumerate(coder.label_codes)}
+                gold_sets = [{index[c] for c in g if c in index} for g in gold]
             voter = self._fit_voter(coder, [texts[i] for i in inside], [gold_sets[i] for i in inside])
-            docs, labels, feats = candidate_features(coder, [texts[i] for i in held], self.top_prior, voter, self.top_votes)
+            docs, labels, feats = candidate_features(
+                coder, [texts[i] for i in held], self.top_prior, voter, self.top_votes, self.hierarchy_top
+            )
             parts.append((held[docs], labels, feats))
         docs = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
@@ -269,7 +309,7 @@ class CandidateRanker:
         """Candidate rows of new documents (doc_index, label_index, features) under the fitted describers."""
         if self.coder is None:
             raise RuntimeError("CandidateRanker is not fitted; call fit() or from_dict() first")
-        return candidate_features(self.coder, texts, self.top_prior, self.voter, self.top_votes)
+        return candidate_features(self.coder, texts, self.top_prior, self.voter, self.top_votes, self.hierarchy_top)
 
     def fit_rows(self, docs: np.ndarray, labels: np.ndarray, feats: np.ndarray, relevance: np.ndarray) -> None:
         """Fit the GBM on precomputed rows (documents contiguous in ``docs``)."""
@@ -329,7 +369,7 @@ class CandidateRanker:
                 "coder_params": self.coder_params, "folds": self.folds, "top_prior": self.top_prior,
                 "groups": list(self.groups), "objective": self.objective, "gbm_params": self.gbm_params,
                 "num_rounds": self.num_rounds, "neighbours": self.neighbours, "top_votes": self.top_votes,
-                "seed": self.seed,
+                "seed": self.seed, "hierarchy_top": self.hierarchy_top,
             },
             "coder": self.coder.to_dict(),
             "neighbours": None if self.voter is None else self.voter.to_dict(),

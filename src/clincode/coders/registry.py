@@ -84,6 +84,19 @@ def build_coder(name: str, params: Mapping[str, Any], language: str) -> Document
     return cls(language, **kwargs)
 
 
+def fitted_label_codes(coder: Any) -> list[str]:
+    """The columns of a fitted coder's ``predict_proba``: the ``label_codes`` given to ``fit``, then,
+    with ``extend_labels``, the ICD-10-CM neighbours it added (codes no training document has).
+
+    A run whose coder adds codes must widen its label space to these (same order, count 0 for the
+    added codes) before it saves, evaluates or predicts; otherwise the columns do not line up.
+    """
+    inner = coder.coder if isinstance(coder, CandidateRanker) else coder
+    if inner is None or not hasattr(inner, "label_codes"):
+        raise RuntimeError(f"{type(coder).__name__} is not fitted")
+    return list(inner.label_codes)
+
+
 def coder_from_state(name: str, state: Mapping[str, Any]) -> DocumentCoder:
     """A fitted coder from its saved state (``to_dict``)."""
     return CODERS.get(name).from_dict(state)

@@ -161,6 +161,21 @@ class LabelSpace:
             out.append(text or label)
         return out
 
+    def extended(self, codes: Iterable[str]) -> LabelSpace:
+        """A copy with ``codes`` (those not yet labels) appended as columns, in order, with count 0.
+
+        For models that rank codes never seen in training (e.g. a coder's hierarchy back-off): the
+        training columns keep their positions.
+        """
+        self._check_fitted()
+        extra = [c for c in dict.fromkeys(codes) if c not in self.index_]
+        space = LabelSpace.from_dict(self.to_dict())
+        space.codes_ = list(self.codes_) + extra
+        space.counts_ = np.concatenate([self.counts_, np.zeros(len(extra), dtype=np.int64)])
+        space.index_ = {label: i for i, label in enumerate(space.codes_)}
+        space.num_labels = None if self.num_labels is None else len(space.codes_)
+        return space
+
     # -- persistence --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state (saved with each run so label columns stay aligned with checkpoints)."""

@@ -25,13 +25,19 @@ def build_loss(name: str, num_labels: int, **params: Any) -> LossModule:
     Unknown loss names raise a KeyError listing the known names; unknown parameter names raise a
     TypeError listing the accepted ones. Every loss builds from ``build_loss(name, num_labels)``.
     """
+    cls = check_loss_params(name, params)
+    return cls(num_labels=num_labels, **params)
+
+
+def check_loss_params(name: str, params: dict[str, Any]) -> type[LossModule]:
+    """The loss class of ``name``; a TypeError naming unknown parameters and the accepted ones."""
     cls = LOSSES.get(name)
     accepted = _accepted_params(cls)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         listed = ", ".join(accepted) or "(none)"
         raise TypeError(f"loss {name!r} got unknown parameter(s) {', '.join(unknown)}; accepted: {listed}")
-    return cls(num_labels=num_labels, **params)
+    return cls
 
 
 def describe_losses() -> list[dict[str, Any]]:

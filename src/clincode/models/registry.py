@@ -27,8 +27,14 @@ def model_params(cls: type[nn.Module]) -> dict[str, Any]:
 
 def build_model(name: str, *, vocab_size: int, num_labels: int, params: dict[str, Any] | None = None) -> nn.Module:
     """Build a registered model; unknown parameter names raise with the accepted ones listed."""
-    cls = MODELS.get(name)
     params = dict(params or {})
+    cls = check_model_params(name, params)
+    return cls(vocab_size=vocab_size, num_labels=num_labels, **params)
+
+
+def check_model_params(name: str, params: dict[str, Any]) -> type:
+    """The model class of ``name``; a ValueError naming unknown parameters and the accepted ones."""
+    cls = MODELS.get(name)
     accepted = model_params(cls)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -36,7 +42,7 @@ def build_model(name: str, *, vocab_size: int, num_labels: int, params: dict[str
             f"model {name!r} has no parameter {', '.join(map(repr, unknown))}; "
             f"accepted: {', '.join(sorted(accepted))}"
         )
-    return cls(vocab_size=vocab_size, num_labels=num_labels, **params)
+    return cls
 
 
 def describe_models() -> list[dict[str, Any]]:

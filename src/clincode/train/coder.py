@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from clincode.coders import build_coder
-from clincode.coders.registry import coder_params
+from clincode.coders.registry import coder_params, fitted_label_codes
 from clincode.coders.terminology import icd10cm_descriptions
 from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
@@ -38,6 +38,14 @@ def fit_coder_run(cfg: RunConfig, task: Task, data: Any, run_dir: Path, *, conso
     start = time.perf_counter()
     coder.fit(docs.texts, docs.codes, docs.mentions, codes, descriptions=descriptions)
     console.print(f"fitted {cfg.model.name} on {len(docs.texts)} training documents in {time.perf_counter() - start:.1f} s")
+    # A coder may rank codes beyond the training labels (hierarchy back-off): its columns are the
+    # training labels first, then the extension, and the run's label space follows them.
+    fitted = fitted_label_codes(coder)
+    if fitted[: len(codes)] != codes:
+        raise ValueError(f"coder {cfg.model.name!r} reordered the label columns; expected the training labels first")
+    space = data.label_space.extended(fitted[len(codes) :]) if len(fitted) > len(codes) else data.label_space
+    if len(space) > len(codes):
+        console.print(f"label space extended by {len(space) - len(codes)} codes related to the training codes")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text(run_dir / "config.yaml", config_to_yaml(cfg))
     write_json(run_dir / "environment.json", environment(cfg.seed))
@@ -46,12 +54,12 @@ def fit_coder_run(cfg: RunConfig, task: Task, data: Any, run_dir: Path, *, conso
         model_name=cfg.model.name,
         model_params=dict(cfg.model.params),
         vocab_size=len(data.vocab),
-        num_labels=data.num_labels,
+        num_labels=len(space),
         model_state={},
         loss_name=cfg.loss.name,
         loss_params=dict(cfg.loss.params),
         loss_state={},
-        label_space=data.label_space.to_dict(),
+        label_space=space.to_dict(),
         vocab=data.vocab.to_dict(),
         thresholds=None,
         extras={"coder_state": coder.to_dict(), "keys_from": keys_from},

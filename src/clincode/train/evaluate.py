@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from clincode.data.labels import LabelSpace
 from clincode.io import write_json, write_text
 from clincode.metrics import ThresholdTuner, evaluate, format_table
 from clincode.tasks import task_for
@@ -32,6 +33,10 @@ def evaluate_run(
     task = task_for(cfg)
     if data is None:
         data = task.prepare(cfg, console=console)
+    if artefact.label_space != data.label_space.to_dict():
+        # The model's columns are not the prepared task's (a coder that extended its label space):
+        # encode the data with the run's own label space so targets and columns line up.
+        data = task.prepare_for_predict(cfg, Path(cfg.data.path), LabelSpace.from_dict(artefact.label_space), artefact.vocab)  # type: ignore[arg-type]
     model = artefact.build_model()
     progress = cfg.trainer.progress
 

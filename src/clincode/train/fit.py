@@ -7,11 +7,14 @@ unless asked.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import logging
 import random
 import shutil
 import warnings
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import lightning as L
@@ -27,8 +30,10 @@ from rich.console import Console
 from clincode.coders import CODERS
 from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
-from clincode.losses import LOSSES
+from clincode.coders.registry import coder_params
+from clincode.losses.registry import check_loss_params
 from clincode.models import MODELS
+from clincode.models.registry import check_model_params
 from clincode.registry import UnknownNameError
 from clincode.train.coder import fit_coder_run
 from clincode.train.environment import environment
@@ -127,6 +132,21 @@ def _checkpoint_step(path: Path | None) -> int | None:
         ) from None
 
 
+@contextlib.contextmanager
+def _lightning_logs(level: int | None) -> Iterator[None]:
+    """Lightning's loggers at ``level`` for the duration (None: unchanged)."""
+    names = ("lightning.pytorch", "lightning.fabric", "lightning")
+    before = {n: logging.getLogger(n).level for n in names}
+    if level is not None:
+        for n in names:
+            logging.getLogger(n).setLevel(level)
+    try:
+        yield
+    finally:
+        for n, lv in before.items():
+            logging.getLogger(n).setLevel(lv)
+
+
 class RngState(L.Callback):
     """Python, numpy and torch random states in every checkpoint, restored on resume.
 
@@ -159,9 +179,15 @@ class RunInterrupted(RunError):
     """Training was stopped by a signal before it finished (the run stays resumable)."""
 
 
-def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
-    """The Lightning trainer of a run; ``resume`` (a checkpoint) keeps the run's CSV log going."""
+def build_trainer(
+    cfg: RunConfig, run_dir: Path, resume: Path | None = None, *, quiet: bool = False
+) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The Lightning trainer of a run; ``resume`` (a checkpoint) keeps the run's CSV log going.
+
+    ``quiet``: no progress bar and no model summary whatever ``trainer.progress`` says.
+    """
     tc = cfg.trainer
+    show = tc.progress and not quiet
     ckpt = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
         filename="best",
@@ -172,7 +198,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> 
         enable_version_counter=False,
     )
     callbacks: list[Any] = [ckpt, EarlyStopping(monitor=tc.monitor, mode=tc.monitor_mode, patience=tc.patience), RngState()]
-    if tc.progress:
+    if show:
         callbacks.append(RichProgressBar(leave=True))
     trainer = L.Trainer(
         default_root_dir=run_dir,
@@ -185,8 +211,8 @@ def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> 
         gradient_clip_val=tc.gradient_clip_val,
         logger=_ContinuingCSVLogger(run_dir, _checkpoint_step(resume)),
         callbacks=callbacks,
-        enable_progress_bar=tc.progress,
-        enable_model_summary=tc.progress,
+        enable_progress_bar=show,
+        enable_model_summary=show,
         limit_train_batches=tc.limit_train_batches,
         deterministic=tc.deterministic,
         log_every_n_steps=5,
@@ -198,8 +224,14 @@ def build_trainer(cfg: RunConfig, run_dir: Path, resume: Path | None = None) -> 
     return trainer, ckpt
 
 
-def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | None = None, evaluate: bool = True) -> Path:
-    """Train (or resume) the run described by ``cfg``; returns its run directory."""
+def train_run(
+    cfg: RunConfig, *, overwrite: bool = False, console: Console | None = None, evaluate: bool = True, quiet: bool = False
+) -> Path:
+    """Train (or resume) the run described by ``cfg``; returns its run directory.
+
+    ``quiet``: no progress bars, model summary or Lightning banners (benchmarks and the demo print one
+    line per run and keep the rest in the run's log).
+    """
     console = console or Console(stderr=True)
     run_dir = run_dir_for(cfg)
     _check_run_dir(run_dir, cfg, overwrite)
@@ -208,13 +240,16 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
         return run_dir
     # Everything that can reject the input (data, model and loss parameters) runs before the run
     # directory is written, so a failed start leaves nothing behind.
-    # Unknown names fail before any data work.
-    LOSSES.get(cfg.loss.name)
-    if cfg.model.name not in CODERS:
+    # Unknown names and parameters fail before any data work (nothing is written yet).
+    check_loss_params(cfg.loss.name, dict(cfg.loss.params))
+    if cfg.model.name in CODERS:
+        coder_params(cfg.model.name, cfg.model.params)
+    else:
         try:
             MODELS.get(cfg.model.name)
         except KeyError as exc:
             raise UnknownNameError(f"{exc}; one-pass coders: {', '.join(CODERS.names())}") from None
+        check_model_params(cfg.model.name, dict(cfg.model.params))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     task = task_for(cfg)
     data = task.prepare(cfg, console=console)
@@ -235,7 +270,7 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
 
     last = run_dir / "checkpoints" / "last.ckpt"
     resume = last if last.exists() else None
-    trainer, ckpt = build_trainer(cfg, run_dir, resume)
+    trainer, ckpt = build_trainer(cfg, run_dir, resume, quiet=quiet)
     if resume:
         console.print(f"resuming from {resume}")
     train_loader = task.loader(data, "train", cfg, shuffle=True)
@@ -244,7 +279,8 @@ def train_run(cfg: RunConfig, *, overwrite: bool = False, console: Console | Non
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
         try:
-            trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
+            with _lightning_logs(logging.WARNING if quiet else None):
+                trainer.fit(module, train_loader, val_loader, ckpt_path=resume)
         except SIGTERMException:
             # Lightning turns SIGTERM (what SLURM and Kubernetes send on pre-emption) into a
             # SystemExit with status 0; the run is not finished, so say so and exit non-zero.
