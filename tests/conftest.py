@@ -1,5 +1,19 @@
-"""One tiny trained run shared by the training / evaluation / CLI tests (trained once per session)."""
+"""Session fixtures shared across the test folders.
 
+- ``tiny_cohort`` / ``tiny_run``: one tiny synthetic cohort and one tiny trained run shared by the
+  training / evaluation / CLI / benchmark tests (each built once per session).
+- ``shared_data``: the real datasets kept beside the repository, in ``../shared/data`` relative to
+  the repository root (CodiEsp, the MIMIC-IV demo). Set the environment variable
+  ``CLINCODE_SHARED_DATA`` to another folder to read them from there (a missing folder makes those
+  tests skip, which is how the skip path is checked). A test that asks for a dataset that is
+  absent is skipped with the reason, never failed; such tests must be marked ``slow`` (checked at
+  collection).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -8,7 +22,48 @@ from rich.console import Console
 from clincode.config import load_config
 from clincode.data.synthetic import generate_ehr_cohort
 from clincode.resources import config_path
-from train_test_helpers import tiny_overrides
+
+from helpers.training import tiny_overrides
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA_ENV = "CLINCODE_SHARED_DATA"
+
+# name in the shared data folder -> (a file that must exist in it, what the dataset is)
+SHARED_DATASETS = {
+    "codiesp": ("train/trainD.tsv", "the CodiEsp release"),
+    "mimic-iv-demo-2.2": ("hosp/patients.csv.gz", "the MIMIC-IV clinical database demo 2.2"),
+}
+
+
+def shared_data_dir() -> Path:
+    """``$CLINCODE_SHARED_DATA`` if set, else ``../shared/data`` beside the repository root."""
+    override = os.environ.get(SHARED_DATA_ENV)
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Callable[[str], Path]:
+    """``shared_data("codiesp")`` is the dataset's folder; skips the test when it is absent."""
+
+    def locate(name: str) -> Path:
+        required, what = SHARED_DATASETS[name]
+        root = shared_data_dir() / name
+        if not (root / required).is_file():
+            pytest.skip(f"needs ../shared/data/{name} ({what}), absent here: no {root / required}")
+        return root
+
+    return locate
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that reads the shared data must be marked ``slow``: refuse the run otherwise."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "shared_data" in getattr(item, "fixturenames", ()) and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests reading ../shared/data must be marked slow: " + ", ".join(unmarked))
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Benchmark grid: expansion, resumable runs, tidy results, seed summary, report, audit."""
+"""Benchmark grid: expansion, resumable runs, tidy results, seed summary, report, audit; a grid over
+the text models on a tiny notes table."""
 
 import json
 
@@ -14,6 +15,8 @@ from clincode.bench.summary import summarise, summary_table
 from clincode.cli import app
 from clincode.config import ConfigError
 from clincode.resources import config_path
+
+from helpers.coding_notes import write_notes
 
 
 def write_bench(tmp_path, cohort, grid, name="b"):
@@ -117,3 +120,16 @@ def test_summary_table_single_seed_shows_ci():
     )
     table = summary_table(summarise(results, ["loss.name", "seed"]), ["loss.name", "seed"])
     assert "0.5000 [0.400, 0.600]" in table and "0.3000 [0.200, 0.400]" in table
+
+
+def test_benchmark_grid_over_text_models(tmp_path):
+    notes = write_notes(tmp_path / "notes")
+    sets = [f"data.path={notes}", "data.text.min_df=2", "data.text.embed_dim=8", "data.text.w2v_epochs=1",
+            "model.params={embed_dim: 8}", "trainer.max_epochs=1", "trainer.progress=false", "eval.n_bootstrap=0"]
+    bench = load_benchmark(config_path("benchmark_codiesp"), sets)
+    bench.grid = {"model.name": ["cnn", "caml"], "seed": [0]}
+    bench.out_dir = tmp_path
+    root = run_benchmark(bench, console=Console(quiet=True))
+    results = pl.read_parquet(root / "results.parquet")
+    assert sorted(results["model.name"].unique().to_list()) == ["caml", "cnn"]
+    assert results.filter(pl.col("metric") == "coding.map_all_gold").height == 2

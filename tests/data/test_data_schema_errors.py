@@ -6,10 +6,11 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from data_test_helpers import write_meds
 
 from clincode.data.schema import DataError, DataNotFoundError, validate_meds_dir
 from clincode.tasks.next_visit.build import build_next_visit
+
+from helpers.meds_cohorts import write_meds
 
 D = dt.datetime
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import losses_reference_impl as ref
 from clincode.losses import LabelStats, LabelStatsError, Segmenter, build_loss
+
+from helpers import loss_references as ref
 
 
 def targets(seed: int, rows: int = 50, num_labels: int = 12) -> np.ndarray:

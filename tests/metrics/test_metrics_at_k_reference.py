@@ -6,10 +6,11 @@ import itertools
 
 import numpy as np
 import pytest
-from metrics_test_helpers import awkward_data, patch_chunks
 from sklearn.metrics import label_ranking_average_precision_score
 
 from clincode.metrics import row_ranking
+
+from helpers.metrics_data import awkward_data, patch_chunks
 
 
 def _slow_expected_hits(scores: np.ndarray, gold: np.ndarray, valid: np.ndarray, k: int) -> float:

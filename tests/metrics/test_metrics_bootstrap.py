@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from metrics_test_helpers import awkward_data, patch_chunks, repeat_rows
 
 from clincode.metrics import ThresholdTuner, evaluate, flatten_metrics
 from clincode.metrics._inputs import row_valid
@@ -18,6 +17,8 @@ from clincode.metrics.bootstrap import (
     weighted_label_counts,
 )
 from clincode.metrics.evaluate import _core, _rules
+
+from helpers.metrics_data import awkward_data, patch_chunks, repeat_rows
 
 KS = (2, 5)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from metrics_test_helpers import awkward_data
 
 from clincode.metrics import (
     BUCKET_NAMES,
@@ -15,6 +14,8 @@ from clincode.metrics import (
     evaluate,
     flatten_metrics,
 )
+
+from helpers.metrics_data import awkward_data
 
 
 def test_tertiles_of_distinct_counts() -> None:

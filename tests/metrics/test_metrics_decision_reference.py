@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from metrics_test_helpers import awkward_data, patch_chunks
 from sklearn.metrics import precision_recall_fscore_support
 
 from clincode.metrics import decision_counts
+
+from helpers.metrics_data import awkward_data, patch_chunks
 
 
 def _sklearn_reference(p: np.ndarray, y: np.ndarray, thr: np.ndarray) -> dict[str, float]:

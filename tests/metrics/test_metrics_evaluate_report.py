@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from metrics_test_helpers import awkward_data
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from clincode.metrics import ThresholdTuner, evaluate, flatten_metrics, format_table, write_metrics
+
+from helpers.metrics_data import awkward_data
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from metrics_test_helpers import awkward_data, patch_chunks
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from clincode.metrics import MetricsInputError, ranking_metrics
 from clincode.metrics._search import rowwise_searchsorted, segmented_searchsorted
+
+from helpers.metrics_data import awkward_data, patch_chunks
 
 
 def _sk_per_label(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

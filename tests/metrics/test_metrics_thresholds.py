@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from metrics_test_helpers import awkward_data, patch_chunks
 from sklearn.metrics import f1_score
 
 from clincode.metrics import ThresholdTuner, decision_counts
+
+from helpers.metrics_data import awkward_data, patch_chunks
 
 
 # Thresholds are float64; the rule compares exactly (in float64), whatever the probs dtype.

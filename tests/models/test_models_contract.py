@@ -3,7 +3,7 @@
 Every name in ``MODELS`` must have an entry in ``TINY`` (small parameters so that each test
 builds its model in milliseconds): registering a model without one fails
 ``test_every_registered_model_has_tiny_params``, so a new model is held to the same contract.
-The text models read ``tokens`` / ``token_mask`` (clincode.models.text, tasks/coding/batches.py),
+The text models read ``tokens`` / ``token_mask`` (clincode.models.text, clincode.tasks.coding.batches),
 the EHR models the next-visit batch of clincode.tasks.next_visit.batches; ``plm`` runs on a one-layer,
 randomly initialised encoder with the packaged all-MiniLM-L6-v2 tokenizer.
 """

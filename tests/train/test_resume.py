@@ -11,10 +11,11 @@ import time
 
 import polars as pl
 import pytest
-from train_test_helpers import tiny_overrides
 
 from clincode.metrics import flatten_metrics
 from clincode.resources import config_path
+
+from helpers.training import tiny_overrides
 
 
 def train_cmd(cohort, out_dir, name):
@@ -29,6 +30,7 @@ def train_cmd(cohort, out_dir, name):
     return cmd
 
 
+@pytest.mark.slow  # training runs in subprocesses
 def test_sigkill_then_resume_matches_uninterrupted(tiny_cohort, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", CLINCODE_DEBUG="1")
     ref = subprocess.run(train_cmd(tiny_cohort, tmp_path, "ref"), env=env, capture_output=True, text=True, timeout=600)
@@ -63,6 +65,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tiny_cohort, tmp_path):
     assert steps == sorted(steps) and len(steps) == len(set(steps))
 
 
+@pytest.mark.slow  # training runs in subprocesses
 def test_sigterm_stops_with_an_error_and_the_run_resumes(tiny_cohort, tmp_path):
     """SIGTERM (pre-emption) ends training with a non-zero exit and one error line; the same command resumes."""
     env = dict(os.environ, OMP_NUM_THREADS="1")

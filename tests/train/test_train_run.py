@@ -16,7 +16,7 @@ from clincode.tasks import task_for
 from clincode.train.fit import train_run
 from clincode.train.runs import Artefact, RunError
 
-from train_test_helpers import tiny_overrides
+from helpers.training import tiny_overrides
 
 
 def test_run_directory_contents(tiny_run):

@@ -1,0 +1,24 @@
+"""`clincode demo`: synthetic cohort, one run per loss, results table and report, bad input."""
+
+from typer.testing import CliRunner
+
+from clincode.cli import app
+
+runner = CliRunner()
+
+
+def test_demo_quick_run(tmp_path):
+    """`clincode demo` end to end on a tiny cohort: cohort, one run per loss, table, report."""
+    res = runner.invoke(
+        app,
+        ["demo", "--out", str(tmp_path / "d"), "--patients", "300", "--epochs", "1", "--losses", "bce,dependency_aware", "--num-labels", "40"],
+    )
+    assert res.exit_code == 0, res.output
+    bench = next((tmp_path / "d").glob("demo-*"))
+    assert (bench / "report.md").is_file() and (bench / "results.parquet").is_file()
+    runs = sorted(p.name for p in (bench / "runs").iterdir() if not p.name.startswith("."))
+    assert runs == ["name=bce__seed=0", "name=dependency_aware__seed=0"]
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--losses", "focl"])
+    assert res.exit_code == 1 and "focal" in res.output
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--losses", "focl", "--labels", "40"])  # alias
+    assert res.exit_code == 1 and "focal" in res.output
