@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from metrics_test_helpers import awkward_data, patch_chunks
+from helpers.metrics_data import awkward_data, patch_chunks
 
 from clincode.metrics import evaluate
 from clincode.metrics.operating import budget_point, operating_points, recall_point
