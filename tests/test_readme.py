@@ -101,7 +101,7 @@ def test_documented_options_exist():
 
 
 # ---------------------------------------------------------------- docs describe the product, inside the repo
-PRODUCT_TEXTS = ["README.md", "docs/usage.md", "docs/results.md", "docs/benchmarks.md", "docs/methods.md"]
+PRODUCT_TEXTS = ["README.md", "docs/usage.md", "docs/results.md", "docs/benchmarks.md", "docs/methods.md", "docs/architecture.md"]
 
 
 def product_files() -> list[Path]:
