@@ -335,6 +335,7 @@ def predict(
     split: Annotated[Optional[str], typer.Option("--split", metavar=Split.metavar(), help="only this split of the dataset (default: all)")] = None,
     rule: Annotated[str, typer.Option("--rule", metavar=Rule.metavar(), help="decision rule of the `alert` column")] = Rule.GLOBAL.value,
     fmt: Annotated[str, typer.Option("--format", metavar=OutputFormat.metavar(), help="codiesp: CodiEsp submission file (coding runs only)")] = OutputFormat.TABLE.value,
+    max_unknown: Annotated[float, typer.Option("--max-unknown", help="largest share of input tokens outside the run's vocabulary accepted (0-1)")] = 0.5,
 ) -> None:
     """Forecast the next visit's codes for every patient and visit of a dataset.
 
@@ -347,6 +348,7 @@ def predict(
     n = predict_to_file(
         run_dir, data, out_file, top_k=top_k, split=_optional(Split, split, "--split"),
         rule=Rule.parse(rule, "--rule").value, console=err, fmt=OutputFormat.parse(fmt, "--format").value,  # type: ignore[arg-type]
+        max_unknown=max_unknown,
     )  # fmt: skip
     out.print(f"wrote {n} rows to {out_file}")
 

@@ -11,3 +11,27 @@ def test_forecast_rows_reference():
     got = list(zip(rows.tolist(), labels.tolist(), rank.tolist()))
     # row 0: top-2 = labels 1, 3 (also above 0.6); row 1: top-2 = labels 2, 0; label 3 (0.05) not >= 0.15
     assert got == [(0, 1, 1), (0, 3, 2), (1, 2, 1), (1, 0, 2)]
+
+
+def test_predict_reports_and_limits_inputs_outside_the_vocabulary(tiny_run, tiny_cohort, tmp_path):
+    """Data coded unlike the training data (every code unknown to the run) is refused, with the share."""
+    import shutil
+
+    import polars as pl
+    import pytest
+    from rich.console import Console
+
+    from clincode.train.predict import predict_to_file
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_cohort, other)
+    for shard in (other / "data").glob("*.parquet"):
+        frame = pl.read_parquet(shard)
+        frame.with_columns(pl.when(pl.col("code").str.starts_with("MEDS_")).then(pl.col("code")).otherwise("LOCAL//" + pl.col("code")).alias("code")).write_parquet(shard)
+    out = tmp_path / "pred.csv"
+    with pytest.raises(ValueError, match=r"of the input tokens of .* are outside the vocabulary.*--max-unknown 1"):
+        predict_to_file(tiny_run, other, out, console=Console(quiet=True))
+    assert not out.exists()
+    assert predict_to_file(tiny_run, other, out, console=Console(quiet=True), max_unknown=1.0) > 0
+    with pytest.raises(ValueError, match="--max-unknown must be in"):
+        predict_to_file(tiny_run, tiny_cohort, out, console=Console(quiet=True), max_unknown=2.0)

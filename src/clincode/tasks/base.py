@@ -131,6 +131,18 @@ class Task(Protocol):
 
     def extra_metrics(self, preds: Predictions, data: Any, split: str) -> dict[str, Any]: ...
 
+    def unknown_share(self, data: Any) -> tuple[float, int] | None:
+        """(share of input tokens outside the vocabulary, number of tokens) over every split, or None
+        when the inputs have no vocabulary of the run's own (e.g. a pretrained tokenizer)."""
+        ...
+
+
+def token_unknown_share(tokens: Sequence[np.ndarray], unk_id: int) -> tuple[float, int]:
+    """Share of ``unk_id`` among the concatenated ``tokens`` (0 for no token) and their count."""
+    n = int(sum(len(t) for t in tokens))
+    unknown = int(sum(int(np.count_nonzero(np.asarray(t) == unk_id)) for t in tokens))
+    return (unknown / n if n else 0.0), n
+
 
 @dataclass
 class Documents:

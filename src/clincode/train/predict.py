@@ -79,12 +79,17 @@ def predict_to_file(
     rule: Rule = "global",
     console: Console | None = None,
     fmt: str = "table",
+    max_unknown: float = 0.5,
 ) -> int:
     """Write predictions of the run in ``run_dir`` for ``data_dir`` to ``out_file``; returns the rows written.
 
     ``fmt="table"``: .parquet, .csv or .jsonl (see the module docstring); any other ``fmt`` is one
-    of the task's own output formats. Raises ``ValueError`` / ``RunError`` with the reason.
+    of the task's own output formats. ``max_unknown``: the largest share of input tokens outside the
+    run's vocabulary accepted (data coded or written unlike the training data give meaningless
+    predictions); the share is always reported. Raises ``ValueError`` / ``RunError`` with the reason.
     """
+    if not 0.0 <= max_unknown <= 1.0:
+        raise ValueError(f"--max-unknown must be in [0, 1], got {max_unknown}")
     console = console or Console(stderr=True)
     out_file = Path(out_file)
     writer = check_request(out_file, top_k, split, need_writer=fmt == "table")
@@ -96,6 +101,16 @@ def predict_to_file(
         raise RunError(f"{run_dir} has no tuned thresholds yet: run `clincode evaluate {run_dir}` first")
     label_space = LabelSpace.from_dict(artefact.label_space)
     data = task.prepare_for_predict(cfg, Path(data_dir), label_space, artefact.vocab)
+    unknown = task.unknown_share(data)
+    if unknown is not None:
+        share, n_tokens = unknown
+        console.print(f"{share:.1%} of the {n_tokens} input tokens of {data_dir} are outside the run's vocabulary")
+        if share > max_unknown:
+            raise ValueError(
+                f"{share:.1%} of the input tokens of {data_dir} are outside the vocabulary of {run_dir} "
+                f"(expected at most {max_unknown:.0%}): the data look coded or written unlike the training data "
+                "(another code system or language?); pass --max-unknown 1 to predict anyway"
+            )
     model = artefact.build_model()
     preds: dict[str, Predictions] = {}
     for name in [split] if split else list(SPLIT_NAMES):

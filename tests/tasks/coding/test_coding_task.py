@@ -94,8 +94,8 @@ def test_interrupted_run_resumes_and_matches_uninterrupted(notes, tmp_path, monk
     cfg = load_config(config_path("codiesp_marn"), tiny_overrides(notes, tmp_path, name="crash", **sets))
     original = fit.build_trainer
 
-    def crashing(cfg, run_dir, resume=None):
-        trainer, ckpt = original(cfg, run_dir, resume)
+    def crashing(cfg, run_dir, resume=None, **kwargs):
+        trainer, ckpt = original(cfg, run_dir, resume, **kwargs)
         trainer.callbacks.append(_Interrupt())
         return trainer, ckpt
 

@@ -30,6 +30,8 @@ from torch.utils.data import DataLoader
 
 from clincode.config import RunConfig, TextDataConfig
 from clincode.data.labels import LabelSpace
+from clincode.data.splits import SPLIT_NAMES
+from clincode.data.notes import UNK_ID as TEXT_UNK_ID
 from clincode.data.notes import TextVocab
 from clincode.encoders import WordpieceEncoding
 from clincode.io import atomic_path
@@ -47,6 +49,7 @@ from clincode.tasks.base import (
     files_fingerprint,
     set_label_descriptions,
     stats_from_lists,
+    token_unknown_share,
 )
 from clincode.tasks.coding.batches import CodingCollator, CodingDataset
 from clincode.tasks.coding.build import CodingConfig, CodingData, build_coding, description_tokens, read_notes, resolve_notes_source
@@ -328,6 +331,12 @@ class CodingTask:
         return Predictions(
             probs.astype(np.float32), targets, subject.astype(np.int64), zeros, zeros.copy(), doc_index=np.arange(n, dtype=np.int64)
         )
+
+    def unknown_share(self, data: CodingData) -> tuple[float, int] | None:
+        if data.config.tokenizer is not None:  # wordpiece ids of a pretrained tokenizer: no run vocabulary
+            return None
+        tokens = [np.asarray(t, dtype=np.int64) for name in SPLIT_NAMES for t in data.split(name)["tokens"].to_list()]
+        return token_unknown_share(tokens, TEXT_UNK_ID)
 
     def extra_metrics(self, preds: Predictions, data: CodingData, split: str) -> dict[str, Any]:
         if preds.doc_index is None:

@@ -23,11 +23,12 @@ from torch.utils.data import DataLoader
 
 from clincode.config import RunConfig
 from clincode.data.labels import LabelSpace
-from clincode.data.vocab import Vocab
+from clincode.data.splits import SPLIT_NAMES
+from clincode.data.vocab import UNK_ID, Vocab
 from clincode.launch import load_shared_cache
 from clincode.losses import LabelStats, build_loss
 from clincode.models import LabelCountsHook, OutputBiasHook, build_model
-from clincode.tasks.base import TASKS, Keep, Predictions, RunParts, files_fingerprint
+from clincode.tasks.base import TASKS, Keep, Predictions, RunParts, files_fingerprint, token_unknown_share
 from clincode.tasks.next_visit.batches import NextVisitCollator, next_visit_dataset
 from clincode.tasks.next_visit.build import build_next_visit
 from clincode.tasks.next_visit.data import NextVisitData
@@ -160,3 +161,6 @@ class NextVisitTask:
 
     def extra_metrics(self, preds: Predictions, data: NextVisitData, split: str) -> dict[str, Any]:
         return {}
+
+    def unknown_share(self, data: NextVisitData) -> tuple[float, int] | None:
+        return token_unknown_share([data.arrays(name).tokens for name in SPLIT_NAMES if data.split(name).height], UNK_ID)
