@@ -30,8 +30,7 @@ def fit_coder_run(cfg: RunConfig, task: Task, data: Any, run_dir: Path, *, conso
         raise ValueError(f"model {cfg.model.name!r} is a coder of documents; data.task {task.name!r} has none (use coding)")
     language = cfg.data.text.language if cfg.data.text is not None else "en"
     _, keys_from = coder_params(cfg.model.name, cfg.model.params)
-    params = {k: v for k, v in cfg.model.params.items() if k != "keys_from"}
-    coder = build_coder(cfg.model.name, params, language)  # bad parameters fail before anything is written
+    coder = build_coder(cfg.model.name, cfg.model.params, language)  # bad parameters fail before anything is written
     docs = task.documents(cfg, data, "train", mentions=keys_from in ("evidence", "both"))
     codes = list(data.label_space.codes_)
     descriptions = icd10cm_descriptions(codes) if keys_from in ("terminology", "both") else None
