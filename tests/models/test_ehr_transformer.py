@@ -1,9 +1,11 @@
 """EHR Transformer: shapes, visit-level causality, registry contract."""
 
+import numpy as np
 import pytest
 import torch
 
 from clincode.models import MODELS, build_model, describe_models
+from clincode.tasks.next_visit.batches import collate_next_visit
 
 
 def make_batch(b=3, visits=4, per_visit=3, vocab=50, seed=0):
@@ -36,10 +38,12 @@ def test_logits_shape_and_finite():
     assert torch.isfinite(out).all()
 
 
-def test_visit_level_causality():
+@pytest.mark.parametrize("tokens", ["code", "visit"])
+def test_visit_level_causality(tokens):
     """Changing visit t+1's tokens leaves the logits of visits <= t unchanged (and changes t+1)."""
     torch.manual_seed(0)
-    model = build_model("ehr_transformer", vocab_size=50, num_labels=5, params={"d_model": 32, "n_heads": 2, "dropout": 0.0})
+    params = {"d_model": 32, "n_heads": 2, "dropout": 0.0, "tokens": tokens}
+    model = build_model("ehr_transformer", vocab_size=50, num_labels=5, params=params)
     model.eval()
     batch = make_batch()
     base = model(batch)
@@ -53,9 +57,11 @@ def test_visit_level_causality():
     assert torch.allclose(base[1:], out[1:], atol=1e-6)
 
 
-def test_padding_does_not_change_real_visits():
+@pytest.mark.parametrize("tokens", ["code", "visit"])
+def test_padding_does_not_change_real_visits(tokens):
     torch.manual_seed(0)
-    model = build_model("ehr_transformer", vocab_size=50, num_labels=5, params={"d_model": 32, "n_heads": 2, "dropout": 0.0})
+    params = {"d_model": 32, "n_heads": 2, "dropout": 0.0, "tokens": tokens}
+    model = build_model("ehr_transformer", vocab_size=50, num_labels=5, params=params)
     model.eval()
     batch = make_batch()
     out = model(batch)
@@ -78,25 +84,60 @@ def test_registry_lists_models():
         MODELS.get("ehr_transformr")
 
 
-def test_gradients_flow_to_all_embeddings():
-    model = build_model("ehr_transformer", vocab_size=50, num_labels=5, params={"d_model": 16, "n_heads": 2})
+@pytest.mark.parametrize("tokens", ["code", "visit"])
+def test_gradients_flow_to_all_embeddings(tokens):
+    model = build_model("ehr_transformer", vocab_size=50, num_labels=5, params={"d_model": 16, "n_heads": 2, "tokens": tokens})
     model(make_batch()).sum().backward()
-    for name in ["code_emb", "age_emb", "visit_emb", "segment_emb", "sex_emb", "head"]:
+    used = ["code_emb", "age_emb", "visit_emb", "sex_emb", "head", "history"] + (["segment_emb"] if tokens == "code" else [])
+    for name in used:
         assert getattr(model, name).weight.grad.abs().sum() > 0, name
 
 
-def test_prior_bias_sets_head_bias_to_training_log_odds():
-    params = {"d_model": 16, "n_heads": 2, "prior_bias": True}
-    model = build_model("ehr_transformer", vocab_size=50, num_labels=3, params=params)
-    model.init_output_bias(torch.tensor([0.01, 0.5, 0.0]))
-    expected = torch.tensor([0.01, 0.5, 1e-6], dtype=torch.float64)
-    torch.testing.assert_close(torch.sigmoid(model.head.bias.double()), expected, rtol=1e-5, atol=1e-9)
-    with pytest.raises(ValueError, match="3 label prevalences"):
-        model.init_output_bias(torch.tensor([0.1, 0.2]))
+def test_visit_tokens_unknown_value_named():
+    with pytest.raises(ValueError, match="tokens must be 'code' or 'visit'"):
+        build_model("ehr_transformer", vocab_size=10, num_labels=3, params={"d_model": 8, "n_heads": 2, "tokens": "event"})
 
 
-def test_prior_bias_off_by_default_leaves_the_head_alone():
-    model = build_model("ehr_transformer", vocab_size=50, num_labels=3, params={"d_model": 16, "n_heads": 2})
-    before = model.head.bias.clone()
-    model.init_output_bias(torch.tensor([0.01, 0.5, 0.0]))
-    assert torch.equal(model.head.bias, before)
+def _history_reference(model, batch):
+    """Slow reference of the history path: token by token, sum of history rows of visits <= t over t + 1."""
+    codes, visit, mask = batch["codes"], batch["visit"], batch["token_mask"]
+    b, t_max = codes.shape[0], batch["visit_mask"].shape[1]
+    out = torch.zeros(b, t_max, model.num_labels, dtype=torch.float64)
+    weight = model.history.weight.double()
+    for i in range(b):
+        for t in range(t_max):
+            for pos in range(codes.shape[1]):
+                if mask[i, pos] and visit[i, pos] <= t:
+                    out[i, t] += weight[codes[i, pos]] / (t + 1)
+    return out
+
+
+def _uneven_batch(seed, num_labels):
+    """Collated patients with 1-4 visits of 1-3 codes each (visits of different sizes, padding)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for p in range(4):
+        per = rng.integers(1, 4, size=rng.integers(1, 5))
+        tokens = rng.integers(2, 50, size=per.sum())
+        labels = [rng.choice(num_labels, size=rng.integers(0, 3), replace=False) for _ in per]
+        samples.append(
+            {
+                "subject_id": p, "sex": 1, "visit_time": np.arange(len(per)), "age": np.full(len(per), 50.0, np.float32),
+                "tokens": tokens, "token_visit": np.repeat(np.arange(len(per)), per), "token_time": np.zeros(len(tokens), np.int64),
+                "label_offsets": np.concatenate([[0], np.cumsum([len(x) for x in labels])]),
+                "labels": np.concatenate(labels).astype(np.int64),
+            }
+        )  # fmt: skip
+    return collate_next_visit(samples, num_labels)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_history_path_matches_token_by_token_reference(seed):
+    torch.manual_seed(seed)
+    model = build_model("ehr_transformer", vocab_size=50, num_labels=6, params={"d_model": 8, "n_heads": 2})
+    torch.nn.init.normal_(model.history.weight)
+    batch = _uneven_batch(seed, 6)
+    t_max = batch["visit_mask"].shape[1]
+    member = (batch["visit"].unsqueeze(2) == torch.arange(t_max)) & batch["token_mask"].unsqueeze(2)
+    got = model._history(batch["codes"], member)
+    torch.testing.assert_close(got.double(), _history_reference(model, batch), rtol=1e-5, atol=1e-5)

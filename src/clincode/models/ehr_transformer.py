@@ -13,7 +13,15 @@ V logits (a per-code embedding of size V, averaged over the visible tokens and a
 logits; initialised at zero). It is a logistic regression on the visible history beside the
 Transformer, so "a chronic code recurs" is learnt in a few steps instead of being squeezed through
 d_model dimensions; the Transformer learns the rest. It respects the same visit-level causality.
-Set ``history_skip: false`` for the plain BEHRT-style encoder.
+Set ``history_skip: false`` for the plain BEHRT-style encoder. The path is computed per visit (an
+``embedding_bag`` of each visit's codes, then a cumulative sum over visits), never as one V-wide
+vector per token.
+
+[ours] ``tokens: visit``: one token per visit instead of one per code. A visit's token is the sum of
+its codes' embeddings plus its age, position and sex embeddings, and attention is causal over
+visits (visit t attends to visits <= t). The sequence is T visits long instead of L codes, so
+attention costs T^2 instead of L^2 and predicting every visit of a patient stays one pass. The
+default ``tokens: code`` is the BEHRT-style encoder above.
 
 [ours] ``prior_bias`` (off by default): initialise the head's bias at the log-odds of each code's
 training prevalence (the prior initialisation of Lin et al. 2017's focal-loss paper, per code), so
@@ -24,9 +32,10 @@ to a logit carries a factor p(1 - p), so an entry pushed to p ~ 1 early stays th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clincode.models.registry import MODELS
@@ -53,10 +62,14 @@ class EHRTransformer(nn.Module):
         history_skip: bool = True,
         history_scale: float = 10.0,
         prior_bias: bool = False,
+        tokens: Literal["code", "visit"] = "code",
     ) -> None:
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        if tokens not in ("code", "visit"):
+            raise ValueError(f"tokens must be 'code' or 'visit', got {tokens!r}")
+        self.tokens = tokens
         self.num_labels = num_labels
         self.n_heads = n_heads
         self.max_visits = max_visits
@@ -109,6 +122,19 @@ class EHRTransformer(nn.Module):
         codes, visit, token_mask = batch["codes"], batch["visit"], batch["token_mask"]
         num_visits = batch["visit_mask"].shape[1]
         age = batch["age"].nan_to_num(0.0).clamp(0, self.max_age).long()
+        # (B, L, T) one-hot of each real token's visit.
+        member = (visit.unsqueeze(2) == torch.arange(num_visits, device=visit.device)) & token_mask.unsqueeze(2)
+        if self.tokens == "visit":
+            pooled = self._encode_visits(batch, codes, age, member)
+        else:
+            pooled = self._encode_codes(batch, codes, visit, age, token_mask, member)
+        logits = self.head(self.out_norm(pooled))  # (B, T, V)
+        if self.history is not None:
+            logits = logits + self.history_scale * self._history(codes, member)
+        return logits
+
+    def _encode_codes(self, batch: dict[str, Tensor], codes: Tensor, visit: Tensor, age: Tensor, token_mask: Tensor, member: Tensor) -> Tensor:
+        """BEHRT-style: one token per code, visit-level causal attention, mean-pooled per visit -> (B, T, D)."""
         h = (
             self.code_emb(codes)
             + self.age_emb(age)
@@ -118,18 +144,53 @@ class EHRTransformer(nn.Module):
         )
         h = self.emb_drop(self.emb_norm(h))
         h = self.encoder(h, mask=self.attention_mask(visit, token_mask))  # (B, L, D)
-        # Mean-pool tokens into their visit: (B, L, T) one-hot of visit membership.
-        member = (visit.unsqueeze(2) == torch.arange(num_visits, device=visit.device)) & token_mask.unsqueeze(2)
         member = member.to(h.dtype)
-        pooled = torch.einsum("blt,bld->btd", member, h) / member.sum(1).clamp(min=1).unsqueeze(2)
-        logits = self.head(self.out_norm(pooled))  # (B, T, V)
-        if self.history is not None:
-            # Tokens visible at visit t (real tokens of visits <= t), each weighted by 1 / (t + 1):
-            # a code recorded at every visit so far contributes its full weight, one recorded once
-            # in ten visits a tenth. The constant scale speeds up learning of this zero-initialised
-            # path under Adam, whose steps are about lr in size whatever the gradient's scale.
-            steps = torch.arange(num_visits, device=visit.device)
-            visible = (visit.unsqueeze(2) <= steps) & token_mask.unsqueeze(2)
-            visible = visible.to(logits.dtype) / (steps + 1).to(logits.dtype)
-            logits = logits + self.history_scale * torch.einsum("blt,blv->btv", visible, self.history(codes))
-        return logits
+        return torch.einsum("blt,bld->btd", member, h) / member.sum(1).clamp(min=1).unsqueeze(2)
+
+    def _encode_visits(self, batch: dict[str, Tensor], codes: Tensor, age: Tensor, member: Tensor) -> Tensor:
+        """[ours] One token per visit (sum of its code embeddings), causal attention over visits -> (B, T, D)."""
+        member = member.to(self.code_emb.weight.dtype)
+        count = member.sum(1).clamp(min=1).unsqueeze(2)  # (B, T, 1)
+        codes_sum = torch.einsum("blt,bld->btd", member, self.code_emb(codes))
+        visit_age = torch.einsum("blt,bld->btd", member, self.age_emb(age)) / count  # every token of a visit has its age
+        num_visits = member.shape[2]
+        steps = torch.arange(num_visits, device=codes.device)
+        h = codes_sum + visit_age + self.visit_emb(steps.clamp(max=self.max_visits - 1)) + self.sex_emb(batch["sex"]).unsqueeze(1)
+        h = self.emb_drop(self.emb_norm(h))
+        # Query visit t may attend key visit s when s <= t and s is a real visit; visit 0 of every
+        # patient is real, so no row is empty.
+        allowed = (steps.unsqueeze(1) >= steps.unsqueeze(0)) & batch["visit_mask"].unsqueeze(1)  # (B, T, T)
+        mask = (~allowed).repeat_interleave(self.n_heads, dim=0)
+        return self.encoder(h, mask=mask)
+
+    def _history(self, codes: Tensor, member: Tensor) -> Tensor:
+        """(B, T, V): the mean over visits <= t of each visit's summed history rows (see module docstring).
+
+        Tokens visible at visit t (real tokens of visits <= t), each weighted by 1 / (t + 1): a code
+        recorded at every visit so far contributes its full weight, one recorded once in ten visits a
+        tenth. The constant ``history_scale`` speeds up learning of this zero-initialised path under
+        Adam, whose steps are about lr in size whatever the gradient's scale. Each visit's tokens are
+        contiguous in ``codes`` (time order), so a visit is one bag of ``embedding_bag``.
+        """
+        b, length = codes.shape
+        num_visits = member.shape[2]
+        counts = member.sum(1).to(torch.long)  # (B, T) real tokens per visit
+        first = torch.argmax(member.to(torch.int8), dim=1)  # (B, T) position of each visit's first token
+        starts = torch.where(counts > 0, first, torch.zeros_like(first)) + torch.arange(b, device=codes.device).unsqueeze(1) * length
+        flat, offsets = _visit_bags(codes.reshape(-1), starts.reshape(-1), counts.reshape(-1))
+        # An empty bag (a padded visit) sums to a zero row.
+        per_visit = F.embedding_bag(flat, self.history.weight, offsets, mode="sum", padding_idx=0)  # (B*T, V)
+        per_visit = per_visit.reshape(b, num_visits, -1)
+        steps = torch.arange(1, num_visits + 1, device=codes.device, dtype=per_visit.dtype)
+        return per_visit.cumsum(1) / steps.view(1, -1, 1)
+
+
+def _visit_bags(codes: Tensor, starts: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
+    """Tokens of every (patient, visit) bag laid end to end, and each bag's offset in them.
+
+    ``starts`` / ``counts`` (B*T,) locate each bag in the flattened ``codes``; a padded visit has
+    count 0 (an empty bag).
+    """
+    offsets = torch.cumsum(counts, 0) - counts
+    within = torch.arange(int(counts.sum()), device=codes.device) - torch.repeat_interleave(offsets, counts)
+    return codes[torch.repeat_interleave(starts, counts) + within], offsets
