@@ -153,6 +153,14 @@ class OnError(Choice):
     SKIP = "skip"
 
 
+class Density(Choice):
+    OUTPATIENT = "outpatient"
+    ADMISSION = "admission"
+
+
+DENSITY_HELP = "visit density: outpatient (about 4.5 diagnosis codes per visit) or admission (15-20, hospital admissions)"
+
+
 class EvalSplit(Choice):
     HELD_OUT = "held_out"
     TUNING = "tuning"
@@ -199,15 +207,18 @@ def synth_ehr(
         int, typer.Option("--codes", help="distinct ICD-10-CM codes the generator draws from (labels are chosen at training: data.num_labels)")
     ] = 2000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    density: Annotated[str, typer.Option("--density", metavar=Density.metavar(), help=DENSITY_HELP)] = "outpatient",
     shard_size: Annotated[int, typer.Option("--shard-size", help="patients per parquet shard")] = 50_000,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
 ) -> None:
     """Write a synthetic MEDS-shaped EHR cohort with a known code-dependency structure."""
-    from clincode.data.synthetic import generate_ehr_cohort
+    from clincode.data.synthetic import density_preset, generate_ehr_cohort
 
+    preset = density_preset(Density.parse(density, "--density").value)
     path = generate_ehr_cohort(
-        out_dir, n_patients=patients, n_codes=codes, seed=seed, shard_size=shard_size, overwrite=overwrite, progress=True
-    )
+        out_dir, n_patients=patients, n_codes=codes, seed=seed, shard_size=shard_size, overwrite=overwrite, progress=True,
+        **preset,
+    )  # fmt: skip
     out.print(f"wrote synthetic cohort to {path}")
 
 
@@ -505,6 +516,7 @@ def demo(
         int, typer.Option("--num-labels", help="label space size V: the top-V codes of train (capped at the codes seen there)")
     ] = 1538,
     labels: Annotated[Optional[int], typer.Option("--labels", hidden=True, help="alias of --num-labels")] = None,
+    density: Annotated[str, typer.Option("--density", metavar=Density.metavar(), help=DENSITY_HELP)] = "outpatient",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
     """The main job: synthetic cohort, one EHR Transformer per loss, evaluation, comparison report."""
@@ -517,7 +529,7 @@ def demo(
         num_labels = labels
     run_demo(
         out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=num_labels, console=err,
-        verbose=verbose,
+        verbose=verbose, density=Density.parse(density, "--density").value,
     )  # fmt: skip
 
 

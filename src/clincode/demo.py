@@ -12,24 +12,35 @@ from pathlib import Path
 from rich.console import Console
 
 from clincode.bench.grid import DEFAULT_LOSSES, BenchmarkConfig
+from clincode.data.synthetic.params import DEFAULT_DENSITY
 from clincode.io import read_json
 from clincode.resources import config_path
 
 DEMO_CODES = 2000  # code universe of the demo cohort; the label space keeps the top 1538
 
 
-def ensure_cohort(path: Path, *, patients: int, seed: int, console: Console) -> Path:
-    """Generate the demo cohort unless an identical one is already there."""
-    from clincode.data.synthetic import generate_ehr_cohort
+def ensure_cohort(path: Path, *, patients: int, seed: int, console: Console, density: str = DEFAULT_DENSITY) -> Path:
+    """Generate the demo cohort unless an identical one is already there (``density``: a name of
+    :data:`clincode.data.synthetic.DENSITY_PRESETS`)."""
+    from clincode.data.synthetic import density_preset, generate_ehr_cohort
 
+    preset = density_preset(density)
     meta = path / "metadata" / "dataset.json"
     if meta.is_file():
         params = read_json(meta).get("parameters", {})
-        if params.get("n_patients") == patients and params.get("seed") == seed and params.get("n_codes") == DEMO_CODES:
+        same = params.get("n_patients") == patients and params.get("seed") == seed and params.get("n_codes") == DEMO_CODES
+        if same and all(params.get(key) == value for key, value in preset.items()):
             console.print(f"using existing cohort {path}")
             return path
     console.print(f"generating a synthetic cohort of {patients:,} patients in {path}")
-    return generate_ehr_cohort(path, n_patients=patients, n_codes=DEMO_CODES, seed=seed, overwrite=True, progress=True)
+    return generate_ehr_cohort(
+        path, n_patients=patients, n_codes=DEMO_CODES, seed=seed, overwrite=True, progress=True, **preset
+    )
+
+
+def density_suffix(density: str) -> str:
+    """``""`` for the default density (the demo's paths stay as they were), else ``"-<density>"``."""
+    return "" if density == DEFAULT_DENSITY else f"-{density}"
 
 
 def train_label_codes(cohort: Path, overrides: list[str] | None = None) -> int:
@@ -88,10 +99,11 @@ RUN_BYTES = 60 * 2**20  # a demo run: model, best and last checkpoints (~5 MB ea
 
 
 def demo_benchmark(
-    out_dir: Path, cohort: Path, *, epochs: int, losses: list[str], seed: int, num_labels: int
+    out_dir: Path, cohort: Path, *, epochs: int, losses: list[str], seed: int, num_labels: int,
+    density: str = DEFAULT_DENSITY,
 ) -> BenchmarkConfig:
     return BenchmarkConfig(
-        name=f"demo-e{epochs}-s{seed}",
+        name=f"demo-e{epochs}-s{seed}{density_suffix(density)}",
         out_dir=out_dir,
         base=config_path("demo"),
         set=[f"data.path={cohort}", f"trainer.max_epochs={epochs}", f"data.num_labels={num_labels}"],
@@ -109,23 +121,34 @@ def run_demo(
     num_labels: int = 1538,
     console: Console,
     verbose: bool = False,
+    density: str = DEFAULT_DENSITY,
 ) -> Path:
     """Cohort, one run per loss, report. Options are checked before anything is written; without
-    ``verbose`` each run prints one line and its full output goes to its log file."""
+    ``verbose`` each run prints one line and its full output goes to its log file. ``density`` names
+    the cohort's visit density (:data:`clincode.data.synthetic.DENSITY_PRESETS`); a density other
+    than the default gets its own cohort and benchmark directories (``-<density>`` suffix)."""
     from clincode.bench.runner import run_benchmark
     from clincode.report.benchmark import build_report
 
     losses = list(DEFAULT_LOSSES) if losses is None else losses
     out_dir = Path(out_dir)
     check_demo_options(out_dir, patients=patients, epochs=epochs, num_labels=num_labels, losses=losses)
+    from clincode.data.synthetic import density_preset
+
+    density_preset(density)  # an unknown name fails before anything is written
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    cohort = ensure_cohort(out_dir / f"cohort-{patients}-seed{seed}", patients=patients, seed=seed, console=console)
+    cohort = ensure_cohort(
+        out_dir / f"cohort-{patients}-seed{seed}{density_suffix(density)}", patients=patients, seed=seed,
+        console=console, density=density,
+    )  # fmt: skip
     seen = train_label_codes(cohort)
     if seen < num_labels:
         console.print(f"[yellow]the cohort's training split has {seen} distinct labels: using V = {seen} labels, not {num_labels}[/yellow]")
         num_labels = seen
-    bench = demo_benchmark(out_dir, cohort, epochs=epochs, losses=losses, seed=seed, num_labels=num_labels)
+    bench = demo_benchmark(
+        out_dir, cohort, epochs=epochs, losses=losses, seed=seed, num_labels=num_labels, density=density
+    )
     root = run_benchmark(bench, console=console, verbose=verbose)
     report = build_report(root)
     console.print(f"\nreport: {report}\n({time.perf_counter() - start:.0f} s in all)")

@@ -4,6 +4,8 @@ Usage::
 
     from clincode.data.synthetic import generate_ehr_cohort
     generate_ehr_cohort(Path("cohort"), n_patients=20_000, n_codes=2000, seed=0)
+    # hospital admissions of 15-20 codes instead of the default ~4.5 (see params.DENSITY_PRESETS)
+    generate_ehr_cohort(Path("admissions"), n_patients=2000, n_codes=2000, **density_preset("admission"))
 
 Output (built in a temp dir next to ``out``, renamed into place at the end)::
 

@@ -11,6 +11,31 @@ GENERATOR_NAME = "clincode.synthetic_ehr"
 # Bump when the same parameters and seed would produce different data.
 GENERATOR_VERSION = "1.0"
 
+# Named visit densities [ours]: keyword values of generate_ehr_cohort. "outpatient" repeats the
+# defaults (about 4.5 diagnosis codes per visit, a primary-care mix); "admission" gives hospital
+# admissions of 15-20 codes. A denser visit needs more than a larger mean: with the default Zipf
+# exponent the head codes would need rates above one per visit, so the law is flatter (head codes
+# in about half of the visits, not all of them), and one latent process activation (an episode or
+# a chronic condition) records about three codes instead of two. At V = 1,538 labels of a
+# 2,000-code universe this gives about 16 labels per next-visit target row
+# (benchmarks/codes_per_visit.py; docs/results.md).
+DENSITY_PRESETS: dict[str, dict[str, float]] = {
+    "outpatient": {"mean_codes_per_visit": 4.5, "zipf_exponent": 1.1, "codes_per_activation": 1.8},
+    "admission": {"mean_codes_per_visit": 18.5, "zipf_exponent": 0.9, "codes_per_activation": 3.0},
+}
+DEFAULT_DENSITY = "outpatient"
+
+
+def density_preset(name: str) -> dict[str, float]:
+    """Keyword arguments of :func:`~clincode.data.synthetic.generate_ehr_cohort` for a named density.
+
+    ``generate_ehr_cohort(out, n_patients=..., n_codes=..., **density_preset("admission"))``.
+    ``"outpatient"`` gives exactly the defaults. ValueError for an unknown name.
+    """
+    if name not in DENSITY_PRESETS:
+        raise ValueError(f"density must be one of {', '.join(DENSITY_PRESETS)}; got {name!r}")
+    return dict(DENSITY_PRESETS[name])
+
 
 @dataclass(frozen=True)
 class SynthParams:
