@@ -35,13 +35,13 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=3000)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--model", choices=["default", "demo"], default="default")
+    ap.add_argument("--model", choices=["default", "demo"], default="default", help="default: configs/next_visit_behrt.yaml (the setting of the figures in docs/benchmarks.md)")
     ap.add_argument("--batch-size", type=int, default=64)
     args = ap.parse_args()
     console = Console(stderr=True, quiet=True)
     with tempfile.TemporaryDirectory() as tmp:
         cohort = generate_ehr_cohort(Path(tmp) / "c", n_patients=args.patients, n_codes=2000, seed=0, progress=False)
-        cfg_name = "next_visit" if args.model == "default" else "demo"
+        cfg_name = "next_visit_behrt" if args.model == "default" else "demo"
         cfg = load_config(
             config_path(cfg_name),
             [f"data.path={cohort}", f"out_dir={tmp}/runs", "trainer.progress=false", f"trainer.batch_size={args.batch_size}"],

@@ -133,7 +133,11 @@ class ClincodeModule(L.LightningModule):
             groups.append(
                 {"params": loss_params, "weight_decay": self.optim.loss_weight_decay, "lr": self.optim.loss_lr or self.optim.lr}
             )
-        opt = torch.optim.AdamW(groups, lr=self.optim.lr)
+        # The fused implementation (one kernel over all tensors) when every parameter allows it:
+        # the per-step optimiser cost matters with the small batches of the next-visit defaults.
+        params = [p for group in groups for p in group["params"]]
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params) or None
+        opt = torch.optim.AdamW(groups, lr=self.optim.lr, fused=fused)
         if not self.optim.warmup_steps:
             return opt
         warm = self.optim.warmup_steps

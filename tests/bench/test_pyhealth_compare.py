@@ -1,0 +1,54 @@
+"""benchmarks/pyhealth_compare.py: the exported samples are clincode's scored rows, in clincode's order,
+with the same targets, and no sample carries a code dated after its prediction time."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from torch.utils.data import DataLoader
+
+from clincode.config import load_config
+from clincode.resources import config_path
+from clincode.tasks import task_for
+from clincode.tasks.next_visit.batches import NextVisitCollator, next_visit_dataset
+from helpers.training import tiny_overrides
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "pyhealth_compare.py"
+_spec = importlib.util.spec_from_file_location("pyhealth_compare", _PATH)
+pc = importlib.util.module_from_spec(_spec)
+sys.modules["pyhealth_compare"] = pc
+_spec.loader.exec_module(pc)
+
+
+def test_exported_rows_are_the_scored_rows_in_order(tiny_cohort, tmp_path):
+    cfg = load_config(config_path("next_visit"), tiny_overrides(tiny_cohort, tmp_path))
+    task = task_for(cfg)
+    data = task.prepare(cfg, console=Console(quiet=True))
+    for split in ("train", "held_out"):
+        table = data.split(split)
+        samples, labels_of_rows, keys = pc.split_rows(table)
+        y = pc.target_matrix(labels_of_rows, data.num_labels)
+        loader = DataLoader(next_visit_dataset(data, split), batch_size=7, collate_fn=NextVisitCollator(data.num_labels))
+        subjects, visits, targets = [], [], []
+        for batch in loader:
+            rows = task.batch_rows(torch.zeros(*batch["targets"].shape), batch, "targets")
+            subjects.append(rows["subject_id"])
+            visits.append(rows["visit_index"])
+            targets.append(rows["targets"])
+        assert keys == list(zip(np.concatenate(subjects).tolist(), np.concatenate(visits).tolist()))
+        np.testing.assert_array_equal(y, np.concatenate(targets))
+        assert len(samples) == len(keys) > 0
+        tokens = {int(s): t for s, t in zip(table["subject_id"].to_list(), table["tokens"].to_list())}
+        for sample, (subject, t) in zip(samples, keys):
+            # Inputs: exactly visits 0..t of the patient; the label is visit t + 1's set.
+            assert sample["conditions"] == [[f"t{c}" for c in visit] for visit in tokens[subject][: t + 1]]
+            assert sample["patient_id"] == str(subject)
+
+
+def test_first_reaching_picks_the_earliest_row_at_or_above_the_level():
+    curve = [{"test_auprc": 0.1, "train_seconds": 1.0}, {"test_auprc": 0.3, "train_seconds": 2.0}, {"test_auprc": 0.4, "train_seconds": 3.0}]
+    assert pc.first_reaching(curve, 0.3)["train_seconds"] == 2.0
+    assert pc.first_reaching(curve, 0.5) is None
