@@ -517,6 +517,9 @@ def demo(
     ] = 1538,
     labels: Annotated[Optional[int], typer.Option("--labels", hidden=True, help="alias of --num-labels")] = None,
     density: Annotated[str, typer.Option("--density", metavar=Density.metavar(), help=DENSITY_HELP)] = "outpatient",
+    config: Annotated[
+        str, typer.Option("--config", help="run config of every run: a packaged name (demo, demo_behrt) or a YAML file")
+    ] = "demo",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
     """The main job: synthetic cohort, one EHR Transformer per loss, evaluation, comparison report."""
@@ -529,7 +532,7 @@ def demo(
         num_labels = labels
     run_demo(
         out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=num_labels, console=err,
-        verbose=verbose, density=Density.parse(density, "--density").value,
+        verbose=verbose, density=Density.parse(density, "--density").value, config=config,
     )  # fmt: skip
 
 

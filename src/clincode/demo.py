@@ -43,7 +43,27 @@ def density_suffix(density: str) -> str:
     return "" if density == DEFAULT_DENSITY else f"-{density}"
 
 
-def train_label_codes(cohort: Path, overrides: list[str] | None = None) -> int:
+DEFAULT_CONFIG = "demo"
+
+
+def demo_config(name: str | Path) -> Path:
+    """The run config of the demo's runs: a YAML file, or a packaged config name (``demo``, ``demo_behrt``, ...)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    try:
+        return config_path(str(name))
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"--config {name}: not a file, and {exc}") from None
+
+
+def config_suffix(config: str | Path) -> str:
+    """``""`` for the default demo config, else ``"-<config stem>"`` (each config gets its own runs)."""
+    stem = Path(config).stem
+    return "" if stem == DEFAULT_CONFIG else f"-{stem}"
+
+
+def train_label_codes(cohort: Path, overrides: list[str] | None = None, config: str | Path = DEFAULT_CONFIG) -> int:
     """Distinct labels the next-visit task would see in the training split: the upper bound for V.
 
     Counted by the task itself (:func:`build_next_visit` with ``num_labels=None`` and the demo run
@@ -53,7 +73,7 @@ def train_label_codes(cohort: Path, overrides: list[str] | None = None) -> int:
     from clincode.tasks.next_visit.build import build_next_visit
     from clincode.tasks.next_visit.task import task_kwargs
 
-    cfg = load_config(config_path("demo"), [f"data.path={cohort}", *(overrides or [])])
+    cfg = load_config(demo_config(config), [f"data.path={cohort}", *(overrides or [])])
     kwargs = task_kwargs(cfg) | {"num_labels": None, "progress": False}
     data = build_next_visit(cohort, **kwargs)
     return len(data.label_space)
@@ -100,12 +120,12 @@ RUN_BYTES = 60 * 2**20  # a demo run: model, best and last checkpoints (~5 MB ea
 
 def demo_benchmark(
     out_dir: Path, cohort: Path, *, epochs: int, losses: list[str], seed: int, num_labels: int,
-    density: str = DEFAULT_DENSITY,
+    density: str = DEFAULT_DENSITY, config: str | Path = DEFAULT_CONFIG,
 ) -> BenchmarkConfig:
     return BenchmarkConfig(
-        name=f"demo-e{epochs}-s{seed}{density_suffix(density)}",
+        name=f"demo-e{epochs}-s{seed}{density_suffix(density)}{config_suffix(config)}",
         out_dir=out_dir,
-        base=config_path("demo"),
+        base=demo_config(config),
         set=[f"data.path={cohort}", f"trainer.max_epochs={epochs}", f"data.num_labels={num_labels}"],
         grid={"loss.name": list(losses), "seed": [seed]},
     )
@@ -122,11 +142,13 @@ def run_demo(
     console: Console,
     verbose: bool = False,
     density: str = DEFAULT_DENSITY,
+    config: str | Path = DEFAULT_CONFIG,
 ) -> Path:
     """Cohort, one run per loss, report. Options are checked before anything is written; without
     ``verbose`` each run prints one line and its full output goes to its log file. ``density`` names
     the cohort's visit density (:data:`clincode.data.synthetic.DENSITY_PRESETS`); a density other
-    than the default gets its own cohort and benchmark directories (``-<density>`` suffix)."""
+    than the default gets its own cohort and benchmark directories (``-<density>`` suffix); so does
+    a run ``config`` other than ``demo`` (``-<config>``), e.g. ``demo_behrt``, the earlier setting."""
     from clincode.bench.runner import run_benchmark
     from clincode.report.benchmark import build_report
 
@@ -136,18 +158,19 @@ def run_demo(
     from clincode.data.synthetic import density_preset
 
     density_preset(density)  # an unknown name fails before anything is written
+    demo_config(config)  # so does an unknown config
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     cohort = ensure_cohort(
         out_dir / f"cohort-{patients}-seed{seed}{density_suffix(density)}", patients=patients, seed=seed,
         console=console, density=density,
     )  # fmt: skip
-    seen = train_label_codes(cohort)
+    seen = train_label_codes(cohort, config=config)
     if seen < num_labels:
         console.print(f"[yellow]the cohort's training split has {seen} distinct labels: using V = {seen} labels, not {num_labels}[/yellow]")
         num_labels = seen
     bench = demo_benchmark(
-        out_dir, cohort, epochs=epochs, losses=losses, seed=seed, num_labels=num_labels, density=density
+        out_dir, cohort, epochs=epochs, losses=losses, seed=seed, num_labels=num_labels, density=density, config=config
     )
     root = run_benchmark(bench, console=console, verbose=verbose)
     report = build_report(root)

@@ -231,6 +231,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("demo-num-labels-0", ["demo", "--out", "d", "--patients", "60", "--num-labels", "0"], "--num-labels"),
     ("demo-loss-unknown", ["demo", "--out", "d", "--patients", "60", "--losses", "nope"], "nope"),
     ("demo-losses-empty", ["demo", "--out", "d", "--patients", "60", "--losses", ","], "--losses"),
+    ("demo-config-unknown", ["demo", "--out", "d", "--patients", "60", "--config", "nope"], "--config nope"),
     ("demo-out-is-file", ["demo", "--out", "files/notes.txt", "--patients", "60"], "notes.txt"),
     ("demo-huge", ["demo", "--out", "d", "--patients", "100000000000"], "free"),
 ]

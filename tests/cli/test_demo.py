@@ -22,3 +22,18 @@ def test_demo_quick_run(tmp_path):
     assert res.exit_code == 1 and "focal" in res.output
     res = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--losses", "focl", "--labels", "40"])  # alias
     assert res.exit_code == 1 and "focal" in res.output
+
+
+def test_demo_with_the_earlier_config_gets_its_own_runs(tmp_path):
+    """`--config demo_behrt` runs the earlier (one token per code) setting beside the default runs."""
+    import yaml
+
+    args = ["demo", "--out", str(tmp_path / "d"), "--patients", "300", "--epochs", "1", "--losses", "bce", "--num-labels", "40"]
+    assert runner.invoke(app, args).exit_code == 0
+    res = runner.invoke(app, [*args, "--config", "demo_behrt"])
+    assert res.exit_code == 0, res.output
+    benches = sorted(p.name for p in (tmp_path / "d").glob("demo-*"))
+    assert benches == ["demo-e1-s0", "demo-e1-s0-demo_behrt"]
+    for name, tokens in (("demo-e1-s0", "visit"), ("demo-e1-s0-demo_behrt", "code")):
+        cfg = yaml.safe_load((tmp_path / "d" / name / "runs" / "name=bce__seed=0" / "config.yaml").read_text())
+        assert cfg["model"]["params"]["tokens"] == tokens
