@@ -19,7 +19,8 @@ What it does, in one run on one machine:
 5. Early stopping on the tuning split for both (``--patience`` epochs without a better val micro
    AUPRC, at most ``--epochs``); writes ``curves.csv`` (one row per side and chunk: steps,
    predictions, cumulative training seconds, val / test micro AUPRC, test AUROC and P@5),
-   ``summary.json`` and ``summary.md`` (the targets, the ratios, peak memory of each process).
+   ``summary.json``, ``summary.md`` (the targets, the ratios, peak memory of each process) and
+   ``curves.png`` (held-out AUPRC against training seconds and against steps).
 
     .venv/bin/python benchmarks/pyhealth_compare.py --patients 4000 --out benchmarks-out/pyhealth
 
@@ -128,6 +129,10 @@ def reply(**fields: object) -> None:
 
 
 def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak across exec)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -194,7 +199,7 @@ def clincode_worker(args: argparse.Namespace) -> None:
                     scheduler.step()
                 done += int((batch["targets"][..., 0] != -1).sum())
                 steps += 1
-            reply(seconds=time.perf_counter() - start, steps=steps, predictions=done, loss=float(loss))
+            reply(seconds=time.perf_counter() - start, steps=steps, predictions=done, loss=float(loss), peak_rss_mb=peak_mb())
         elif cmd["cmd"] == "predict":
             model.eval()
             chunks = []
@@ -324,6 +329,8 @@ def driver(args: argparse.Namespace) -> None:
             if st["stopped"]:
                 continue
             r = worker.ask(cmd="train", predictions=chunk)
+            if k == 0:  # before any evaluation: the peak of loading + training alone
+                worker.ready["train_peak_rss_mb"] = r["peak_rss_mb"]
             st["seconds"] += r["seconds"]
             st["steps"] += r["steps"]
             st["predictions"] += r["predictions"]
@@ -359,7 +366,10 @@ def driver(args: argparse.Namespace) -> None:
                     st["stopped"] = True
         if all(st["stopped"] for st in state.values()):
             break
-    memory = {name: {"ready_rss_mb": w.ready["rss_mb"], **w.close()} for name, w in workers.items()}
+    memory = {
+        name: {"ready_rss_mb": w.ready["rss_mb"], "train_peak_rss_mb": w.ready["train_peak_rss_mb"], **w.close()}
+        for name, w in workers.items()
+    }
     with open(out / "curves.csv", "w", newline="") as f:
         fields = list(next(iter(curves.values()))[0])
         writer = csv.DictWriter(f, fieldnames=fields)
@@ -372,7 +382,33 @@ def driver(args: argparse.Namespace) -> None:
     summary["load_avg_end"] = os.getloadavg()
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "summary.md").write_text(markdown(summary))
+    plot_curves(out / "curves.csv", out / "curves.png")
     print(markdown(summary))
+
+
+def plot_curves(curves_csv: Path, out: Path) -> None:
+    """Held-out micro AUPRC against training seconds and against optimiser steps, one line per side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(curves_csv) as f:
+        rows = list(csv.DictReader(f))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for side in dict.fromkeys(r["side"] for r in rows):
+        mine = [r for r in rows if r["side"] == side]
+        for ax, key in zip(axes, ("train_seconds", "steps")):
+            ax.plot([float(r[key]) for r in mine], [float(r["test_auprc"]) for r in mine], marker=".", label=side)
+    for ax, label in zip(axes, ("training seconds (same machine, interleaved)", "optimiser steps")):
+        ax.set_xlabel(label)
+        ax.set_ylabel("held-out micro AUPRC")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
 
 
 def at_epoch_end(curve: list[dict[str, Any]], epoch: int, per_epoch: int) -> dict[str, Any]:
@@ -416,7 +452,7 @@ def markdown(s: dict[str, Any]) -> str:
     lines = [
         f"samples: {s.get('samples')}; machine: {s.get('machine')}; load average at the end {tuple(round(x, 1) for x in s.get('load_avg_end', ()))}",
         "",
-        "| side | parameters | predictions / step | s / epoch | best epoch (val) | test AUPRC | AUROC | P@5 | peak RSS MB (ready) |",
+        "| side | parameters | predictions / step | s / epoch | best epoch (val) | test AUPRC | AUROC | P@5 | peak RSS MB: ready / first chunk of training / whole run |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, side in s["sides"].items():
@@ -424,7 +460,7 @@ def markdown(s: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {side['parameters']:,} | {side['predictions_per_step']:.1f} | {side['seconds_per_epoch']:.1f} | "
             f"{side['best_epoch_by_val']} | {b['test_auprc']:.4f} | {b['test_auroc']:.4f} | {b['test_p@5']:.4f} | "
-            f"{side['memory']['peak_rss_mb']:.0f} ({side['memory']['ready_rss_mb']:.0f}) |"
+            f"{side['memory']['ready_rss_mb']:.0f} / {side['memory']['train_peak_rss_mb']:.0f} / {side['memory']['peak_rss_mb']:.0f} |"
         )
     if "target_time" in s:
         t = s["target_time"]
@@ -456,8 +492,11 @@ def main() -> None:
     ap.add_argument("--pyhealth-lr", type=float, default=1e-3)
     ap.add_argument("--clincode-only", action="store_true", help="no PyHealth side (to try clincode settings)")
     ap.add_argument("--out", default="benchmarks-out/pyhealth")
+    ap.add_argument("--replot", metavar="DIR", help="only redraw DIR/curves.png from DIR/curves.csv")
     args = ap.parse_args()
-    if args.worker == "clincode":
+    if args.replot:
+        plot_curves(Path(args.replot) / "curves.csv", Path(args.replot) / "curves.png")
+    elif args.worker == "clincode":
         clincode_worker(args)
     else:
         driver(args)

@@ -70,6 +70,10 @@ def reply(**fields: object) -> None:
 
 
 def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak across exec)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -138,7 +142,7 @@ def main() -> None:
                 optimizer.step()
                 done += len(batch["label"])
                 steps += 1
-            reply(seconds=time.perf_counter() - start, steps=steps, predictions=done, loss=float(loss))
+            reply(seconds=time.perf_counter() - start, steps=steps, predictions=done, loss=float(loss), peak_rss_mb=peak_mb())
         elif cmd["cmd"] == "predict":
             model.eval()
             loader = get_dataloader(Subset(dataset, exported["index"][cmd["split"]]), batch_size=256, shuffle=False)
