@@ -126,6 +126,36 @@ def test_prior_bias_reaches_the_model_from_the_training_counts(tiny_cohort, tmp_
     assert expected.std() > 0  # the counts differ between labels, so this is not a constant bias
 
 
+def test_prior_bias_follows_the_loss_weighted_bce_starts_at_one_half(tiny_cohort, tmp_path):
+    """With weighted_bce (pos_weight = negatives / positives) the favoured constant is p = 1/2 for
+    every label with training positives, and the prevalence (clipped) for the others."""
+    from clincode.tasks import task_for
+
+    overrides = {"model.params.prior_bias": "true", "loss.name": "weighted_bce"}
+    cfg = load_config(config_path("demo"), tiny_overrides(tiny_cohort, tmp_path, **overrides))
+    data = task_for(cfg).prepare(cfg, console=Console(quiet=True))
+    parts = task_for(cfg).build_parts(cfg, data)
+    stats = task_for(cfg).label_stats(data)
+    got = torch.sigmoid(parts.model.head.bias.detach().double()).numpy()
+    seen = stats.positives > 0
+    np.testing.assert_allclose(got[seen], 0.5, rtol=1e-6)
+    np.testing.assert_allclose(got[~seen], 1e-6, rtol=1e-3)
+    assert seen.any()
+
+
+def test_weighted_bce_prior_probability_minimises_its_constant_loss():
+    """The favoured constant of weighted_bce is the argmin over p of its loss on a constant prediction."""
+    from clincode.losses import build_loss
+
+    loss = build_loss("weighted_bce", 1)
+    targets = torch.tensor([[1], [0], [0], [0], [0]])  # pi = 1/5, pos_weight = 4
+    grid = torch.linspace(0.05, 0.95, 91)
+    values = [float(loss(torch.full((5, 1), float(torch.logit(p))), targets)) for p in grid]
+    best = float(grid[int(np.argmin(values))])
+    assert best == pytest.approx(float(loss.prior_probability(torch.tensor([0.2]))[0]), abs=0.011)
+    assert float(build_loss("bce", 1).prior_probability(torch.tensor([0.2]))[0]) == pytest.approx(0.2)
+
+
 def test_damaged_artefact_and_checkpoint_name_the_file(tiny_run, tmp_path):
     """A truncated model.ckpt (evaluate) or checkpoints/last.ckpt (resume) gives one error naming it."""
     import shutil

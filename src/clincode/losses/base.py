@@ -46,6 +46,16 @@ class LossModule(nn.Module):
         self._check_stats(stats)
         return self
 
+    def prior_probability(self, prevalence: Tensor) -> Tensor:
+        """[ours] The constant prediction per label that this loss favours on data with these prevalences.
+
+        Where ``prior_bias`` starts the model's output (docs/methods.md section 1.2). The
+        prevalence itself for every loss that weighs a label's positives and negatives alike (bce,
+        class-balanced BCE; the focal and asymmetric losses and the ranking losses keep it too);
+        losses that reweigh positives against negatives override it.
+        """
+        return prevalence
+
     def _check_stats(self, stats: LabelStats) -> None:
         if not isinstance(stats, LabelStats):
             raise LabelStatsError(f"fit expects a LabelStats, got {type(stats).__name__}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -63,6 +64,12 @@ class WeightedBCELoss(FrequencyLoss):
 
     def __init__(self, num_labels: int, statistics: Statistics = "batch") -> None:
         super().__init__(num_labels, statistics)
+
+    def prior_probability(self, prevalence: Tensor) -> Tensor:
+        """1/2 for every label with positives: with ``pos_weight = (1 - pi) / pi`` the weighted
+        log-loss of a constant p, ``-(1 - pi) (log p + log(1 - p))``, is smallest at p = 1/2."""
+        prevalence = torch.as_tensor(prevalence, dtype=torch.float64)
+        return torch.where(prevalence > 0, torch.full_like(prevalence, 0.5), prevalence)
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         counts = self.dataset_counts()

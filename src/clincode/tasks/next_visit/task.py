@@ -123,10 +123,12 @@ class NextVisitTask:
         stats = self.label_stats(data)
         if isinstance(model, LabelCountsHook):  # per-segment models: segments from the training counts
             model.set_label_counts(stats.positives)
-        if isinstance(model, OutputBiasHook):  # [ours] prior_bias: head bias at the training log-odds
-            model.init_output_bias(stats.prevalence())
         criterion = build_loss(cfg.loss.name, num_labels, **cfg.loss.params)
         criterion.fit(stats)
+        if isinstance(model, OutputBiasHook):  # [ours] prior_bias: head bias at the loss's favoured constant
+            prevalence = torch.as_tensor(stats.prevalence())
+            favoured = criterion.prior_probability(prevalence) if hasattr(criterion, "prior_probability") else prevalence
+            model.init_output_bias(favoured)
         return RunParts(model, criterion, dict(cfg.model.params), len(data.vocab), num_labels)
 
     def batch_rows(self, logits: Tensor, batch: dict[str, Tensor], keep: Keep) -> dict[str, np.ndarray]:
