@@ -142,7 +142,6 @@ def clincode_worker(args: argparse.Namespace) -> None:
     from torch.utils.data import DataLoader
 
     from clincode.config import load_config
-    from clincode.resources import config_path
     from clincode.tasks import task_for
     from clincode.tasks.next_visit.batches import NextVisitCollator, next_visit_dataset
     from clincode.train.module import ClincodeModule
