@@ -39,7 +39,6 @@ import json
 import os
 import pickle
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -49,6 +48,8 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from pyhealth_runner import peak_mb, reply  # noqa: E402  (stdlib only: the worker protocol both sides speak)
 RUNNER = HERE / "pyhealth_runner.py"
 TORCH = "torch==2.13.0"
 # Versions this comparison was run with (PyHealth 1.1.6's own ranges admit them).
@@ -121,19 +122,6 @@ def target_matrix(labels_of_rows: list[list[int]], num_labels: int) -> np.ndarra
 
 # ---------------------------------------------------------------------------------------------
 # clincode worker
-
-
-def reply(**fields: object) -> None:
-    sys.stdout.write("@@" + json.dumps(fields) + "\n")
-    sys.stdout.flush()
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak across exec)."""
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def clincode_worker(args: argparse.Namespace) -> None:
@@ -214,10 +202,9 @@ def clincode_worker(args: argparse.Namespace) -> None:
 
 
 def _config_file(name: str) -> Path:
-    from clincode.resources import config_path
+    from clincode.demo import demo_config
 
-    path = Path(name)
-    return path if path.suffix in (".yaml", ".yml") and path.exists() else config_path(name)
+    return demo_config(name)  # a YAML file or a packaged config name, as `clincode demo --config`
 
 
 # ---------------------------------------------------------------------------------------------
