@@ -263,8 +263,11 @@ def dependency_log(X, T, W, class_weights="none", alpha_neg=25.0, lam=10.0, eps=
     return _mean(total, rows)
 
 
-def dependency_pl(X, T, W, mu=0.5) -> float:
-    """bce(x) + mu * bce(z), z_j = x_j + sum_{k != j} W[j][k] [t_k = 1]; means over valid entries."""
+def dependency_pl(X, T, W, mu=0.5, center=False) -> float:
+    """bce(x) + mu * bce(z), z_j = x_j + sum_{k != j} W[j][k] e_k; means over valid entries.
+
+    e_k = [t_k = 1], or with ``center`` [t_k = 1] - sigmoid(x_k) for valid k and 0 for ignored k.
+    """
     V = len(X[0])
     a = b = 0.0
     n = 0
@@ -272,7 +275,10 @@ def dependency_pl(X, T, W, mu=0.5) -> float:
         for j in range(V):
             if tr[j] == -1:
                 continue
-            z = xr[j] + sum(W[j][k] for k in range(V) if k != j and tr[k] == 1)
+            if center:
+                z = xr[j] + sum(W[j][k] * ((tr[k] == 1) - sigmoid(xr[k])) for k in range(V) if k != j and tr[k] != -1)
+            else:
+                z = xr[j] + sum(W[j][k] for k in range(V) if k != j and tr[k] == 1)
             a += neg_log_q(xr[j], tr[j])
             b += neg_log_q(z, tr[j])
             n += 1

@@ -62,6 +62,25 @@ def test_detach_keeps_the_model_gradient_equal_to_bce() -> None:
     assert torch.allclose(g_dep, g_bce)
 
 
+def test_center_uses_the_probabilities_as_constants() -> None:
+    """center: x_j reaches the loss through its own bce and z_j only (sigmoid(x_k) carries no gradient)."""
+    loss = build_loss("dependency_pl", 5, init="kaiming", center=True, prior_reg=0.0, mu=0.7)
+    x = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+    t = (torch.rand(6, 5) < 0.4).to(torch.int8)
+    t[0, 1] = -1
+    (g,) = torch.autograd.grad(loss(x, t), x)
+    w = loss.dependency_matrix().double()
+    m = (t != -1).double()
+    y = (t == 1).double()
+    xd = x.detach()
+    z = xd + (m * (y - torch.sigmoid(xd))) @ w
+    expected = m * ((torch.sigmoid(xd) - y) + 0.7 * (torch.sigmoid(z) - y)) / m.sum()
+    assert torch.allclose(g, expected)
+    plain = build_loss("dependency_pl", 5, init="kaiming", prior_reg=0.0, mu=0.7)
+    plain.load_state_dict(loss.state_dict())
+    assert not torch.allclose(plain(x, t), loss(x, t))  # the centring changes the value
+
+
 def test_dependency_log_without_class_weights_and_zero_lambda_is_a_rank_weighted_bce() -> None:
     loss = build_loss("dependency_log", 4, lambda_reg=0.0)
     assert loss.lam == 0.0
@@ -82,6 +101,7 @@ def test_dependency_log_without_class_weights_and_zero_lambda_is_a_rank_weighted
         ("dependency_pl", {"prior_reg": -1.0}, "prior_reg"),
         ("dependency_pl", {"mu": float("nan")}, "mu"),
         ("dependency_pl", {"detach": 1}, "detach"),
+        ("dependency_pl", {"center": "yes"}, "center"),
     ],
 )
 def test_bad_params_raise(name: str, params: dict, match: str) -> None:

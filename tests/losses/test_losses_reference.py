@@ -100,7 +100,7 @@ def reference_value(case: Case, loss: torch.nn.Module, x: np.ndarray, t: np.ndar
             value = ref.dependency_log(X, T, w, **kw)
             reg = p.get("prior_reg", 0.0)
         else:
-            value = ref.dependency_pl(X, T, w, p.get("mu", 0.5))
+            value = ref.dependency_pl(X, T, w, p.get("mu", 0.5), p.get("center", False))
             reg = p.get("prior_reg", 1.0)
         any_valid = any(v != -1 for row in T for v in row)
         return value + (ref.prior_penalty(w, prior, mask, reg) if reg and any_valid else 0.0)
@@ -136,6 +136,8 @@ CASES = [
     Case("dependency_pl", fit=True, ident="dependency_pl-fitted"),
     Case("dependency_pl", {"init": "pmi", "prior_reg": 0.0}, fit=True, ident="dependency_pl-pmi"),
     Case("dependency_pl", {"init": "kaiming", "mu": 2.0, "prior_reg": 0.3}, ident="dependency_pl-unfitted"),
+    Case("dependency_pl", {"center": True}, fit=True, ident="dependency_pl-center"),
+    Case("dependency_pl", {"init": "kaiming", "center": True, "mu": 1.5}, ident="dependency_pl-center-unfitted"),
 ]
 
 

@@ -207,16 +207,22 @@ def dependency_log_loss(
     return row.mean()
 
 
-def dependency_pl_loss(logits: Tensor, targets: Tensor, w: Tensor, mu: float = 1.0, detach: bool = False) -> Tensor:
+def dependency_pl_loss(
+    logits: Tensor, targets: Tensor, w: Tensor, mu: float = 1.0, detach: bool = False, center: bool = False
+) -> Tensor:
     """bce(x) + mu * bce(z) with ``z_j = x_j + sum_k W_jk y_k`` (the row's other positive labels).
 
     Both means are over valid entries. ``detach``: the pseudo-likelihood term reaches W only (the
-    model is trained by bce alone). ``w``: the effective W [V, V], symmetric with zero diagonal.
+    model is trained by bce alone). ``center``: the other labels enter as their surprise against
+    the model, ``y_k - sigmoid(x_k)`` (the probability a constant, no gradient; ignored labels
+    contribute 0), so the shift averages out at prediction time instead of being folded into x.
+    ``w``: the effective W [V, V], symmetric with zero diagonal.
     """
     x, y, m, _ = _flat(logits, targets)
     s = 2.0 * y - 1.0
     bce = masked_mean(F.softplus(-s * x), m)
-    z = (x.detach() if detach else x) + y @ w
+    evidence = m * (y - torch.sigmoid(x.detach())) if center else y
+    z = (x.detach() if detach else x) + evidence @ w
     return bce + mu * masked_mean(F.softplus(-s * z), m)
 
 
@@ -266,7 +272,8 @@ class DependencyPLLoss(_LearnedW):
     """bce plus a pseudo-likelihood label-interaction term through a PMI-anchored W (ours); W audits as conditional log-odds.
 
     ``mu`` weighs the pseudo-likelihood term (0.5); ``detach`` keeps the model on bce alone (W is
-    then learned beside it). W: ``init`` ``"pmi"`` (default) / ``"zeros"`` / ``"kaiming"``,
+    then learned beside it); ``center`` shifts by the other labels' surprise ``y_k - p_k`` instead
+    of ``y_k`` (the logits then stay near the marginal log-odds the prediction needs). W: ``init`` ``"pmi"`` (default) / ``"zeros"`` / ``"kaiming"``,
     ``prior_reg`` (pull toward the training PMI, 1.0), ``top_k`` (None: dense).
     """
 
@@ -278,21 +285,25 @@ class DependencyPLLoss(_LearnedW):
         init: WInit = "pmi",
         prior_reg: float = 1.0,
         top_k: int | None = None,
+        center: bool = False,
     ) -> None:
         super().__init__(num_labels, init, prior_reg, top_k)
         self.mu = _check_number("mu", mu)
-        if not isinstance(detach, bool):
-            raise ValueError(f"detach must be a bool, got {detach!r}")
-        self.detach = detach
+        for name, flag in (("detach", detach), ("center", center)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be a bool, got {flag!r}")
+        self.detach, self.center = detach, center
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         dtype = compute_dtype(logits.dtype)
         w = self.effective_w(dtype)
-        value = dependency_pl_loss(logits, targets, w, self.mu, self.detach)
+        value = dependency_pl_loss(logits, targets, w, self.mu, self.detach, self.center)
         return value + self.prior_penalty(w, bool((targets != -1).any()))
 
     def _params_repr(self) -> dict[str, Any]:
         out: dict[str, Any] = {"mu": self.mu}
         if self.detach:
             out["detach"] = True
+        if self.center:
+            out["center"] = True
         return {**out, **self._w_repr()}
