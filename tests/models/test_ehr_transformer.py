@@ -139,5 +139,5 @@ def test_history_path_matches_token_by_token_reference(seed):
     batch = _uneven_batch(seed, 6)
     t_max = batch["visit_mask"].shape[1]
     member = (batch["visit"].unsqueeze(2) == torch.arange(t_max)) & batch["token_mask"].unsqueeze(2)
-    got = model._history(batch["codes"], member)
+    got = model._history(batch["codes"], batch["token_mask"], member)
     torch.testing.assert_close(got.double(), _history_reference(model, batch), rtol=1e-5, atol=1e-5)

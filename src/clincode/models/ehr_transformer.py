@@ -130,7 +130,7 @@ class EHRTransformer(nn.Module):
             pooled = self._encode_codes(batch, codes, visit, age, token_mask, member)
         logits = self.head(self.out_norm(pooled))  # (B, T, V)
         if self.history is not None:
-            logits = logits + self.history_scale * self._history(codes, member)
+            logits = logits + self.history_scale * self._history(codes, token_mask, member)
         return logits
 
     def _encode_codes(self, batch: dict[str, Tensor], codes: Tensor, visit: Tensor, age: Tensor, token_mask: Tensor, member: Tensor) -> Tensor:
@@ -163,34 +163,23 @@ class EHRTransformer(nn.Module):
         mask = (~allowed).repeat_interleave(self.n_heads, dim=0)
         return self.encoder(h, mask=mask)
 
-    def _history(self, codes: Tensor, member: Tensor) -> Tensor:
+    def _history(self, codes: Tensor, token_mask: Tensor, member: Tensor) -> Tensor:
         """(B, T, V): the mean over visits <= t of each visit's summed history rows (see module docstring).
 
         Tokens visible at visit t (real tokens of visits <= t), each weighted by 1 / (t + 1): a code
         recorded at every visit so far contributes its full weight, one recorded once in ten visits a
         tenth. The constant ``history_scale`` speeds up learning of this zero-initialised path under
-        Adam, whose steps are about lr in size whatever the gradient's scale. Each visit's tokens are
-        contiguous in ``codes`` (time order), so a visit is one bag of ``embedding_bag``.
+        Adam, whose steps are about lr in size whatever the gradient's scale. A row's real tokens are
+        in time order, so taken row by row they are the (patient, visit) bags of ``embedding_bag``
+        end to end, each ``counts`` long.
         """
-        b, length = codes.shape
+        b = codes.shape[0]
         num_visits = member.shape[2]
-        counts = member.sum(1).to(torch.long)  # (B, T) real tokens per visit
-        first = torch.argmax(member.to(torch.int8), dim=1)  # (B, T) position of each visit's first token
-        starts = torch.where(counts > 0, first, torch.zeros_like(first)) + torch.arange(b, device=codes.device).unsqueeze(1) * length
-        flat, offsets = _visit_bags(codes.reshape(-1), starts.reshape(-1), counts.reshape(-1))
+        counts = member.sum(1).to(torch.long).reshape(-1)  # (B*T,) real tokens per visit
+        flat = codes[token_mask]
+        offsets = torch.cumsum(counts, 0) - counts
         # An empty bag (a padded visit) sums to a zero row.
         per_visit = F.embedding_bag(flat, self.history.weight, offsets, mode="sum", padding_idx=0)  # (B*T, V)
         per_visit = per_visit.reshape(b, num_visits, -1)
         steps = torch.arange(1, num_visits + 1, device=codes.device, dtype=per_visit.dtype)
         return per_visit.cumsum(1) / steps.view(1, -1, 1)
-
-
-def _visit_bags(codes: Tensor, starts: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
-    """Tokens of every (patient, visit) bag laid end to end, and each bag's offset in them.
-
-    ``starts`` / ``counts`` (B*T,) locate each bag in the flattened ``codes``; a padded visit has
-    count 0 (an empty bag).
-    """
-    offsets = torch.cumsum(counts, 0) - counts
-    within = torch.arange(int(counts.sum()), device=codes.device) - torch.repeat_interleave(offsets, counts)
-    return codes[torch.repeat_interleave(starts, counts) + within], offsets
