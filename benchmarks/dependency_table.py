@@ -3,7 +3,10 @@
 Reads every ``metrics.json`` under RUNS (one run per loss and seed, e.g. a ``clincode benchmark``
 grid's ``runs/``) and prints a markdown table: micro AUPRC, P@5, precision / recall / alerts per
 visit at the tuned global threshold, at a fixed budget of 3 alerts per visit and at fixed micro
-recall 0.3 (docs/methods.md section 5.5), and the seeds each row averages.
+recall 0.3 (docs/methods.md section 5.5), and the seeds each row averages. Runs with an audit
+(``clincode audit RUN`` -> ``RUN/audit/audit.json``) add the recovery AUROC of |W| for the
+generator's true couplings and, beside it, |PMI|'s on the same cohort. Rows are named by the loss
+and its non-default options that change the objective (``detach``, ``center``).
 
     .venv/bin/python benchmarks/dependency_table.py benchmarks-out/dep-demo/dependency_demo/runs
 """
@@ -14,6 +17,8 @@ import argparse
 import json
 import statistics
 from pathlib import Path
+
+import yaml
 
 COLUMNS: list[tuple[str, tuple[str, ...]]] = [
     ("AUPRC µ", ("ranking", "auprc_micro")),
@@ -41,20 +46,43 @@ def cell(values: list[float]) -> str:
     return f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values))}"
 
 
+VARIANTS = ("detach", "center")  # boolean loss options named in the row label when true
+RECOVERY: list[tuple[str, str]] = [("W AUROC", "auroc_abs_w"), ("|PMI| AUROC", "auroc_baseline")]
+
+
+def row_name(run_dir: Path, loss: str) -> str:
+    cfg_path = run_dir / "config.yaml"
+    params = {}
+    if cfg_path.exists():
+        params = ((yaml.safe_load(cfg_path.read_text()) or {}).get("loss") or {}).get("params") or {}
+    flags = [k for k in VARIANTS if params.get(k) is True]
+    return loss + (f" ({', '.join(flags)})" if flags else "")
+
+
 def table(runs: Path) -> str:
     by_loss: dict[str, dict[int, dict]] = {}
+    audits: dict[str, list[dict]] = {}
     for path in sorted(runs.rglob("metrics.json")):
+        if path.parent.name == "audit":
+            continue
         metrics = json.loads(path.read_text())
-        cfg = (path.parent / "config.yaml").read_text() if (path.parent / "config.yaml").exists() else ""
-        name = metrics["run"]["loss"] + (" (detach)" if "detach: true" in cfg else "")
+        name = row_name(path.parent, metrics["run"]["loss"])
         seed = int(path.parent.name.split("seed=")[1].split("__")[0]) if "seed=" in path.parent.name else 0
         by_loss.setdefault(name, {})[seed] = metrics
-    lines = [
-        "| loss | seeds | " + " | ".join(c for c, _ in COLUMNS) + " |",
-        "|---|---|" + "---:|" * len(COLUMNS),
-    ]
-    for name, seeds in by_loss.items():
+        audit = path.parent / "audit" / "audit.json"
+        if audit.exists():
+            recovery = json.loads(audit.read_text()).get("true_structure_recovery")
+            if recovery:
+                audits.setdefault(name, []).append(recovery)
+    with_w = bool(audits)
+    header = [c for c, _ in COLUMNS] + ([c for c, _ in RECOVERY] if with_w else [])
+    lines = ["| loss | seeds | " + " | ".join(header) + " |", "|---|---|" + "---:|" * len(header)]
+    for name in sorted(by_loss):
+        seeds = by_loss[name]
         cells = [cell([value(m, p) for m in seeds.values()]) for _, p in COLUMNS]
+        if with_w:
+            found = audits.get(name, [])
+            cells += [cell([float(r[key]) for r in found]) if found else "" for _, key in RECOVERY]
         lines.append(f"| {name} | {','.join(map(str, sorted(seeds)))} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
