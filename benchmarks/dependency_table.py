@@ -6,7 +6,7 @@ visit at the tuned global threshold, at a fixed budget of 3 alerts per visit and
 recall 0.3 (docs/methods.md section 5.5), and the seeds each row averages. Runs with an audit
 (``clincode audit RUN`` -> ``RUN/audit/audit.json``) add the recovery AUROC of |W| for the
 generator's true couplings and, beside it, |PMI|'s on the same cohort. Rows are named by the loss
-and its non-default options that change the objective (``detach``, ``center``).
+and the options its config sets (``detach``, ``center``, ``mu=0.1``; false flags left out).
 
     .venv/bin/python benchmarks/dependency_table.py benchmarks-out/dep-demo/dependency_demo/runs
 """
@@ -46,7 +46,6 @@ def cell(values: list[float]) -> str:
     return f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values))}"
 
 
-VARIANTS = ("detach", "center")  # boolean loss options named in the row label when true
 RECOVERY: list[tuple[str, str]] = [("W AUROC", "auroc_abs_w"), ("|PMI| AUROC", "auroc_baseline")]
 
 
@@ -55,7 +54,7 @@ def row_name(run_dir: Path, loss: str) -> str:
     params = {}
     if cfg_path.exists():
         params = ((yaml.safe_load(cfg_path.read_text()) or {}).get("loss") or {}).get("params") or {}
-    flags = [k for k in VARIANTS if params.get(k) is True]
+    flags = [k if v is True else f"{k}={v}" for k, v in sorted(params.items()) if v is not False]
     return loss + (f" ({', '.join(flags)})" if flags else "")
 
 

@@ -40,8 +40,9 @@ def test_rows_split_by_variant_and_average_seeds(tmp_path: Path) -> None:
     _run(tmp_path, "pl", 0, "dependency_pl", {}, 0.25, w_auroc=0.97)
     _run(tmp_path, "plc", 0, "dependency_pl", {"center": True}, 0.28, w_auroc=0.95)
     _run(tmp_path, "pld", 0, "dependency_pl", {"detach": True, "center": False}, 0.29)
+    _run(tmp_path, "plm", 0, "dependency_pl", {"mu": 0.1}, 0.27)
     rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in dependency_table.table(tmp_path).splitlines()[2:]}
-    assert set(rows) == {"bce", "dependency_pl", "dependency_pl (center)", "dependency_pl (detach)"}
+    assert set(rows) == {"bce", "dependency_pl", "dependency_pl (center)", "dependency_pl (detach)", "dependency_pl (mu=0.1)"}
     assert rows["bce"][1] == "0,1" and rows["bce"][2] == "0.250 ± 0.071"
     assert rows["dependency_pl (center)"][-2] == "0.950" and rows["dependency_pl"][-2] == "0.970"
     assert rows["dependency_pl (detach)"][-2] == "" and rows["bce"][-1].strip(" |") == ""
