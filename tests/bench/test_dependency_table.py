@@ -46,3 +46,23 @@ def test_rows_split_by_variant_and_average_seeds(tmp_path: Path) -> None:
     assert rows["bce"][1] == "0,1" and rows["bce"][2] == "0.250 ± 0.071"
     assert rows["dependency_pl (center)"][-2] == "0.950" and rows["dependency_pl"][-2] == "0.970"
     assert rows["dependency_pl (detach)"][-2] == "" and rows["bce"][-1].strip(" |") == ""
+
+
+_OBJ_PATH = _PATH.parent / "dependency_objectives.py"
+_obj_spec = importlib.util.spec_from_file_location("dependency_objectives", _OBJ_PATH)
+dependency_objectives = importlib.util.module_from_spec(_obj_spec)
+_obj_spec.loader.exec_module(dependency_objectives)
+
+
+def test_objectives_commands_carry_the_variant_options(tmp_path: Path) -> None:
+    cmd = dependency_objectives.train_command("dependency_pl_detached", 2, tmp_path / "c", tmp_path / "o", "configs/demo.yaml", ["trainer.max_epochs=1"])
+    sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
+    assert "loss.name=dependency_pl" in sets and "loss.params.detach=true" in sets and "seed=2" in sets
+    assert "name=name=dependency_pl_detached__seed=2" in sets and sets[-1] == "trainer.max_epochs=1"
+    plain = dependency_objectives.train_command("bce", 0, tmp_path / "c", tmp_path / "o", "configs/demo.yaml", [])
+    assert not any(s.startswith("loss.params.") for s in plain)
+    # every variant's options are options its loss accepts
+    from clincode.losses import build_loss
+
+    for loss, params in dependency_objectives.VARIANTS.values():
+        build_loss(loss, 4, **params)
