@@ -62,6 +62,24 @@ def test_detach_keeps_the_model_gradient_equal_to_bce() -> None:
     assert torch.allclose(g_dep, g_bce)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_positive_rows_sum_equals_the_dense_product(dtype) -> None:
+    from clincode.losses.dependency_ours import positive_rows_sum
+
+    g = torch.Generator().manual_seed(0)
+    y = (torch.rand(9, 7, generator=g) < 0.3).to(dtype)
+    y[3] = 0.0  # a row without positives
+    y[8] = 1.0  # a row of positives only
+    w = torch.randn(7, 7, generator=g, dtype=dtype, requires_grad=True)
+    got = positive_rows_sum(y, w)
+    want = y @ w
+    torch.testing.assert_close(got, want)
+    up = torch.randn(9, 7, generator=g, dtype=dtype)
+    (g_got,) = torch.autograd.grad((got * up).sum(), w)
+    (g_want,) = torch.autograd.grad((want * up).sum(), w)
+    torch.testing.assert_close(g_got, g_want)
+
+
 def test_center_uses_the_probabilities_as_constants() -> None:
     """center: x_j reaches the loss through its own bce and z_j only (sigmoid(x_k) carries no gradient)."""
     loss = build_loss("dependency_pl", 5, init="kaiming", center=True, prior_reg=0.0, mu=0.7)

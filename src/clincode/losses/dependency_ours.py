@@ -221,9 +221,21 @@ def dependency_pl_loss(
     x, y, m, _ = _flat(logits, targets)
     s = 2.0 * y - 1.0
     bce = masked_mean(F.softplus(-s * x), m)
-    evidence = m * (y - torch.sigmoid(x.detach())) if center else y
-    z = (x.detach() if detach else x) + evidence @ w
+    shift = (m * (y - torch.sigmoid(x.detach()))) @ w if center else positive_rows_sum(y, w)
+    z = (x.detach() if detach else x) + shift
     return bce + mu * masked_mean(F.softplus(-s * z), m)
+
+
+def positive_rows_sum(y: Tensor, w: Tensor) -> Tensor:
+    """``y @ w`` for a 0/1 matrix y [N, V]: each row's sum of W's rows at its positive labels.
+
+    One ``embedding_bag`` over the positives (a handful per row) instead of a dense [N, V] x [V, V]
+    product, so the cost grows with the positives, not with V^2 per row.
+    """
+    rows, cols = y.nonzero(as_tuple=True)
+    counts = torch.bincount(rows, minlength=y.shape[0])
+    offsets = torch.cumsum(counts, 0) - counts
+    return F.embedding_bag(cols, w, offsets, mode="sum")
 
 
 @LOSSES.register("dependency_log")
