@@ -46,7 +46,7 @@ def cell(values: list[float]) -> str:
     return f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values))}"
 
 
-RECOVERY: list[tuple[str, str]] = [("W AUROC", "auroc_abs_w"), ("|PMI| AUROC", "auroc_baseline")]
+RECOVERY: list[tuple[str, str]] = [("abs(W) AUROC", "auroc_abs_w"), ("abs(PMI) AUROC", "auroc_baseline")]
 
 
 def row_name(run_dir: Path, loss: str) -> str:
