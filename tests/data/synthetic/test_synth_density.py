@@ -8,6 +8,9 @@ import hashlib
 import io
 import inspect
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,27 +24,60 @@ from clincode.data.synthetic.params import DEFAULT_DENSITY
 
 runner = CliRunner()
 
-# sha256 of content_digest() for generate_ehr_cohort(n_patients=300, n_codes=200, seed=11,
-# shard_size=100) as generated before the density presets existed (generator 1.0).
-DEFAULT_DIGEST = "ed5b5447d28f4ab8cb6ebfe2739fb99be55128c6a6ae5cc473d272cbae1863a0"
+# The default cohort of generate_ehr_cohort(n_patients=300, n_codes=200, seed=11, shard_size=100) as
+# generated before the density presets existed (generator 1.0). The discrete content (events,
+# splits, code list, coupled pairs) is pinned exactly; the float couplings are pinned at a
+# tolerance, since numpy computes them with SIMD log/exp kernels chosen at run time (AVX-512 and
+# AVX2 machines differ in the last bits).
+DEFAULT_DIGEST = "e77907992989048b1946a5bb78684786e4ded1d67acc2c5d1b0f976bf21ba121"
+# sum of the couplings and their sum weighted by default_rng(0).random(n), pairs in file order
+DEFAULT_COUPLING = (65.61030894977924, 33.634339493009996)
+COUPLING_RTOL = 1e-9
+
+GENERATE = (
+    "import json, sys; from pathlib import Path; "
+    "from clincode.data.synthetic import generate_ehr_cohort; "
+    "sys.path.insert(0, sys.argv[2]); from test_synth_density import cohort_fingerprint; "
+    "root = generate_ehr_cohort(Path(sys.argv[1]), n_patients=300, n_codes=200, seed=11, shard_size=100, progress=False); "
+    "digest, coupling = cohort_fingerprint(root); print(json.dumps([digest, coupling.tolist()]))"
+)
 
 
 def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def content_digest(root: Path) -> str:
-    """Hash of the events, splits, true couplings and code list (not of parquet bytes or of the code
-    descriptions, which depend on library versions)."""
+def cohort_fingerprint(root: Path) -> tuple[str, np.ndarray]:
+    """(hash of the discrete content, couplings in file order).
+
+    The hash covers the events, splits, code list and the coupled pairs (not parquet bytes or code
+    descriptions, which depend on library versions, and not the float couplings, returned apart).
+    """
     h = hashlib.sha256()
     for f in sorted((root / "data").glob("*.parquet")):
         ev = pl.read_parquet(f)
         for s, t, c in zip(ev["subject_id"].to_list(), ev["time"].dt.epoch("us").to_list(), ev["code"].to_list()):
             h.update(f"{s},{t},{c}\n".encode())
-    for name, cols in (("subject_splits", None), ("true_dependency", None), ("codes", ["code"])):
+    for name, cols in (("subject_splits", None), ("true_dependency", ["code_a", "code_b"]), ("codes", ["code"])):
         for row in pl.read_parquet(root / "metadata" / f"{name}.parquet", columns=cols).iter_rows():
             h.update((repr(row) + "\n").encode())
-    return h.hexdigest()
+    coupling = pl.read_parquet(root / "metadata" / "true_dependency.parquet", columns=["coupling"])["coupling"].to_numpy()
+    return h.hexdigest(), coupling
+
+
+def coupling_summary(coupling: np.ndarray) -> tuple[float, float]:
+    weights = np.random.default_rng(0).random(coupling.size)
+    return float(coupling.sum()), float(coupling @ weights)
+
+
+def _generate_with(env: dict[str, str], out: Path) -> tuple[str, np.ndarray]:
+    proc = subprocess.run(
+        [sys.executable, "-c", GENERATE, str(out), str(Path(__file__).parent)],
+        env={**os.environ, **env}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    digest, coupling = json.loads(proc.stdout.strip().splitlines()[-1])
+    return digest, np.asarray(coupling)
 
 
 def test_outpatient_preset_is_the_default():
@@ -60,9 +96,24 @@ def test_default_cohort_is_unchanged(tmp_path):
     explicit = generate_ehr_cohort(tmp_path / "explicit", **kwargs, **density_preset("outpatient"))
     a, b = _files(plain), _files(explicit)
     assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)  # byte-identical, dataset.json included
-    assert content_digest(plain) == DEFAULT_DIGEST, (
-        "the default synthetic cohort changed; if intended, bump GENERATOR_VERSION and update DEFAULT_DIGEST"
+    digest, coupling = cohort_fingerprint(plain)
+    message = "the default synthetic cohort changed; if intended, bump GENERATOR_VERSION and update DEFAULT_DIGEST"
+    assert digest == DEFAULT_DIGEST, message
+    np.testing.assert_allclose(coupling_summary(coupling), DEFAULT_COUPLING, rtol=COUPLING_RTOL, err_msg=message)
+
+
+@pytest.mark.slow
+def test_generator_does_not_depend_on_the_simd_kernels(tmp_path):
+    """The same cohort with numpy's run-time SIMD dispatch on (this CPU's best kernels) and off
+    (baseline kernels; OpenBLAS at a pre-AVX core): identical events, couplings equal to rounding."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__
+
+    native = _generate_with({}, tmp_path / "native")
+    baseline = _generate_with(
+        {"NPY_DISABLE_CPU_FEATURES": " ".join(__cpu_dispatch__), "OPENBLAS_CORETYPE": "Nehalem"}, tmp_path / "baseline"
     )
+    assert native[0] == baseline[0] == DEFAULT_DIGEST
+    np.testing.assert_allclose(native[1], baseline[1], rtol=COUPLING_RTOL, atol=0)
 
 
 @pytest.fixture(scope="module")
