@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "clincode"
 LAYERS: list[set[str]] = [
     {"registry", "io", "resources", "launch", "encoders", "codes", "metrics"},
     {"config", "data", "losses"},
-    {"models", "coders"},
+    {"models", "coders", "forecasters"},
     {"tasks"},
     {"train"},
     {"bench", "report", "segments_cli", "notes_cli", "audit"},

@@ -72,7 +72,7 @@ def test_dictionary_coder_run_learns_the_evidence(release, tmp_path):
     # Every held-out code is written in the text with a training evidence phrase: a perfect ranking.
     assert metrics["coding"]["map_all_gold"] == pytest.approx(1.0)
     artefact, cfg = load_run(run)
-    assert artefact.model_state == {} and "coder_state" in artefact.extras
+    assert artefact.model_state == {} and "one_pass_state" in artefact.extras
     coder = artefact.build_model()
     probs = coder.predict_proba(["Presenta orquitis.", "Nada."])
     assert probs.shape == (2, artefact.num_labels) and probs.min() >= 0 and probs.max() <= 1

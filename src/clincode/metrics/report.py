@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from clincode.metrics.repeat_explore import format_repeat_explore
 from clincode.metrics.buckets import BUCKET_NAMES
 
 # Sections that describe the evaluation rather than measure the model.
@@ -164,6 +165,10 @@ def format_table(metrics: dict[str, Any]) -> str:
             keys = ("precision_micro", "recall_micro", "f1_micro", "alert_volume")
             rows.append([name, rule] + [_fmt(sec.get(k)) for k in keys])
         parts += ["", _table(["operating point", "rule", "P micro", "R micro", "F1 micro", "alerts / row"], rows)]
+    kinds = metrics.get("repeat_explore")
+    if kinds:
+        header, rows = format_repeat_explore(kinds, _fmt)
+        parts += ["", _table(header, rows)]
     buckets = metrics.get("buckets")
     if buckets:
         first_k = next((k for k in at_k if k.startswith("p@")), None)

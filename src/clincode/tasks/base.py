@@ -19,6 +19,7 @@ is one folder under ``tasks/`` and one registration.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,7 +130,7 @@ class Task(Protocol):
 
     def write_output(self, fmt: str, out_file: Path, data: Any, preds: dict[str, Predictions], codes: Sequence[str], top_k: int) -> int: ...
 
-    def extra_metrics(self, preds: Predictions, data: Any, split: str) -> dict[str, Any]: ...
+    def extra_metrics(self, preds: Predictions, data: Any, split: str, *, ks: Sequence[int] = (5, 8, 15)) -> dict[str, Any]: ...
 
     def unknown_share(self, data: Any) -> tuple[float, int] | None:
         """(share of input tokens outside the vocabulary, number of tokens) over every split, or None
@@ -165,7 +166,65 @@ class DocumentTask(Protocol):
     def document_predictions(self, data: Any, split: str, probs: np.ndarray) -> Predictions: ...
 
 
+@dataclass
+class OnePassFit:
+    """A model fitted in one pass (no gradient steps), the label space of its columns and what the
+    task saves with it (``extras`` of the artefact)."""
+
+    model: Any
+    label_space: LabelSpace
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class OnePassTask(Protocol):
+    """A task that feeds models fitted in one pass over its training split (no gradient steps):
+    the coders of documents, the history forecasters of next visits.
+
+    ``one_pass`` registers the model classes (each with ``fit`` / ``predict_proba`` of the task's
+    own inputs, ``to_dict`` and ``from_dict``); ``train/`` chooses between a gradient run and a
+    one-pass run once, from ``model.name``, and asks the task for the rest.
+    """
+
+    one_pass: ClassVar[Registry[type]]
+
+    def check_one_pass(self, name: str, params: dict[str, Any]) -> None:
+        """Raise a ValueError naming an unknown or out-of-range parameter (before any data work)."""
+        ...
+
+    def fit_one_pass(self, cfg: RunConfig, data: Any, *, console: Console) -> OnePassFit: ...
+
+    def predict_one_pass(
+        self, model: Any, cfg: RunConfig, data: Any, split: str, *, path: Path | None = None, keep: Keep = "targets"
+    ) -> Predictions: ...
+
+
 TASKS: Registry[type[Task]] = Registry("task")
+
+
+def one_pass_owner(model_name: str) -> type[OnePassTask] | None:
+    """The task class whose one-pass models include ``model_name`` (None: a network, trained by gradient)."""
+    for _, cls in TASKS.items():
+        registry = getattr(cls, "one_pass", None)
+        if registry is not None and model_name in registry:
+            return cls  # type: ignore[return-value]
+    return None
+
+
+def one_pass_names() -> dict[str, list[str]]:
+    """Task name -> its one-pass model names."""
+    return {name: cls.one_pass.names() for name, cls in TASKS.items() if getattr(cls, "one_pass", None) is not None}  # type: ignore[attr-defined]
+
+
+def check_one_pass_params(registry: Registry[type], name: str, params: dict[str, Any], *, skip: tuple[str, ...] = ()) -> None:
+    """A ValueError naming parameters the class of ``name`` does not accept (its constructor's)."""
+    cls = registry.get(name)
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self" and p not in skip]
+    unknown = sorted(set(params) - set(accepted) - set(skip))
+    if unknown:
+        raise ValueError(
+            f"unknown model.params for {registry.kind} {name!r}: {', '.join(unknown)}; accepted: {', '.join(accepted) or 'none'}"
+        )
 
 
 def task_for(cfg: RunConfig) -> Task:

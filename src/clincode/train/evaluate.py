@@ -76,5 +76,5 @@ def score_predictions(
         seed=cfg.seed,
         progress=cfg.trainer.progress,
     )
-    metrics.update(task_for(cfg).extra_metrics(preds, data, split))
+    metrics.update(task_for(cfg).extra_metrics(preds, data, split, ks=tuple(cfg.eval.ks)))
     return metrics

@@ -27,19 +27,18 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from rich.console import Console
 
-from clincode.coders import CODERS
 from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
-from clincode.coders.registry import coder_params
 from clincode.losses.registry import check_loss_params
 from clincode.models import MODELS
 from clincode.models.registry import check_model_params
 from clincode.registry import UnknownNameError
-from clincode.train.coder import fit_coder_run
+from clincode.train.one_pass import fit_one_pass_run
 from clincode.train.environment import environment
 from clincode.train.evaluate import evaluate_run
 from clincode.launch import is_first_process
 from clincode.tasks import task_for
+from clincode.tasks.base import OnePassTask, one_pass_names, one_pass_owner
 from clincode.train.module import ClincodeModule
 from clincode.train.runs import ARTEFACT, Artefact, RunError, run_dir_for
 
@@ -255,20 +254,25 @@ def train_run(
     # directory is written, so a failed start leaves nothing behind.
     # Unknown names and parameters fail before any data work (nothing is written yet).
     check_loss_params(cfg.loss.name, dict(cfg.loss.params))
-    if cfg.model.name in CODERS:
-        coder_params(cfg.model.name, cfg.model.params)
+    task = task_for(cfg)
+    # One choice, from model.name: a model fitted in one pass by its task, or a network trained by gradient.
+    owner = one_pass_owner(cfg.model.name)
+    if owner is not None:
+        if not isinstance(task, owner) or not isinstance(task, OnePassTask):
+            raise ValueError(f"model {cfg.model.name!r} is a one-pass model of the {owner.name} task; data.task is {task.name!r}")
+        task.check_one_pass(cfg.model.name, dict(cfg.model.params))
     else:
         try:
             MODELS.get(cfg.model.name)
         except KeyError as exc:
-            raise UnknownNameError(f"{exc}; one-pass coders: {', '.join(CODERS.names())}") from None
+            others = "; ".join(f"one-pass models of {t}: {', '.join(n)}" for t, n in one_pass_names().items())
+            raise UnknownNameError(f"{exc}; {others}") from None
         check_model_params(cfg.model.name, dict(cfg.model.params))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    task = task_for(cfg)
     with _no_empty_dirs_left([Path(cfg.out_dir), Path(cfg.out_dir) / ".cache"]):
         data = task.prepare(cfg, console=console)
-    if cfg.model.name in CODERS:
-        fit_coder_run(cfg, task, data, run_dir, console=console)
+    if owner is not None:
+        fit_one_pass_run(cfg, task, data, run_dir, console=console)
         if evaluate:
             evaluate_run(run_dir, data=data, console=console)
         return run_dir

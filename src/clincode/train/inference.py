@@ -15,10 +15,9 @@ import torch
 from rich.progress import Progress
 from torch import Tensor, nn
 
-from clincode.coders import DocumentCoder
 from clincode.config import RunConfig
 from clincode.tasks import Predictions, Task
-from clincode.tasks.base import ROW_FIELDS, DocumentTask, Keep
+from clincode.tasks.base import ROW_FIELDS, Keep, OnePassTask
 
 
 @torch.no_grad()
@@ -65,15 +64,15 @@ def predict_split(
     progress: bool = False,
     description: str = "predicting",
 ) -> Predictions:
-    """Predictions of a trained model (network or one-pass coder) on one split of prepared data.
+    """Predictions of a trained model (a network, or a one-pass model of the task) on one split.
 
-    A coder (:class:`clincode.coders.DocumentCoder`) reads the split's documents (``path``: the
-    notes the data came from, default ``data.path``); a network reads the task's batches.
+    A one-pass model (a coder, a history forecaster) is applied by its task
+    (:meth:`clincode.tasks.base.OnePassTask.predict_one_pass`; ``path``: the data it reads, default
+    ``data.path``); a network reads the task's batches.
     """
-    if isinstance(model, DocumentCoder):
-        if not isinstance(task, DocumentTask):
-            raise ValueError(f"coders read documents; the {task.name} task has none (use data.task: coding)")
-        docs = task.documents(cfg, data, split, path)
-        return task.document_predictions(data, split, np.clip(model.predict_proba(docs.texts), 0.0, 1.0))
+    if not isinstance(model, nn.Module):
+        if not isinstance(task, OnePassTask):
+            raise ValueError(f"{type(model).__name__} is fitted in one pass; the {task.name} task has no one-pass models")
+        return task.predict_one_pass(model, cfg, data, split, path=path, keep=keep)
     loader = task.loader(data, split, cfg, shuffle=False, eval=True)
     return predict_rows(model, loader, task, keep=keep, progress=progress, description=description)

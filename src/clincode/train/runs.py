@@ -19,12 +19,12 @@ from typing import Any
 
 import torch
 
-from clincode.coders import coder_from_state
 from clincode.config import RunConfig
 from clincode.io import atomic_path
 from clincode.losses import build_loss
 from clincode.models import build_model
-from clincode.tasks.base import set_label_descriptions
+from clincode.tasks import TASKS  # noqa: F401  (registers every task, and with them their one-pass models)
+from clincode.tasks.base import one_pass_owner, set_label_descriptions
 
 ARTEFACT = "model.ckpt"
 
@@ -77,9 +77,13 @@ class Artefact:
         return cls(**state)
 
     def build_model(self) -> Any:
-        """The trained network (eval mode), or the fitted one-pass coder of a coder run."""
-        if "coder_state" in self.extras:
-            return coder_from_state(self.model_name, self.extras["coder_state"])
+        """The trained network (eval mode), or the fitted model of a one-pass run (a coder, a forecaster)."""
+        state = self.extras.get("one_pass_state", self.extras.get("coder_state"))  # coder_state: runs saved before the seam
+        if state is not None:
+            owner = one_pass_owner(self.model_name)
+            if owner is None:
+                raise RunError(f"the run's model {self.model_name!r} is no longer a registered one-pass model")
+            return owner.one_pass.get(self.model_name).from_dict(state)
         model = build_model(self.model_name, vocab_size=self.vocab_size, num_labels=self.num_labels, params=self.model_params)
         set_label_descriptions(model, self.extras)
         model.load_state_dict(self.model_state)

@@ -28,6 +28,9 @@ from rich.console import Console
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from clincode.coders import CODERS, build_coder
+from clincode.coders.registry import coder_params, fitted_label_codes
+from clincode.coders.terminology import icd10cm_descriptions
 from clincode.config import RunConfig, TextDataConfig
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
@@ -38,12 +41,14 @@ from clincode.io import atomic_path
 from clincode.launch import load_shared_cache
 from clincode.losses import LabelStats, MultitaskLoss, build_loss
 from clincode.metrics.codiesp import coding_summary
+from clincode.registry import Registry
 from clincode.models import MODELS, EmbeddingsHook, LabelCountsHook, LabelDescriptionsHook, build_model
 from clincode.models.registry import model_params
 from clincode.tasks.base import (
     TASKS,
     Documents,
     Keep,
+    OnePassFit,
     Predictions,
     RunParts,
     files_fingerprint,
@@ -210,6 +215,7 @@ class CodingTask:
 
     name: ClassVar[str] = "coding"
     unit: ClassVar[str] = "document"
+    one_pass: ClassVar[Registry[type]] = CODERS
     output_formats: ClassVar[tuple[str, ...]] = ("table", "codiesp")
     frame_order: ClassVar[tuple[str, ...]] = ()  # loader order within each split
 
@@ -317,6 +323,34 @@ class CodingTask:
         codes = frame["codes"].gather(order).to_list()
         return Documents(ids, texts, codes, notes.mentions_by_doc(ids) if mentions else None)
 
+    # -- one-pass coders (clincode.coders): fitted on the training documents, no gradient steps ------
+    def check_one_pass(self, name: str, params: dict[str, Any]) -> None:
+        coder_params(name, params)
+
+    def fit_one_pass(self, cfg: RunConfig, data: CodingData, *, console: Console) -> OnePassFit:
+        """Fit the coder of ``cfg`` on the training documents; its label space may extend the data's
+        (hierarchy back-off: the training labels first, then the codes it added)."""
+        language = cfg.data.text.language if cfg.data.text is not None else "en"
+        _, keys_from = coder_params(cfg.model.name, cfg.model.params)
+        coder = build_coder(cfg.model.name, cfg.model.params, language)
+        docs = self.documents(cfg, data, "train", mentions=keys_from in ("evidence", "both"))
+        codes = list(data.label_space.codes_)
+        descriptions = icd10cm_descriptions(codes) if keys_from in ("terminology", "both") else None
+        coder.fit(docs.texts, docs.codes, docs.mentions, codes, descriptions=descriptions)
+        fitted = fitted_label_codes(coder)
+        if fitted[: len(codes)] != codes:
+            raise ValueError(f"coder {cfg.model.name!r} reordered the label columns; expected the training labels first")
+        space = data.label_space.extended(fitted[len(codes) :]) if len(fitted) > len(codes) else data.label_space
+        if len(space) > len(codes):
+            console.print(f"label space extended by {len(space) - len(codes)} codes related to the training codes")
+        return OnePassFit(coder, space, {"keys_from": keys_from})
+
+    def predict_one_pass(
+        self, model: Any, cfg: RunConfig, data: CodingData, split: str, *, path: Path | None = None, keep: Keep = "targets"
+    ) -> Predictions:
+        docs = self.documents(cfg, data, split, path)
+        return self.document_predictions(data, split, np.clip(model.predict_proba(docs.texts), 0.0, 1.0))
+
     def document_predictions(self, data: CodingData, split: str, probs: np.ndarray) -> Predictions:
         """Predictions of a split scored document by document (row i = row i of the split table)."""
         table = data.split(split)
@@ -338,7 +372,7 @@ class CodingTask:
         tokens = [np.asarray(t, dtype=np.int64) for name in SPLIT_NAMES for t in data.split(name)["tokens"].to_list()]
         return token_unknown_share(tokens, TEXT_UNK_ID)
 
-    def extra_metrics(self, preds: Predictions, data: CodingData, split: str) -> dict[str, Any]:
+    def extra_metrics(self, preds: Predictions, data: CodingData, split: str, *, ks: Sequence[int] = (5, 8, 15)) -> dict[str, Any]:
         if preds.doc_index is None:
             return {}
         return {"coding": coding_summary(preds.probs, preds.targets, preds.doc_index, data.split(split))}

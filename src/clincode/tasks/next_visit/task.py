@@ -8,6 +8,7 @@ once (streamed into the cache with bounded memory, returned memory-mapped from t
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 import json
 from collections.abc import Sequence
 from datetime import timedelta
@@ -25,10 +26,22 @@ from clincode.config import RunConfig
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
 from clincode.data.vocab import UNK_ID, Vocab
+from clincode.forecasters import FORECASTERS, Histories
 from clincode.launch import load_shared_cache
+from clincode.metrics.repeat_explore import repeat_explore
 from clincode.losses import LabelStats, build_loss
 from clincode.models import LabelCountsHook, OutputBiasHook, build_model
-from clincode.tasks.base import TASKS, Keep, Predictions, RunParts, files_fingerprint, token_unknown_share
+from clincode.registry import Registry
+from clincode.tasks.base import (
+    TASKS,
+    Keep,
+    OnePassFit,
+    Predictions,
+    RunParts,
+    check_one_pass_params,
+    files_fingerprint,
+    token_unknown_share,
+)
 from clincode.tasks.next_visit.batches import NextVisitCollator, next_visit_dataset
 from clincode.tasks.next_visit.build import build_next_visit
 from clincode.tasks.next_visit.data import NextVisitData
@@ -45,6 +58,24 @@ def task_kwargs(cfg: RunConfig) -> dict[str, Any]:
         max_codes_per_visit=cfg.data.max_codes_per_visit,
         min_code_count=cfg.data.min_code_count,
         progress=cfg.trainer.progress,
+    )
+
+
+def next_visit_histories(data: NextVisitData, split: str, *, keep: Keep = "targets", source: Path | None = None) -> Histories:
+    """The label histories of one split (what a one-pass forecaster reads), rows in array order."""
+    a = data.arrays(split)
+    return Histories.from_arrays(
+        num_labels=data.num_labels,
+        label_codes=tuple(data.label_space.codes_),
+        subject_id=a.subject_id,
+        sex=a.sex,
+        visit_offsets=a.visit_offsets,
+        visit_time=a.visit_time,
+        age=a.age,
+        label_offsets=a.label_offsets,
+        labels=a.labels,
+        keep=keep,
+        source=source,
     )
 
 
@@ -80,6 +111,7 @@ class NextVisitTask:
 
     name: ClassVar[str] = "next_visit"
     unit: ClassVar[str] = "patient"
+    one_pass: ClassVar[Registry[type]] = FORECASTERS
     output_formats: ClassVar[tuple[str, ...]] = ("table",)
     frame_order: ClassVar[tuple[str, ...]] = ("subject_id", "visit_index", "rank")
 
@@ -131,6 +163,35 @@ class NextVisitTask:
             model.init_output_bias(favoured)
         return RunParts(model, criterion, dict(cfg.model.params), len(data.vocab), num_labels)
 
+    # -- one-pass forecasters (clincode.forecasters): fitted on the training histories -------------
+    def check_one_pass(self, name: str, params: dict[str, Any]) -> None:
+        check_one_pass_params(FORECASTERS, name, params)
+        FORECASTERS.get(name)(**params)  # the constructor checks the values
+
+    def fit_one_pass(self, cfg: RunConfig, data: NextVisitData, *, console: Console) -> OnePassFit:
+        """Fit the forecaster of ``cfg`` on the training histories (settings chosen on the tuning split)."""
+        source = None if cfg.data.path is None else Path(cfg.data.path)
+        model = FORECASTERS.get(cfg.model.name)(**cfg.model.params)
+        tuning = next_visit_histories(data, "tuning", source=source) if data.split("tuning").height else None
+        model.fit(next_visit_histories(data, "train", source=source), tuning)
+        return OnePassFit(model, data.label_space)
+
+    def predict_one_pass(
+        self, model: Any, cfg: RunConfig, data: NextVisitData, split: str, *, path: Path | None = None, keep: Keep = "targets"
+    ) -> Predictions:
+        source = path if path is not None else (None if cfg.data.path is None else Path(cfg.data.path))
+        h = next_visit_histories(data, split, keep=keep, source=source)
+        if not len(h):
+            raise ValueError("no rows to predict: the split is empty")
+        probs = np.clip(np.asarray(model.predict_proba(h), dtype=np.float32), 0.0, 1.0)
+        return Predictions(
+            probs=probs,
+            targets=h.target_matrix(),
+            subject_id=h.subject_id[h.row_patient],
+            visit_index=h.row_visit_index,
+            visit_time=h.visit_time[h.rows],
+        )
+
     def batch_rows(self, logits: Tensor, batch: dict[str, Tensor], keep: Keep) -> dict[str, np.ndarray]:
         """Logits [B, T, V] -> one row per visit: with a scored target (``targets``) or every real visit."""
         b, t, v = logits.shape
@@ -161,8 +222,17 @@ class NextVisitTask:
     ) -> int:
         raise ValueError(f"--format {fmt!r} is not an output of next-visit runs (use --format table)")
 
-    def extra_metrics(self, preds: Predictions, data: NextVisitData, split: str) -> dict[str, Any]:
-        return {}
+    def extra_metrics(self, preds: Predictions, data: NextVisitData, split: str, *, ks: Sequence[int] = (5, 8, 15)) -> dict[str, Any]:
+        """Repeat and explore scores (:mod:`clincode.metrics.repeat_explore`) of the split's rows."""
+        h = next_visit_histories(data, split, keep="visits")
+        index = {int(s): p for p, s in enumerate(h.subject_id)}
+        try:
+            patient = np.fromiter((index[int(s)] for s in preds.subject_id), dtype=np.int64, count=len(preds))
+        except KeyError as exc:
+            raise ValueError(f"prediction rows of subject {exc} are not in split {split!r}") from None
+        rows = h.visit_offsets[patient] + np.asarray(preds.visit_index, dtype=np.int64)
+        mask = replace(h, rows=rows).history_mask()
+        return {"repeat_explore": repeat_explore(preds.probs, preds.targets, mask, ks)}
 
     def unknown_share(self, data: NextVisitData) -> tuple[float, int] | None:
         return token_unknown_share([data.arrays(name).tokens for name in SPLIT_NAMES if data.split(name).height], UNK_ID)

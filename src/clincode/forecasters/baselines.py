@@ -1,0 +1,165 @@
+"""History baselines fitted in one pass (counts, no gradient steps): the floor a forecaster must clear.
+
+``prevalence``: every label at its training rate of appearing at a next visit.
+
+``repeat_table``: a lookup table per label over cells of the label's own history at the row: never
+coded for the patient, or coded with a given recency (visits since its last occurrence) and
+frequency (visits that carried it so far). Each cell's rate is the training rate of the label
+appearing at the next visit among the training rows in that cell, shrunk toward the cell's rate
+pooled over all labels by ``smoothing`` pseudo-rows (so a rare label's cells borrow the shape of
+the common ones). The cell scheme and the smoothing are chosen on the tuning split by micro AUPRC
+(``scheme: auto``); ``last_earlier`` is the three-number table (last visit / only earlier / never).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from clincode.forecasters.history import HistoryEntries, Histories
+from clincode.forecasters.selection import micro_auprc
+
+# scheme -> (recency bin edges, count bin edges): bin i holds values in [edges[i], edges[i + 1]).
+SCHEMES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "last_earlier": ((0, 1), (1,)),
+    "recency": ((0, 1, 2, 3, 5), (1,)),
+    "recency_count": ((0, 1, 2, 4), (1, 2, 3, 6)),
+}
+SMOOTHING_GRID = (0.0, 0.3, 1.0, 10.0)
+
+
+def _bins(values: np.ndarray, edges: Sequence[int]) -> np.ndarray:
+    return np.searchsorted(np.asarray(edges), values, side="right") - 1
+
+
+class PrevalenceForecaster:
+    """Every label at its training rate of appearing at a next visit, whatever the history."""
+
+    def __init__(self) -> None:
+        self.rate_: np.ndarray | None = None
+
+    def fit(self, train: Histories, tuning: Histories | None = None) -> PrevalenceForecaster:
+        _, cols = train.targets()
+        n = max(len(train), 1)  # every training row has a next visit
+        self.rate_ = (np.bincount(cols, minlength=train.num_labels) / n).astype(np.float32)
+        return self
+
+    def predict_proba(self, h: Histories) -> np.ndarray:
+        assert self.rate_ is not None, "fit first"
+        return np.broadcast_to(self.rate_, (len(h), h.num_labels)).copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rate": None if self.rate_ is None else self.rate_.tolist()}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> PrevalenceForecaster:
+        out = cls()
+        out.rate_ = np.asarray(state["rate"], dtype=np.float32)
+        return out
+
+
+class RepeatTableForecaster:
+    """Per-label rates over recency / frequency cells of the label's own history (module docstring).
+
+    Args:
+        scheme: a key of ``SCHEMES`` or ``"auto"`` (chosen on the tuning split).
+        smoothing: pseudo-rows of the pooled cell rate added to each label's cell; None: chosen on
+            the tuning split from ``SMOOTHING_GRID``.
+    """
+
+    def __init__(self, scheme: str = "auto", smoothing: float | None = None) -> None:
+        if scheme != "auto" and scheme not in SCHEMES:
+            raise ValueError(f"scheme must be auto or one of {', '.join(SCHEMES)}; got {scheme!r}")
+        if smoothing is not None and not smoothing >= 0:
+            raise ValueError(f"smoothing must be >= 0 or null; got {smoothing!r}")
+        self.scheme = scheme
+        self.smoothing = smoothing
+        self.scheme_: str | None = None
+        self.smoothing_: float | None = None
+        self.never_: np.ndarray | None = None  # (V,)
+        self.cells_: np.ndarray | None = None  # (C, V)
+        self.selection_: list[dict[str, Any]] = []
+
+    # -- fitting ---------------------------------------------------------------------------------
+    @staticmethod
+    def _cell(entries: HistoryEntries, scheme: str) -> np.ndarray:
+        rec_edges, cnt_edges = SCHEMES[scheme]
+        return _bins(entries.recency, rec_edges) * len(cnt_edges) + _bins(entries.count, cnt_edges)
+
+    def _tables(self, train: Histories, ent: HistoryEntries, pos: np.ndarray, scheme: str, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+        v = train.num_labels
+        n_cells = len(SCHEMES[scheme][0]) * len(SCHEMES[scheme][1])
+        cell = self._cell(ent, scheme)
+        flat = cell * v + ent.label
+        n = np.bincount(flat, minlength=n_cells * v).reshape(n_cells, v).astype(np.float64)
+        k = np.bincount(flat, weights=pos, minlength=n_cells * v).reshape(n_cells, v)
+        pooled = k.sum(1, keepdims=True) / np.maximum(n.sum(1, keepdims=True), 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cells = np.where(n + smoothing > 0, (k + smoothing * pooled) / (n + smoothing), pooled)
+        # Never coded: the label's rows minus its history rows.
+        indptr, cols = train.targets()
+        rows = float(len(train))
+        all_pos = np.bincount(cols, minlength=v).astype(np.float64)
+        hist_rows = np.bincount(ent.label, minlength=v).astype(np.float64)
+        never_pos = all_pos - np.bincount(ent.label, weights=pos, minlength=v)
+        never_n = rows - hist_rows
+        pooled_never = never_pos.sum() / max(never_n.sum(), 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            never = np.where(never_n + smoothing > 0, (never_pos + smoothing * pooled_never) / (never_n + smoothing), pooled_never)
+        return never.astype(np.float32), cells.astype(np.float32)
+
+    def fit(self, train: Histories, tuning: Histories | None = None) -> RepeatTableForecaster:
+        ent = train.entries()
+        pos = train.next_positive(ent).astype(np.float64)
+        schemes = list(SCHEMES) if self.scheme == "auto" else [self.scheme]
+        smoothings = list(SMOOTHING_GRID) if self.smoothing is None else [self.smoothing]
+        candidates = [(s, m) for s in schemes for m in smoothings]
+        if len(candidates) > 1 and tuning is None:
+            raise ValueError("repeat_table with scheme auto or smoothing null chooses on the tuning split; none was given")
+        best: tuple[float, str, float, np.ndarray, np.ndarray] | None = None
+        if len(candidates) > 1:
+            assert tuning is not None
+            t_ent, t_y = tuning.entries(), tuning.target_matrix()
+        for scheme, smoothing in candidates:
+            never, cells = self._tables(train, ent, pos, scheme, smoothing)
+            score = float("nan")
+            if len(candidates) > 1:
+                score = micro_auprc(self._apply(tuning, t_ent, scheme, never, cells), t_y)  # type: ignore[arg-type]
+                self.selection_.append({"scheme": scheme, "smoothing": smoothing, "tuning_auprc_micro": score})
+            if best is None or score > best[0]:
+                best = (score, scheme, smoothing, never, cells)
+        assert best is not None
+        _, self.scheme_, self.smoothing_, self.never_, self.cells_ = best
+        return self
+
+    # -- prediction ------------------------------------------------------------------------------
+    def _apply(self, h: Histories, ent: HistoryEntries, scheme: str, never: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        out = np.broadcast_to(never, (len(h), h.num_labels)).copy()
+        out[ent.row, ent.label] = cells[self._cell(ent, scheme), ent.label]
+        return out
+
+    def predict_proba(self, h: Histories) -> np.ndarray:
+        assert self.never_ is not None and self.cells_ is not None and self.scheme_ is not None, "fit first"
+        return self._apply(h, h.entries(), self.scheme_, self.never_, self.cells_)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "smoothing": self.smoothing,
+            "scheme_": self.scheme_,
+            "smoothing_": self.smoothing_,
+            "never": None if self.never_ is None else self.never_.tolist(),
+            "cells": None if self.cells_ is None else self.cells_.tolist(),
+            "selection": self.selection_,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> RepeatTableForecaster:
+        out = cls(state["scheme"], state["smoothing"])
+        out.scheme_, out.smoothing_ = state["scheme_"], state["smoothing_"]
+        out.never_ = np.asarray(state["never"], dtype=np.float32)
+        out.cells_ = np.asarray(state["cells"], dtype=np.float32)
+        out.selection_ = list(state.get("selection", []))
+        return out

@@ -1,0 +1,41 @@
+"""Next-visit forecasters fitted in one pass over the training histories (no gradient steps).
+
+A forecaster is chosen like a neural model, with ``model.name`` and ``model.params`` in a
+next-visit run's config, and goes through the same ``clincode train / evaluate / predict /
+benchmark``. What it reads: each split's label histories (:class:`~clincode.forecasters.history.Histories`),
+the tuning split to choose its settings on; what it gives back: a probability for every label of
+the run's label space at each row's next visit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from clincode.forecasters.baselines import PrevalenceForecaster, RepeatTableForecaster
+from clincode.forecasters.history import Histories
+from clincode.forecasters.oracle import OracleForecaster
+from clincode.forecasters.tifu import TifuKnnForecaster
+from clincode.registry import Registry
+
+
+@runtime_checkable
+class HistoryForecaster(Protocol):
+    """What the training path needs of a one-pass forecaster."""
+
+    def fit(self, train: Histories, tuning: Histories | None = None) -> Any: ...
+
+    def predict_proba(self, h: Histories) -> np.ndarray: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+FORECASTERS: Registry[type] = Registry("forecaster")
+FORECASTERS.register("prevalence")(PrevalenceForecaster)
+FORECASTERS.register("repeat_table")(RepeatTableForecaster)
+FORECASTERS.register("tifu_knn")(TifuKnnForecaster)
+FORECASTERS.register("oracle")(OracleForecaster)
+
+#: the reference rows every next-visit comparison shows by default (they cost seconds).
+BASELINES = ("prevalence", "repeat_table", "tifu_knn")
