@@ -56,7 +56,8 @@ from clincode.data.synthetic.demographics import sample_cohort
 from clincode.data.synthetic.params import GENERATOR_NAME, GENERATOR_VERSION, SynthParams
 from clincode.data.synthetic.processes import LatentProcesses, build_processes, true_coupling
 from clincode.data.synthetic.progress import progress_bar
-from clincode.data.synthetic.simulate import simulate_codes
+from clincode.data.synthetic.demographics import Cohort
+from clincode.data.synthetic.simulate import ChronicConditions, draw_chronic, visit_codes
 from clincode.data.synthetic.tables import (
     STATIC_CODES,
     code_table,
@@ -71,7 +72,7 @@ from clincode.data.synthetic.tables import (
 from clincode.data.synthetic.universe import CodeUniverse, build_universe, check_n_codes
 from clincode.io import check_free_space, check_output_target, staging_dir, write_parquet
 
-__all__ = ["COUPLING_DEFINITION", "FIRST_SUBJECT_ID", "SynthParams", "generate_ehr_cohort"]
+__all__ = ["COUPLING_DEFINITION", "FIRST_SUBJECT_ID", "ShardLatent", "SynthParams", "generate_ehr_cohort", "shard_latent"]
 
 FIRST_SUBJECT_ID = 10_000_001
 REFERENCE_PATIENTS = 20_000
@@ -110,6 +111,40 @@ def build_model(params: SynthParams) -> CohortModel:
     reference = sample_cohort(REFERENCE_PATIENTS, params, np.random.default_rng([params.seed, 2]))
     tables = calibrate(processes, reference, params.prevalent_fraction, params.chronic_record_prob)
     return CohortModel(universe=universe, processes=processes, tables=tables)
+
+
+@dataclass(frozen=True)
+class ShardLatent:
+    """The latent state of one shard, drawn before any visit-level code draw.
+
+    ``rng`` is the shard's generator positioned after the latent draws: the visit-level draws
+    (acute episodes, background codes, filler codes, then the split assignment) continue from it.
+    ``recorded`` holds the per-visit record flags of the chronic conditions (drawn in between by
+    generator 1.0, so they come with the latent state; see :func:`simulate.draw_chronic`).
+    """
+
+    first_subject_id: int
+    cohort: Cohort
+    conditions: ChronicConditions
+    recorded: np.ndarray
+    rng: np.random.Generator
+
+
+def n_shards(params: SynthParams) -> int:
+    return -(-params.n_patients // params.shard_size)
+
+
+def shard_latent(params: SynthParams, model: CohortModel, shard: int) -> ShardLatent:
+    """Patients, visits and chronic conditions of ``shard`` exactly as :func:`generate_ehr_cohort`
+    draws them (the oracle of :mod:`clincode.data.synthetic.oracle` replays this)."""
+    rng = np.random.default_rng([params.seed, 1, shard])
+    first = shard * params.shard_size
+    size = min(params.shard_size, params.n_patients - first)
+    cohort = sample_cohort(size, params, rng)
+    conditions, recorded = draw_chronic(
+        cohort, model.processes, model.tables, params.chronic_record_prob, params.prevalent_fraction, rng
+    )
+    return ShardLatent(FIRST_SUBJECT_ID + first, cohort, conditions, recorded, rng)
 
 
 def generate_ehr_cohort(
@@ -220,19 +255,15 @@ def _write_cohort(
     code_counts = np.zeros(n_universe + len(STATIC_CODES), dtype=np.int64)
     split_sizes = np.zeros(len(SPLIT_NAMES), dtype=np.int64)
     n_events = n_visits = n_diag = 0
-    n_shards = -(-params.n_patients // params.shard_size)
+    shards = n_shards(params)
     writer = open_splits_writer(tmp / "metadata" / "subject_splits.parquet")
     try:
-        for shard in range(n_shards):
-            rng = np.random.default_rng([params.seed, 1, shard])
-            first = shard * params.shard_size
-            size = min(params.shard_size, params.n_patients - first)
-            cohort = sample_cohort(size, params, rng)
-            codes = simulate_codes(
-                cohort, model.processes, model.tables, params.chronic_record_prob, params.prevalent_fraction, rng
-            )
+        for shard in range(shards):
+            latent = shard_latent(params, model, shard)
+            cohort, rng, subject0 = latent.cohort, latent.rng, latent.first_subject_id
+            size = cohort.n_patients
+            codes = visit_codes(cohort, latent.conditions, latent.recorded, model.processes, model.tables, rng)
             splits = shard_splits(size, params.split_fractions, rng)
-            subject0 = FIRST_SUBJECT_ID + first
             events = shard_events(cohort, codes, code_strings, subject0)
             write_parquet(events, tmp / "data" / f"shard_{shard:05d}.parquet")
             writer.write_table(splits_batch(subject0, splits))
@@ -246,12 +277,12 @@ def _write_cohort(
             n_visits += int(cohort.visit_us.size)
             n_diag += int(codes.code.size)
             advance(size)
-            del cohort, codes, events
+            del latent, cohort, codes, events
     finally:
         writer.close()
     return {
         "patients": params.n_patients,
-        "shards": n_shards,
+        "shards": shards,
         "events": n_events,
         "visits": n_visits,
         "diagnosis_events": n_diag,
