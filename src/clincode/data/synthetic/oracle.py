@@ -76,6 +76,7 @@ class CohortLatent:
         visit_group: (Nv,) int16 ``sex * N_AGE_BANDS + age band`` at the visit (0 = female).
         cond_ptr: (S + 1,) int64 CSR offsets of each patient's chronic conditions.
         onset: (C,) int64 visit rank of each condition's onset.
+        process: (C,) int64 its latent process.
         code_ptr: (C + 1,) int64 CSR offsets into ``code``: each condition's fixed code set.
         code: (M,) int64 code ids of the universe.
     """
@@ -86,6 +87,7 @@ class CohortLatent:
     visit_group: np.ndarray
     cond_ptr: np.ndarray
     onset: np.ndarray
+    process: np.ndarray
     code_ptr: np.ndarray
     code: np.ndarray
 
@@ -97,7 +99,7 @@ class CohortLatent:
 def replay_latent(params: SynthParams, model: CohortModel) -> CohortLatent:
     """Recompute the latent state of the cohort ``generate_ehr_cohort`` writes for ``params``."""
     female, n_visits, visit_s, group = [], [], [], []
-    n_cond, onset, code_count, code = [], [], [], []
+    n_cond, onset, process, code_count, code = [], [], [], [], []
     for shard in range(n_shards(params)):
         latent = shard_latent(params, model, shard)
         cohort, cond = latent.cohort, latent.conditions
@@ -110,6 +112,7 @@ def replay_latent(params: SynthParams, model: CohortModel) -> CohortLatent:
         sizes = np.diff(cond.code_ptr)
         n_cond.append(np.bincount(cond.patient, minlength=cohort.n_patients))
         onset.append(cond.onset[order])
+        process.append(cond.process[order])
         code_count.append(sizes[order])
         starts = cond.code_ptr[:-1][order]
         code.append(cond.code[np.repeat(starts, sizes[order]) + ragged_arange(sizes[order])])
@@ -122,6 +125,7 @@ def replay_latent(params: SynthParams, model: CohortModel) -> CohortLatent:
         visit_group=np.concatenate(group),
         cond_ptr=ptr(n_cond),
         onset=np.concatenate(onset).astype(np.int64),
+        process=np.concatenate(process).astype(np.int64),
         code_ptr=ptr(code_count),
         code=np.concatenate(code).astype(np.int64),
     )

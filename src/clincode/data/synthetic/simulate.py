@@ -13,6 +13,7 @@ import numpy as np
 from clincode.data.synthetic.calibrate import RateTables
 from clincode.data.synthetic.demographics import N_AGE_BANDS, Cohort, age_band
 from clincode.data.synthetic.processes import LatentProcesses
+from clincode.data.synthetic.progression import ProgressionMatrix, progression_onsets
 from clincode.data.synthetic.ragged import draw_categorical, emit_members, ragged_arange
 
 # Patients x chronic processes drawn per block of the dense risk comparison (bounds memory).
@@ -72,9 +73,47 @@ def draw_chronic(cohort: Cohort, proc: LatentProcesses, tables: RateTables, reco
         (conditions, recorded): ``recorded`` is (sum of active visits,) bool, condition by
         condition, for each visit from the onset to the patient's last one (True at the onset).
     """
-    n_chronic = tables.chronic_ids.size
-    if n_chronic == 0:
+    if tables.chronic_ids.size == 0:
         return ChronicConditions.empty(), np.zeros(0, dtype=bool)
+    patient, process = draw_presence(cohort, tables, rng)
+    onset = draw_onsets(cohort, patient, prevalent_fraction, rng)
+    recorded = record_flags(cohort.n_visits[patient] - onset, record_prob, rng)
+    return _with_code_sets(patient, process, onset, proc, rng), recorded
+
+
+def draw_chronic_progression(
+    cohort: Cohort,
+    proc: LatentProcesses,
+    tables: RateTables,
+    record_prob: float,
+    prevalent_fraction: float,
+    matrix: ProgressionMatrix,
+    latent_rng: np.random.Generator,
+    rng: np.random.Generator,
+) -> tuple[ChronicConditions, np.ndarray]:
+    """As :func:`draw_chronic` with disease progression (:mod:`progression`): the conditions of
+    the matrix's target processes are drawn visit by visit from ``latent_rng``, which draws the
+    whole latent chronic state; the record flags come from ``rng``."""
+    if tables.chronic_ids.size == 0:
+        return ChronicConditions.empty(), np.zeros(0, dtype=bool)
+    patient, process = draw_presence(cohort, tables, latent_rng)
+    onset = draw_onsets(cohort, patient, prevalent_fraction, latent_rng)
+    fixed = ~np.isin(process, matrix.targets())
+    state = (patient[fixed], process[fixed], onset[fixed])
+    t_patient, t_process, t_onset = progression_onsets(cohort, tables, matrix, prevalent_fraction, state, latent_rng)
+    patient = np.concatenate([patient[fixed], t_patient])
+    process = np.concatenate([process[fixed], t_process])
+    onset = np.concatenate([onset[fixed], t_onset])
+    order = np.lexsort((process, patient))
+    patient, process, onset = patient[order], process[order], onset[order]
+    conditions = _with_code_sets(patient, process, onset, proc, latent_rng)
+    return conditions, record_flags(cohort.n_visits[patient] - onset, record_prob, rng)
+
+
+def draw_presence(cohort: Cohort, tables: RateTables, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(patient, process) of every chronic condition: process k with probability
+    ``chronic_risk[sex, band at the last visit, k]``, sorted by patient then process."""
+    n_chronic = tables.chronic_ids.size
     sex = cohort.sex_index()
     band = age_band(cohort.last_visit_age())
     risk = tables.chronic_risk.astype(np.float32)
@@ -86,16 +125,22 @@ def draw_chronic(cohort: Cohort, proc: LatentProcesses, tables: RateTables, reco
         p, k = np.nonzero(has)
         patients.append(p + lo)
         which.append(k)
-    patient = np.concatenate(patients).astype(np.int64)
-    process = tables.chronic_ids[np.concatenate(which)]
+    return np.concatenate(patients).astype(np.int64), tables.chronic_ids[np.concatenate(which)].astype(np.int64)
 
+
+def draw_onsets(cohort: Cohort, patient: np.ndarray, prevalent_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """(C,) onset visit rank of each condition: 0 with ``prevalent_fraction``, else uniform."""
     n_vis = cohort.n_visits[patient]
     prevalent = rng.random(patient.size) < prevalent_fraction
-    onset = np.where(prevalent, 0, rng.integers(0, n_vis))
-    recorded = record_flags(n_vis - onset, record_prob, rng)
+    return np.where(prevalent, 0, rng.integers(0, n_vis)).astype(np.int64)
+
+
+def _with_code_sets(patient: np.ndarray, process: np.ndarray, onset: np.ndarray, proc: LatentProcesses,
+                    rng: np.random.Generator) -> ChronicConditions:  # fmt: skip
+    """The conditions with their fixed code sets (one emission of each condition's process)."""
     row, code = emit_members(process, proc.member_ptr, proc.member_code, proc.member_prob, rng)
     code_ptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=patient.size))]).astype(np.int64)
-    return ChronicConditions(patient, process.astype(np.int64), onset.astype(np.int64), code_ptr, code), recorded
+    return ChronicConditions(patient, process, onset, code_ptr, code)
 
 
 def record_flags(active: np.ndarray, record_prob: float, rng: np.random.Generator) -> np.ndarray:
