@@ -135,3 +135,19 @@ def test_oracle_matches_monte_carlo_with_progression() -> None:
     big = var >= 5
     z = (counts[big] - draws * p[big]) / np.sqrt(var[big])
     assert big.sum() > 1000 and abs(z.mean()) < 0.05 and abs(z.std() - 1) < 0.05, (z.mean(), z.std())
+
+
+def test_cli_progression_option(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from clincode.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["synth", "ehr", "--out", str(tmp_path / "a"), "--patients", "40", "--codes", "300",
+                              "--progression", "Clinical"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "a" / "metadata" / "dataset.json").read_text())["parameters"]["progression"] == "clinical"
+    assert (tmp_path / "a" / "metadata" / "true_progression.parquet").is_file()
+    res = runner.invoke(app, ["synth", "ehr", "--out", str(tmp_path / "b"), "--patients", "40", "--progression", "fast"])
+    assert res.exit_code == 1 and "--progression must be one of none, clinical" in res.output
+    assert "--progression" in runner.invoke(app, ["synth", "ehr", "--help"], env={"COLUMNS": "200"}).output
