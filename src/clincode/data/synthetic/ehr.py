@@ -14,6 +14,7 @@ Output (built in a temp dir next to ``out``, renamed into place at the end)::
     out/metadata/subject_splits.parquet    subject_id, split (train / tuning / held_out)
     out/metadata/true_dependency.parquet   code_a < code_b, coupling > 0
     out/metadata/latent_processes.parquet  the generative processes (for audits)
+    out/metadata/true_progression.parquet  progression="clinical" only: process pairs and relative risks
     out/metadata/dataset.json              generator, version, seed, parameters, counts
 
 The generative model (details in the other modules of :mod:`clincode.data.synthetic`):
