@@ -59,7 +59,14 @@ from clincode.data.synthetic.processes import LatentProcesses, build_processes, 
 from clincode.data.synthetic.progress import progress_bar
 from clincode.data.synthetic.demographics import Cohort
 from clincode.data.synthetic.progression import ProgressionMatrix, calibrate_scale, progression_matrix, progression_table
-from clincode.data.synthetic.simulate import ChronicConditions, draw_chronic, draw_chronic_progression, visit_codes
+from clincode.data.synthetic.simulate import (
+    ChronicConditions,
+    draw_chronic,
+    draw_chronic_progression,
+    draw_onsets,
+    draw_presence,
+    visit_codes,
+)
 from clincode.data.synthetic.tables import (
     STATIC_CODES,
     code_table,
@@ -115,9 +122,13 @@ def build_model(params: SynthParams) -> CohortModel:
     tables = calibrate(processes, reference, params.prevalent_fraction, params.chronic_record_prob)
     matrix = None
     if params.progression == "clinical":
+        rng = np.random.default_rng([params.seed, 5])
+        patient, process = draw_presence(reference, tables, rng)
+        onset = draw_onsets(reference, patient, params.prevalent_fraction, rng)
         matrix = calibrate_scale(
-            progression_matrix(universe, processes), reference, tables, params.prevalent_fraction, params.seed
-        )
+            progression_matrix(universe, processes), reference, tables, params.prevalent_fraction,
+            (patient, process, onset), params.seed,
+        )  # fmt: skip
     return CohortModel(universe=universe, processes=processes, tables=tables, progression=matrix)
 
 

@@ -224,20 +224,21 @@ def calibrate_scale(
     reference: Cohort,
     tables: RateTables,
     prevalent_fraction: float,
+    drawn: tuple[np.ndarray, np.ndarray, np.ndarray],
     seed: int,
 ) -> ProgressionMatrix:
     """``matrix`` with hazard scales so that each target's share of patients ever having it on the
-    reference cohort equals its share without progression (mean risk R). Conditions of the
-    non-target sources are drawn once as without progression; the rounds reuse the same random
-    numbers (common random numbers make the fixed point smooth)."""
-    from clincode.data.synthetic.simulate import draw_onsets, draw_presence  # simulate imports this module
+    reference cohort equals its share without progression (mean risk R).
 
+    Args:
+        drawn: (patient, process, onset) of the reference cohort's conditions drawn without
+            progression; those of non-target processes are kept, the targets redrawn each round
+            with the same random numbers (common random numbers make the fixed point smooth).
+    """
     targets = matrix.targets()
     if targets.size == 0:
         return matrix
-    rng = np.random.default_rng([seed, 5])
-    patient, process = draw_presence(reference, tables, rng)
-    onset = draw_onsets(reference, patient, prevalent_fraction, rng)
+    patient, process, onset = drawn
     fixed = ~np.isin(process, targets)
     fixed_state = (patient[fixed], process[fixed], onset[fixed])
     column = {int(k): i for i, k in enumerate(tables.chronic_ids)}
@@ -247,11 +248,9 @@ def calibrate_scale(
     n = reference.n_visits[:, None].astype(np.float64)
     at_entry = (R * (prevalent_fraction + (1.0 - prevalent_fraction) / n)).mean(axis=0)
     scale = matrix.scale.copy()
-    state = np.random.default_rng([seed, 6]).bit_generator.state
     for _ in range(CALIBRATION_ROUNDS):
         current = ProgressionMatrix(matrix.source, matrix.target, matrix.relative_risk, matrix.edge, matrix.reference, scale)
-        draw = np.random.default_rng()
-        draw.bit_generator.state = state
+        draw = np.random.default_rng([seed, 6])  # the same numbers every round
         _, got_process, _ = progression_onsets(reference, tables, current, prevalent_fraction, fixed_state, draw)
         got = np.array([(got_process == k).sum() for k in targets]) / reference.n_patients
         later_wanted = np.maximum(wanted - at_entry, 1e-12)
