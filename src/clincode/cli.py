@@ -158,6 +158,15 @@ class Density(Choice):
     ADMISSION = "admission"
 
 
+class Progression(Choice):
+    NONE = "none"
+    CLINICAL = "clinical"
+
+
+PROGRESSION_HELP = (
+    "disease progression: none (chronic conditions independent) or clinical (diabetes raises the onset hazard of "
+    "kidney disease and heart failure, hypertension of heart failure and stroke, ... by published relative risks)"
+)
 DENSITY_HELP = "visit density: outpatient (about 4.5 diagnosis codes per visit) or admission (15-20, hospital admissions)"
 
 
@@ -208,6 +217,9 @@ def synth_ehr(
     ] = 2000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     density: Annotated[str, typer.Option("--density", metavar=Density.metavar(), help=DENSITY_HELP)] = "outpatient",
+    progression: Annotated[
+        str, typer.Option("--progression", metavar=Progression.metavar(), help=PROGRESSION_HELP)
+    ] = "none",
     shard_size: Annotated[int, typer.Option("--shard-size", help="patients per parquet shard")] = 50_000,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
 ) -> None:
@@ -217,7 +229,7 @@ def synth_ehr(
     preset = density_preset(Density.parse(density, "--density").value)
     path = generate_ehr_cohort(
         out_dir, n_patients=patients, n_codes=codes, seed=seed, shard_size=shard_size, overwrite=overwrite, progress=True,
-        **preset,
+        progression=Progression.parse(progression, "--progression").value, **preset,
     )  # fmt: skip
     out.print(f"wrote synthetic cohort to {path}")
 

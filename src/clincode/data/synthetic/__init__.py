@@ -12,6 +12,8 @@ Modules:
 - ``ehr``: :func:`generate_ehr_cohort`, the entry point (shards, splits, metadata, ``dataset.json``);
 - ``params``: its validated parameters and the named visit densities (``density_preset``);
 - ``universe``, ``clusters``, ``processes``: the code universe and the latent comorbidity processes;
+- ``progression``: disease progression between chronic processes (``progression="clinical"``);
+- ``oracle``: :class:`~clincode.data.synthetic.oracle.CohortOracle`, the exact next-visit Bayes forecast;
 - ``demographics``, ``calibrate``, ``simulate``: patients and visits, age/sex rate tables, codes;
 - ``tables``, ``ragged``, ``progress``: the MEDS tables written, CSR helpers, the progress bar;
 - ``notes``, ``note_text``, ``note_phrases``: :func:`generate_notes`, one note per visit.

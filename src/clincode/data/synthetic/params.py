@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 GENERATOR_NAME = "clincode.synthetic_ehr"
+# Disease progression between chronic conditions (see :mod:`clincode.data.synthetic.progression`).
+PROGRESSION_MODES = ("none", "clinical")
 # Bump when the same parameters and seed would produce different data.
 GENERATOR_VERSION = "1.0"
 
@@ -62,11 +64,15 @@ class SynthParams:
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     start_date: str = "2010-01-01"
     end_date: str = "2024-12-31"
+    progression: str = "none"
 
     def to_json(self) -> dict[str, Any]:
-        """Plain dict for ``dataset.json`` (tuples become lists)."""
+        """Plain dict for ``dataset.json`` (tuples become lists). ``progression`` is left out when
+        "none", so cohorts without progression keep the ``dataset.json`` they always had."""
         out = asdict(self)
         out["split_fractions"] = list(self.split_fractions)
+        if self.progression == "none":
+            del out["progression"]
         return out
 
     def validate(self) -> None:
@@ -105,6 +111,8 @@ class SynthParams:
             )
         if abs(sum(fractions) - 1.0) > 1e-6:
             raise ValueError(f"split_fractions={fractions!r} must sum to 1 (they sum to {sum(fractions):.6g}).")
+        if self.progression not in PROGRESSION_MODES:
+            raise ValueError(f"progression={self.progression!r} must be one of {', '.join(PROGRESSION_MODES)}.")
         start, end = self.start_end()
         if (end - start).days < 365:
             raise ValueError(f"end_date {self.end_date} must be at least one year after start_date {self.start_date}.")
