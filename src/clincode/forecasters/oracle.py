@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from clincode.data.synthetic.oracle import CohortOracle
 from clincode.forecasters.history import Histories
 
 
@@ -21,16 +22,12 @@ class OracleForecaster:
     def fit(self, train: Histories, tuning: Histories | None = None) -> OracleForecaster:
         if train.source is None:
             raise ValueError("the oracle forecaster reads a synthetic cohort's latent state; the data has no source directory")
-        from clincode.data.synthetic.oracle import CohortOracle
-
         CohortOracle.from_cohort(train.source)  # fails early on data that is not a synthetic cohort
         return self
 
     def predict_proba(self, h: Histories) -> np.ndarray:
         if h.source is None:
             raise ValueError("the oracle forecaster reads a synthetic cohort's latent state; the data has no source directory")
-        from clincode.data.synthetic.oracle import CohortOracle
-
         oracle = CohortOracle.from_cohort(h.source)
         return oracle.probabilities(h.subject_id[h.row_patient], h.visit_time[h.rows], list(h.label_codes)).astype(np.float32)
 

@@ -23,6 +23,17 @@ visits (visit t attends to visits <= t). The sequence is T visits long instead o
 attention costs T^2 instead of L^2 and predicting every visit of a patient stays one pass. The
 default ``tokens: code`` is the BEHRT-style encoder above.
 
+[ours] ``repeat_path`` (off by default; on in configs/next_visit.yaml and configs/demo.yaml): a
+per-label path over the label's own history at visit t, the part of next-visit forecasting that a
+lookup table does well (a coded chronic condition recurs). For every label already coded at a
+visit <= t it adds to the logit ``b_c + w . phi + W_c . phi`` with features ``phi`` of the label's
+recency and frequency: coded at visit t itself, log(1 + visits since its last occurrence), log(1 +
+visits that carried it), its share of the visits so far, log(1 + days since its last occurrence).
+``w`` is shared by every label, ``b_c`` and ``W_c`` are the label's own (all initialised at zero and
+multiplied by ``repeat_scale``, as ``history_scale``); labels never coded for the patient get
+nothing from it, so the Transformer's head is the forecast of new codes. It reads visit t's labels
+(the batch's ``history_*`` entries) only at predictions of visits >= t.
+
 [ours] ``prior_bias`` (off by default): initialise the head's bias at the log-odds of each code's
 training prevalence (the prior initialisation of Lin et al. 2017's focal-loss paper, per code), so
 training starts at "every code at its base rate" instead of p = 0.5 everywhere. This matters for
@@ -44,6 +55,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+REPEAT_FEATURES = 5  # recency / frequency features of the repeat path
+
+
 @MODELS.register("ehr_transformer")
 class EHRTransformer(nn.Module):
     """BEHRT-style encoder with visit-level causal attention; logits [B, T, V] at every visit."""
@@ -63,6 +77,8 @@ class EHRTransformer(nn.Module):
         history_scale: float = 10.0,
         prior_bias: bool = False,
         tokens: Literal["code", "visit"] = "code",
+        repeat_path: bool = False,
+        repeat_scale: float = 10.0,
     ) -> None:
         super().__init__()
         if d_model % n_heads:
@@ -92,6 +108,12 @@ class EHRTransformer(nn.Module):
         if self.history is not None:
             nn.init.zeros_(self.history.weight)
         self.prior_bias = prior_bias
+        self.repeat_scale = repeat_scale
+        if repeat_path:
+            self.repeat_shared = nn.Parameter(torch.zeros(REPEAT_FEATURES))
+            self.repeat_bias = nn.Parameter(torch.zeros(num_labels))
+            self.repeat_weight = nn.Parameter(torch.zeros(num_labels, REPEAT_FEATURES))
+        self.repeat_path = repeat_path
 
     @torch.no_grad()
     def init_output_bias(self, prevalence: Tensor | np.ndarray) -> None:
@@ -131,7 +153,29 @@ class EHRTransformer(nn.Module):
         logits = self.head(self.out_norm(pooled))  # (B, T, V)
         if self.history is not None:
             logits = logits + self.history_scale * self._history(codes, token_mask, member)
+        if self.repeat_path:
+            logits = self._repeat(batch, logits)
         return logits
+
+    def _repeat(self, batch: dict[str, Tensor], logits: Tensor) -> Tensor:
+        """[ours] ``logits`` plus the repeat path (module docstring) at the batch's history entries."""
+        index = batch["history_index"]  # (E, 3): patient, visit, label
+        dtype = self.repeat_bias.dtype
+        count, recency = batch["history_count"].to(dtype), batch["history_recency"].to(dtype)
+        visits_so_far = (index[:, 1] + 1).to(dtype)
+        phi = torch.stack(
+            [
+                (recency == 0).to(dtype),
+                torch.log1p(recency),
+                torch.log1p(count),
+                count / visits_so_far,
+                torch.log1p(batch["history_gap_days"].to(dtype).clamp(min=0)),
+            ],
+            dim=-1,
+        )  # (E, F)
+        label = index[:, 2]
+        extra = self.repeat_scale * (self.repeat_bias[label] + (phi * (self.repeat_shared + self.repeat_weight[label])).sum(-1))
+        return logits.index_put((index[:, 0], index[:, 1], label), extra.to(logits.dtype), accumulate=True)
 
     def _encode_codes(self, batch: dict[str, Tensor], codes: Tensor, visit: Tensor, age: Tensor, token_mask: Tensor, member: Tensor) -> Tensor:
         """BEHRT-style: one token per code, visit-level causal attention, mean-pooled per visit -> (B, T, D)."""

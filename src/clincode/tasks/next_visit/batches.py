@@ -13,6 +13,11 @@ Batch contract (consumed by the EHR models), B patients, L tokens, T visits, V l
     subject_id: LongTensor  [B]
     visit_time: LongTensor  [B, T]  epoch seconds, prediction time of each visit (0 on padding)
     token_time: LongTensor  [B, L]  epoch seconds of each token's event (0 on padding)
+    history_index:    LongTensor  [E, 3]  (patient b, visit t, label c) of every label c already coded
+                                          at a visit <= t of patient b (the visible label history)
+    history_count:    FloatTensor [E]     visits <= t that carry c
+    history_recency:  FloatTensor [E]     t minus the visit of c's last occurrence (0: coded at t)
+    history_gap_days: FloatTensor [E]     days from that last occurrence to visit t
 
 A token of visit t is visible to predictions at visits >= t (visit-level causal attention), and
 every token of visit t is dated <= visit_time[t], so no prediction sees an event after its time.
@@ -31,6 +36,7 @@ from torch.utils.data import Dataset
 from clincode.tasks.next_visit.data import NextVisitData
 from clincode.tasks.next_visit.arrays import FlatSplit
 from clincode.data.vocab import PAD_ID
+from clincode.forecasters.history import Histories
 
 
 class NextVisitSample(TypedDict):
@@ -175,6 +181,35 @@ def collate_next_visit(samples: Sequence[NextVisitSample], num_labels: int) -> d
         "subject_id": torch.tensor([s["subject_id"] for s in samples], dtype=torch.long),
         "visit_time": torch.from_numpy(visit_time),
         "token_time": torch.from_numpy(token_time),
+        **_history_entries(samples, num_labels),
+    }
+
+
+def _history_entries(samples: Sequence[NextVisitSample], num_labels: int) -> dict[str, torch.Tensor]:
+    """The visible label history of every (patient, visit) of the batch (see the batch contract)."""
+    n_visits = np.array([len(s["visit_time"]) for s in samples], dtype=np.int64)
+    visit_offsets = np.concatenate([[0], np.cumsum(n_visits)])
+    label_counts = np.concatenate([np.diff(s["label_offsets"]) for s in samples])
+    h = Histories.from_arrays(
+        num_labels=num_labels,
+        label_codes=(),
+        subject_id=np.arange(len(samples)),
+        sex=np.zeros(len(samples), dtype=np.int64),
+        visit_offsets=visit_offsets,
+        visit_time=np.concatenate([s["visit_time"] for s in samples]),
+        age=np.zeros(int(visit_offsets[-1]), dtype=np.float32),
+        label_offsets=np.concatenate([[0], np.cumsum(label_counts)]),
+        labels=np.concatenate([s["labels"] for s in samples]),
+        keep="visits",
+    )
+    ent = h.entries()  # rows are the batch's visits in order
+    patient = h.visit_patient[ent.row]
+    index = np.stack([patient, ent.row - visit_offsets[patient], ent.label], axis=1)
+    return {
+        "history_index": torch.from_numpy(index.astype(np.int64)),
+        "history_count": torch.from_numpy(ent.count.astype(np.float32)),
+        "history_recency": torch.from_numpy(ent.recency.astype(np.float32)),
+        "history_gap_days": torch.from_numpy(ent.gap_days.astype(np.float32)),
     }
 
 
