@@ -1,7 +1,8 @@
 """The Bayes forecast of a synthetic cohort as a forecaster: the ceiling no forecaster beats in expectation.
 
-It reads nothing from the training rows: the generator's latent state of each patient (its
-conditions, their code sets, age and sex) gives each label's probability at the next visit
+It reads nothing from the training rows: the generator's latent state of each patient up to the
+prediction time (the conditions active by then, their code sets, age, sex and visit schedule; the
+onsets at the next visit marginalised) gives each label's probability at the next visit
 (:class:`clincode.data.synthetic.oracle.CohortOracle`). Only cohorts written by ``clincode synth
 ehr`` have it; on any other data the run fails with that reason.
 """

@@ -7,14 +7,24 @@ Usage::
     p = oracle.probabilities(subject_id, visit_time, label_space.codes_)   # (N, V) float32
 
 A next-visit row is (patient, visit t) with ``visit_time`` the epoch seconds of visit t; its
-target is the code set of visit t+1. The oracle returns ``P(code c at visit t+1 | latent state)``
-where the latent state is everything the generator draws before any visit-level draw: the
-patient's sex, birth and visit schedule (so the age band of visit t+1), the chronic conditions
-with their onset visits and fixed code sets (also those starting at t+1 or later: they are latent
-from the patient's first visit). What stays random is exactly what visit t+1 draws by itself:
+target is the code set of visit t+1. The oracle returns the tight ceiling
+``P(code c at visit t+1 | what is latent and drawn up to visit t)``: the patient's sex, birth and
+visit schedule (so the age band of visit t+1, the number of visits n and the age band of the last
+visit, which sets the chronic risk), and the chronic conditions active by visit t (onset <= t)
+with their fixed code sets. Whatever the generator draws for visit t+1 or later is not read:
 
-- chronic: a condition with onset before t+1 is recorded with ``chronic_record_prob`` (all of
-  its code set at once); one with onset at t+1 is recorded for sure;
+- chronic, active by t: recorded with ``chronic_record_prob`` = r (all of its code set at once);
+- chronic, not active by t: process k starts at t+1 with the generator's onset hazard h_k at
+  visit j = t+1 and is then recorded for sure, with a fresh code set whose members are emitted
+  independently with ``e[k, c]`` (possibly none). Without progression a condition is present with
+  risk R (sex, age band of the last visit), from visit 0 with ``prevalent_fraction`` = p, else
+  from a visit uniform on 0..n-1, so ``P(onset = j | onset >= j) = R (1 - p) / n / (1 - R (p +
+  (1 - p) j / n))`` for j >= 1 (``R (p + (1 - p) / n)`` at j = 0). With ``progression="clinical"``
+  a target process has ``min(1, s_k R (1 - p) / n / survival * prod RR_ik)`` over its sources i
+  active by t, exactly as :func:`~clincode.data.synthetic.progression.progression_onsets` draws
+  it; the other processes keep the formula above (their conditional law given the state up to t
+  is unchanged: targets only look at sources started before each visit). R is the probability
+  of the float32 comparison the generator makes, ``ceil(R32 2^24) / 2^24``;
 - acute: episodes of process k arrive as Poisson(``rate_k(sex, band)``) (the generator's Poisson
   total split by a categorical draw is the same as independent Poisson counts per process), each
   episode emitting member c independently with ``e[k, c]``; so c arrives from acute episodes as
@@ -23,15 +33,19 @@ from the patient's first visit). What stays random is exactly what visit t+1 dra
 - filler: a visit left without any code gets one code, c with probability ``f_c`` (the filler
   weights, normalised).
 
-The sources are independent given the latent state, so, exactly (no approximation):
+The sources are independent given the state up to t (the onsets at t+1 of different processes
+too), so, exactly (no approximation):
 
-    P(c absent from the sources) = prod_{active i with c in its set} (1 - r_i) * exp(-A_c - b_c)
-    P(visit empty)               = prod_{active i with a non-empty set} (1 - r_i)
+    P(c absent from the sources) = (1 - r)^(active i with c in its set) * prod_{k not active} (1 - h_k e[k, c])
+                                   * exp(-A_c - b_c)
+    P(visit empty)               = (1 - r)^(active i with a non-empty set)
+                                   * prod_{k not active} (1 - h_k (1 - prod_c (1 - e[k, c])))
                                    * exp(-sum_k rate_k (1 - prod_c (1 - e[k, c]))) * exp(-sum_c b_c)
     P(c present)                 = 1 - P(c absent from the sources) + P(visit empty) * f_c
 
-with ``r_i = 1`` for a condition starting at t+1 and ``chronic_record_prob`` otherwise. Nothing
-dated after t+1 enters the forecast of row t (tested), and no drawn event is read at all.
+Nothing drawn for visit t+1 or later enters the forecast of row t (tested: onsets at t+1 or later
+and their code sets may change freely), and no drawn event is read at all. Blocks of rows keep
+(rows x chronic processes) and (rows x chronic member codes) temporaries bounded in memory.
 
 The latent state is recomputed by replaying the generator's latent draws from
 ``metadata/dataset.json`` (parameters and seed), shard by shard; the replay is checked against
@@ -132,16 +146,17 @@ def replay_latent(params: SynthParams, model: CohortModel) -> CohortLatent:
 
 
 class CohortOracle:
-    """``P(code at visit t+1 | latent state)`` for the rows of a synthetic cohort (module docstring).
+    """``P(code at visit t+1 | state up to visit t)`` for the rows of a synthetic cohort (module docstring).
 
     Build it with :meth:`from_cohort` (or :meth:`from_params` for a cohort that was never
     written); the constructor takes an explicit model and latent state (tests alter the latter).
     """
 
-    def __init__(self, model: CohortModel, latent: CohortLatent, record_prob: float) -> None:
+    def __init__(self, model: CohortModel, latent: CohortLatent, record_prob: float, prevalent_fraction: float) -> None:
         self.model = model
         self.latent = latent
         self.record_prob = float(record_prob)
+        self.prevalent_fraction = float(prevalent_fraction)
         proc, tables = model.processes, model.tables
         self._code_index = model.universe.index()
         n_acute = tables.acute_ids.size
@@ -162,12 +177,40 @@ class CohortOracle:
         np.add.at(emission, (slot[slot >= 0], proc.member_code[slot >= 0]), proc.member_prob[slot >= 0])
         self._acute_code_rate = self._acute_rate @ emission  # (2B, V)
 
+        # Chronic onsets. Risk R of each (sex, band at the last visit) group: (2B, Kc). The presence
+        # draw compares a float32 uniform (a multiple of 2^-24) with the float32 risk, so its exact
+        # probability is ceil(R32 * 2^24) / 2^24; progression targets use the float64 risk.
+        n_chronic = tables.chronic_ids.size
+        risk = tables.chronic_risk.reshape(2 * N_AGE_BANDS, n_chronic)
+        self._presence_risk = np.ceil(risk.astype(np.float32).astype(np.float64) * 2.0**24) / 2.0**24
+        self._target_risk = risk.astype(np.float64)
+        self._chronic_slot = np.full(len(proc), -1, dtype=np.int64)
+        self._chronic_slot[tables.chronic_ids] = np.arange(n_chronic)
+        self._p_nonempty = -np.expm1(log_silent[tables.chronic_ids])  # (Kc,) P(a code set is not empty)
+        chronic_member = self._chronic_slot[member_process] >= 0
+        self._member_slot = self._chronic_slot[member_process[chronic_member]]  # (Mc,)
+        self._member_code = proc.member_code[chronic_member].astype(np.int64)
+        self._member_prob = proc.member_prob[chronic_member].astype(np.float64)
+        # Progression: target slots, their hazard scales and log relative risks (Kc sources x T targets).
+        matrix = model.progression
+        targets = np.zeros(0, np.int64) if matrix is None else matrix.targets()
+        self._target_slot = self._chronic_slot[targets]
+        self._target_scale = np.ones(0) if matrix is None else matrix.scale.astype(np.float64)
+        self._log_rr = np.zeros((n_chronic, targets.size))
+        if matrix is not None:
+            t_index = {int(k): i for i, k in enumerate(targets)}
+            for s, t, rr in zip(matrix.source, matrix.target, matrix.relative_risk):
+                self._log_rr[self._chronic_slot[s], t_index[int(t)]] = np.log(rr)
+        # Per patient: the (sex, band) group of the last visit and the number of visits.
+        self._last_group = latent.visit_group[latent.visit_ptr[1:] - 1].astype(np.int64)
+        self._n_visits = np.diff(latent.visit_ptr).astype(np.float64)
+
     @classmethod
     def from_params(cls, params: SynthParams) -> CohortOracle:
         """The oracle of the cohort ``generate_ehr_cohort`` writes for ``params`` (nothing read)."""
         params.validate()
         model = build_model(params)
-        return cls(model, replay_latent(params, model), params.chronic_record_prob)
+        return cls(model, replay_latent(params, model), params.chronic_record_prob, params.prevalent_fraction)
 
     @classmethod
     def from_cohort(cls, path: Path | str) -> CohortOracle:
@@ -250,7 +293,7 @@ class CohortOracle:
         return np.array([self._code_index[c] for c in codes], dtype=np.int64)
 
     def probabilities(self, subject_id: np.ndarray, visit_time: np.ndarray, codes: Sequence[str]) -> np.ndarray:
-        """(N, L) float32 ``P(codes[l] at the visit after visit_time | latent state)``.
+        """(N, L) float32 ``P(codes[l] at the visit after visit_time | state up to visit_time)``.
 
         Args:
             subject_id: (N,) int64 subject ids.
@@ -260,45 +303,81 @@ class CohortOracle:
         cols = self.code_ids(codes)
         patient, visit = self.rows(subject_id, visit_time)
         out = np.empty((patient.size, cols.size), dtype=np.float32)
-        block = max(1, _BLOCK_CELLS // max(cols.size, 1))
+        block = max(1, _BLOCK_CELLS // max(cols.size, self._member_code.size, self._p_nonempty.size, 1))
         for lo in range(0, patient.size, block):
             hi = min(lo + block, patient.size)
             out[lo:hi] = self.visit_probabilities(patient[lo:hi], visit[lo:hi], cols)
         return out
 
+    def onset_hazard(self, patient: np.ndarray, rank: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """(B, Kc) ``P(onset of chronic process k at visit rank j | not active before j, state before j)``.
+
+        Args:
+            patient: (B,) patient index; rank: (B,) visit rank j within the patient.
+            active: (B, Kc) bool, the processes with a condition of onset < j (their hazard is 0).
+        """
+        p, j = self.prevalent_fraction, rank.astype(np.float64)[:, None]
+        m = self._n_visits[patient][:, None]
+        group = self._last_group[patient]
+
+        def base(risk: np.ndarray) -> np.ndarray:
+            at_entry = risk * (p + (1.0 - p) / m)
+            survival = np.maximum(1.0 - risk * (p + (1.0 - p) * j / m), 1e-12)
+            return np.where(j == 0, at_entry, risk * (1.0 - p) / m / survival)
+
+        hazard = base(self._presence_risk[group])
+        if self._target_slot.size:  # progression: visit 0 keeps the base hazard, later ones are raised
+            target = base(self._target_risk[group][:, self._target_slot])
+            multiplier = np.exp(active.astype(np.float64) @ self._log_rr)
+            raised = np.minimum(1.0, self._target_scale[None, :] * target * multiplier)
+            hazard[:, self._target_slot] = np.where(j == 0, target, raised)
+        hazard[active] = 0.0
+        return hazard
+
     def visit_probabilities(self, patient: np.ndarray, visit: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """(B, L) float64 probabilities of universe codes ``cols`` at global visit indices ``visit``."""
+        """(B, L) float64 probabilities of universe codes ``cols`` at global visit indices ``visit``,
+        given the state up to the visit before (module docstring)."""
         lat, r = self.latent, self.record_prob
         n_rows, n_cols = patient.size, cols.size
         rank = visit - lat.visit_ptr[patient]
-        # Conditions active at the visit (onset <= rank) with a non-empty code set.
+        # Conditions active by visit t (onset < rank of t+1); the others are not read.
         n_cond = lat.cond_ptr[patient + 1] - lat.cond_ptr[patient]
         cond = np.repeat(lat.cond_ptr[patient], n_cond) + ragged_arange(n_cond)
         crow = np.repeat(np.arange(n_rows, dtype=np.int64), n_cond)
+        keep = lat.onset[cond] < rank[crow]
+        cond, crow = cond[keep], crow[keep]
+        active = np.zeros((n_rows, self._p_nonempty.size), dtype=bool)
+        active[crow, self._chronic_slot[lat.process[cond]]] = True
         size = lat.code_ptr[cond + 1] - lat.code_ptr[cond]
-        keep = (lat.onset[cond] <= rank[crow]) & (size > 0)
-        cond, crow, size = cond[keep], crow[keep], size[keep]
-        certain = lat.onset[cond] == rank[crow]  # diagnosed at this visit: recorded for sure
-        n_maybe = np.bincount(crow[~certain], minlength=n_rows)
-        n_sure = np.bincount(crow[certain], minlength=n_rows)
+        n_recordable = np.bincount(crow[size > 0], minlength=n_rows)
 
         column = np.full(len(self.model.universe), -1, dtype=np.int64)
         column[cols] = np.arange(n_cols)
         slot = np.repeat(lat.code_ptr[cond], size) + ragged_arange(size)
         col = column[lat.code[slot]]
         row = np.repeat(crow, size)
-        sure = np.repeat(certain, size)
         hit = col >= 0
-        cell = row[hit] * n_cols + col[hit]
-        maybe_count = np.bincount(cell[~sure[hit]], minlength=n_rows * n_cols).reshape(n_rows, n_cols)
-        sure_hit = np.bincount(cell[sure[hit]], minlength=n_rows * n_cols).reshape(n_rows, n_cols) > 0
+        record_count = np.bincount(row[hit] * n_cols + col[hit], minlength=n_rows * n_cols).reshape(n_rows, n_cols)
+
+        # Onsets at t+1: each inactive process starts with its hazard h and is then recorded for
+        # sure with a fresh code set (members independent with e[k, c]).
+        hazard = self.onset_hazard(patient, rank, active)
+        with np.errstate(divide="ignore"):
+            log_absent = np.zeros((n_rows, n_cols))
+            member_col = column[self._member_code]
+            on = np.flatnonzero(member_col >= 0)
+            if on.size:
+                on = on[np.argsort(member_col[on], kind="stable")]
+                terms = np.log1p(-hazard[:, self._member_slot[on]] * self._member_prob[on][None, :])
+                first = np.flatnonzero(np.r_[True, np.diff(member_col[on]) != 0])
+                log_absent[:, member_col[on][first]] += np.add.reduceat(terms, first, axis=1)
+            log_empty = np.log1p(-hazard * self._p_nonempty[None, :]).sum(axis=1)
 
         group = lat.visit_group[visit].astype(np.int64)
         background = self.model.processes.background[cols]
-        absent = np.power(1.0 - r, maybe_count) * ~sure_hit
-        absent *= np.exp(-(self._acute_code_rate[np.ix_(group, cols)] + background[None, :]))
-        empty = np.power(1.0 - r, n_maybe) * (n_sure == 0)
-        empty *= np.exp(self._log_no_acute[group] + self._log_no_background)
+        log_absent -= self._acute_code_rate[np.ix_(group, cols)] + background[None, :]
+        absent = np.power(1.0 - r, record_count) * np.exp(log_absent)
+        empty = np.power(1.0 - r, n_recordable) * np.exp(log_empty + self._log_no_acute[group] + self._log_no_background)
         return 1.0 - absent + empty[:, None] * self._filler[cols][None, :]
 
 
