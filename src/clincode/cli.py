@@ -529,12 +529,16 @@ def demo(
     ] = 1538,
     labels: Annotated[Optional[int], typer.Option("--labels", hidden=True, help="alias of --num-labels")] = None,
     density: Annotated[str, typer.Option("--density", metavar=Density.metavar(), help=DENSITY_HELP)] = "outpatient",
+    progression: Annotated[
+        str, typer.Option("--progression", metavar=Progression.metavar(), help=PROGRESSION_HELP + " (the demo's default: clinical)")
+    ] = "clinical",
     config: Annotated[
         str, typer.Option("--config", help="run config of every run: a packaged name (demo, demo_behrt) or a YAML file")
     ] = "demo",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
-    """The main job: synthetic cohort, one EHR Transformer per loss, evaluation, comparison report."""
+    """The main job: synthetic cohort, one EHR Transformer per loss beside the history baselines and the
+    cohort's Bayes forecast (oracle), evaluation, comparison report."""
     from clincode.demo import run_demo
 
     names = [x.strip() for x in losses.split(",") if x.strip()]
@@ -545,6 +549,7 @@ def demo(
     run_demo(
         out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=num_labels, console=err,
         verbose=verbose, density=Density.parse(density, "--density").value, config=config,
+        progression=Progression.parse(progression, "--progression").value,
     )  # fmt: skip
 
 

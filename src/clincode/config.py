@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -99,12 +99,12 @@ class TrainerConfig(_Strict):
     num_nodes: int = Field(1, gt=0)
     strategy: str = "auto"
     precision: str = "32-true"
-    gradient_clip_val: float | None = 1.0
+    gradient_clip_val: float | None = Field(1.0, ge=0, description="gradient norm clip (null or 0: no clipping)")
     monitor: str = Field("val/auprc_micro", description="validation metric for early stopping and best checkpoint")
     monitor_mode: Literal["max", "min"] = "max"
     patience: int = Field(3, ge=1)
     num_workers: int = Field(0, ge=0)
-    limit_train_batches: float | int | None = None
+    limit_train_batches: float | int | None = Field(None, gt=0)
     progress: bool = True
     deterministic: bool = False
 
@@ -126,6 +126,14 @@ class RunConfig(_Strict):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _one_path_component(cls, value: str) -> str:
+        # The run directory is out_dir/name: a name that is a path would write outside out_dir.
+        if not value or value in (".", "..") or "/" in value or "\\" in value or "\0" in value:
+            raise ValueError(f"name must be one path component (no '/', '\\', '.' or '..'); got {value!r}")
+        return value
 
 
 def _format_error(err: ValidationError, source: str) -> str:

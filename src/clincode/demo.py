@@ -19,9 +19,14 @@ from clincode.resources import config_path
 DEMO_CODES = 2000  # code universe of the demo cohort; the label space keeps the top 1538
 
 
-def ensure_cohort(path: Path, *, patients: int, seed: int, console: Console, density: str = DEFAULT_DENSITY) -> Path:
+DEMO_PROGRESSION = "clinical"  # the demo's cohort: chronic conditions raise the onset hazard of others
+
+
+def ensure_cohort(
+    path: Path, *, patients: int, seed: int, console: Console, density: str = DEFAULT_DENSITY, progression: str = "none"
+) -> Path:
     """Generate the demo cohort unless an identical one is already there (``density``: a name of
-    :data:`clincode.data.synthetic.DENSITY_PRESETS`)."""
+    :data:`clincode.data.synthetic.DENSITY_PRESETS`; ``progression``: none or clinical)."""
     from clincode.data.synthetic import density_preset, generate_ehr_cohort
 
     preset = density_preset(density)
@@ -29,18 +34,25 @@ def ensure_cohort(path: Path, *, patients: int, seed: int, console: Console, den
     if meta.is_file():
         params = read_json(meta).get("parameters", {})
         same = params.get("n_patients") == patients and params.get("seed") == seed and params.get("n_codes") == DEMO_CODES
+        same = same and params.get("progression", "none") == progression
         if same and all(params.get(key) == value for key, value in preset.items()):
             console.print(f"using existing cohort {path}")
             return path
     console.print(f"generating a synthetic cohort of {patients:,} patients in {path}")
     return generate_ehr_cohort(
-        path, n_patients=patients, n_codes=DEMO_CODES, seed=seed, overwrite=True, progress=True, **preset
+        path, n_patients=patients, n_codes=DEMO_CODES, seed=seed, overwrite=True, progress=True, progression=progression, **preset
     )
 
 
 def density_suffix(density: str) -> str:
     """``""`` for the default density (the demo's paths stay as they were), else ``"-<density>"``."""
     return "" if density == DEFAULT_DENSITY else f"-{density}"
+
+
+def progression_suffix(progression: str) -> str:
+    """``""`` for the generator without progression (the paths of the figures documented with it),
+    ``"-<progression>"`` otherwise."""
+    return "" if progression == "none" else f"-{progression}"
 
 
 DEFAULT_CONFIG = "demo"
@@ -120,10 +132,10 @@ RUN_BYTES = 60 * 2**20  # a demo run: model, best and last checkpoints (~5 MB ea
 
 def demo_benchmark(
     out_dir: Path, cohort: Path, *, epochs: int, losses: list[str], seed: int, num_labels: int,
-    density: str = DEFAULT_DENSITY, config: str | Path = DEFAULT_CONFIG,
+    density: str = DEFAULT_DENSITY, config: str | Path = DEFAULT_CONFIG, progression: str = "none",
 ) -> BenchmarkConfig:
     return BenchmarkConfig(
-        name=f"demo-e{epochs}-s{seed}{density_suffix(density)}{config_suffix(config)}",
+        name=f"demo-e{epochs}-s{seed}{density_suffix(density)}{progression_suffix(progression)}{config_suffix(config)}",
         out_dir=out_dir,
         base=demo_config(config),
         set=[f"data.path={cohort}", f"trainer.max_epochs={epochs}", f"data.num_labels={num_labels}"],
@@ -143,12 +155,16 @@ def run_demo(
     verbose: bool = False,
     density: str = DEFAULT_DENSITY,
     config: str | Path = DEFAULT_CONFIG,
+    progression: str = DEMO_PROGRESSION,
 ) -> Path:
     """Cohort, one run per loss, report. Options are checked before anything is written; without
     ``verbose`` each run prints one line and its full output goes to its log file. ``density`` names
     the cohort's visit density (:data:`clincode.data.synthetic.DENSITY_PRESETS`); a density other
     than the default gets its own cohort and benchmark directories (``-<density>`` suffix); so does
-    a run ``config`` other than ``demo`` (``-<config>``), e.g. ``demo_behrt``, the earlier setting."""
+    a run ``config`` other than ``demo`` (``-<config>``), e.g. ``demo_behrt``, the earlier setting.
+    ``progression``: the cohort's disease progression (default clinical; ``none`` is the generator
+    without it, ``-<progression>`` suffix otherwise). Beside the runs, the benchmark fits the history
+    baselines and the oracle (the cohort's Bayes forecast) on the same rows."""
     from clincode.bench.runner import run_benchmark
     from clincode.report.benchmark import build_report
 
@@ -162,15 +178,16 @@ def run_demo(
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     cohort = ensure_cohort(
-        out_dir / f"cohort-{patients}-seed{seed}{density_suffix(density)}", patients=patients, seed=seed,
-        console=console, density=density,
+        out_dir / f"cohort-{patients}-seed{seed}{density_suffix(density)}{progression_suffix(progression)}", patients=patients,
+        seed=seed, console=console, density=density, progression=progression,
     )  # fmt: skip
     seen = train_label_codes(cohort, config=config)
     if seen < num_labels:
         console.print(f"[yellow]the cohort's training split has {seen} distinct labels: using V = {seen} labels, not {num_labels}[/yellow]")
         num_labels = seen
     bench = demo_benchmark(
-        out_dir, cohort, epochs=epochs, losses=losses, seed=seed, num_labels=num_labels, density=density, config=config
+        out_dir, cohort, epochs=epochs, losses=losses, seed=seed, num_labels=num_labels, density=density, config=config,
+        progression=progression,
     )
     root = run_benchmark(bench, console=console, verbose=verbose)
     report = build_report(root)

@@ -45,8 +45,21 @@ def write_bench(tmp_path, cohort, grid, name="b"):
 def test_grid_expansion_names_and_axes(tmp_path, tiny_cohort):
     path = write_bench(tmp_path, tiny_cohort, {"loss.name": ["bce", "focal"], "loss.params.gamma": [1.0, 2.0], "seed": [0, 1]})
     runs = expand(load_benchmark(path))
-    assert len(runs) == 8
-    assert len({r.name for r in runs}) == 8
+    grid = [r for r in runs if r.config.model.name == "ehr_transformer"]
+    assert len(grid) == 8 and len({r.name for r in runs}) == len(runs) == 12
+    # the reference rows: every history baseline and, on a synthetic cohort, the oracle; once, first seed
+    refs = {r.axes["model.name"]: r for r in runs if r not in grid}
+    assert set(refs) == {"prevalence", "repeat_table", "tifu_knn", "oracle"}
+    assert all(r.config.seed == 0 and r.axes["loss.name"] == "-" and r.config.model.params == {} for r in refs.values())
+    assert all(r.axes["model.name"] == "ehr_transformer" for r in grid)
+    only = load_benchmark(path)
+    only.baselines = ["repeat_table"]
+    assert [r.config.model.name for r in expand(only)].count("repeat_table") == 1 and len(expand(only)) == 9
+    only.baselines = []
+    assert len(expand(only)) == 8
+    only.baselines = ["nope"]
+    with pytest.raises(KeyError, match="unknown forecaster"):
+        expand(only)
     focal = [r for r in runs if r.axes["loss.name"] == "focal" and r.axes["loss.params.gamma"] == 2.0 and r.axes["seed"] == 1]
     assert focal[0].config.loss.params == {"gamma": 2.0} and focal[0].config.seed == 1
     assert focal[0].config.trainer.max_epochs == 1
@@ -57,7 +70,8 @@ def test_set_name_and_out_dir_move_the_benchmark(tmp_path, tiny_cohort):
     path = write_bench(tmp_path, tiny_cohort, {"loss.name": ["bce"]})
     bench = load_benchmark(path, ["out_dir=" + str(tmp_path / "elsewhere"), "name=big", "trainer.max_epochs=2"])
     assert bench.out_dir == tmp_path / "elsewhere" and bench.name == "big"
-    (run,) = expand(bench)
+    run, *refs = expand(bench)
+    assert all(r.config.out_dir == tmp_path / "elsewhere" / "big" / "runs" for r in refs)
     assert run.config.out_dir == tmp_path / "elsewhere" / "big" / "runs"
     assert run.config.trainer.max_epochs == 2
     with pytest.raises(ConfigError, match="out_dir needs a value"):
@@ -78,8 +92,11 @@ def test_benchmark_end_to_end_resumable(tmp_path, tiny_cohort):
     bench = load_benchmark(path)
     root = run_benchmark(bench, console=Console(quiet=True))
     results = pl.read_parquet(root / "results.parquet")
-    assert set(results["loss.name"].unique()) == {"bce", "dependency_aware"}
-    assert results.filter(pl.col("metric") == "ranking.auprc_micro").height == 4
+    assert set(results["loss.name"].unique()) == {"bce", "dependency_aware", "-"}
+    assert results.filter(pl.col("metric") == "ranking.auprc_micro").height == 4 + 4  # + the reference rows
+    refs = results.filter((pl.col("model.name") != "ehr_transformer") & (pl.col("metric") == "ranking.auprc_micro"))
+    assert set(refs["model.name"]) == {"prevalence", "repeat_table", "tifu_knn", "oracle"}
+    assert "repeat_table" in (root / "summary.md").read_text() and "AUPRC repeat" in (root / "summary.md").read_text()
     # summary = mean and std over the two seeds, checked against the tidy rows
     summary = json.loads((root / "summary.json").read_text())
     row = next(r for r in summary if r["loss.name"] == "bce" and r["metric"] == "ranking.auprc_micro")

@@ -12,6 +12,11 @@ A benchmark config is YAML::
 
 Every combination becomes one run directory under ``<out_dir>/<name>/runs/``. Runs already
 finished are skipped, so an interrupted benchmark resumes where it stopped.
+
+Reference rows: a next-visit benchmark also runs the history baselines fitted in one pass
+(``baselines``, default :data:`clincode.forecasters.BASELINES`, plus ``oracle`` on a synthetic
+cohort), once each with the first seed, on the same data and rows as the grid; they cost seconds.
+Every row of the results then has a ``model.name`` axis. ``baselines: []`` leaves them out.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ class BenchmarkConfig(BaseModel):
     base: Path | dict[str, Any] | None = None
     set: list[str] = Field(default_factory=list)
     grid: dict[str, list[Any]] = Field(default_factory=lambda: {"loss.name": list(DEFAULT_LOSSES), "seed": [0]})
+    #: one-pass reference forecasters run beside a next-visit grid (None: the defaults, see module docstring)
+    baselines: list[str] | None = None
+
+    def axes(self) -> list[str]:
+        """The axes of the result rows: the grid's, then ``model.name`` when reference rows are added."""
+        return list(self.grid) + (["model.name"] if "model.name" not in self.grid else [])
 
 
 @dataclass
@@ -89,21 +100,51 @@ def load_benchmark(path: Path, extra_overrides: list[str] | None = None) -> Benc
     return bench
 
 
+def _resolve(bench: BenchmarkConfig, overrides: list[str], what: str) -> RunConfig:
+    if isinstance(bench.base, dict):
+        try:
+            return RunConfig.model_validate(apply_overrides(bench.base, overrides))
+        except ValidationError as err:
+            raise ConfigError(f"benchmark {bench.name}: invalid run config for {what}: {err}") from None
+    return load_config(bench.base, overrides)  # type: ignore[arg-type]
+
+
+def _value(v: Any) -> str:
+    return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
+
+
 def expand(bench: BenchmarkConfig) -> list[GridRun]:
-    """All grid cells, in a stable order, each validated as a run config."""
+    """All grid cells, in a stable order, each validated as a run config; then the reference rows."""
     axes = list(bench.grid)
     runs = []
+    out_dir = f"out_dir={bench.out_dir / bench.name / 'runs'}"
     for values in itertools.product(*(bench.grid[a] for a in axes)):
         cell = dict(zip(axes, values))
-        cell_overrides = [f"{a}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}" for a, v in cell.items()]
+        cell_overrides = [f"{a}={_value(v)}" for a, v in cell.items()]
         name = "__".join(f"{a.split('.')[-1]}={_slug(v)}" for a, v in cell.items()) or "run"
-        overrides = list(bench.set) + cell_overrides + [f"name={name}", f"out_dir={bench.out_dir / bench.name / 'runs'}"]
-        if isinstance(bench.base, dict):
-            try:
-                cfg = RunConfig.model_validate(apply_overrides(bench.base, overrides))
-            except ValidationError as err:
-                raise ConfigError(f"benchmark {bench.name}: invalid run config for cell {cell}: {err}") from None
-        else:
-            cfg = load_config(bench.base, overrides)
+        overrides = list(bench.set) + cell_overrides + [f"name={name}", out_dir]
+        cfg = _resolve(bench, overrides, f"cell {cell}")
         runs.append(GridRun(axes=cell, config=cfg, overrides=overrides))
+    baselines = reference_rows(bench, runs[0].config) if runs else []
+    if "model.name" not in bench.grid and baselines:
+        for run in runs:
+            run.axes["model.name"] = run.config.model.name
+    for name in baselines:
+        cell = {a: "-" for a in axes if a not in ("seed", "model.name")}
+        cell.update({"seed": runs[0].axes.get("seed", runs[0].config.seed), "model.name": name})
+        overrides = list(bench.set) + [f"seed={_value(cell['seed'])}", f"model.name={name}", "model.params={}", f"name=baseline={name}", out_dir]
+        runs.append(GridRun(axes={a: cell[a] for a in bench.axes() if a in cell}, config=_resolve(bench, overrides, f"baseline {name}"), overrides=overrides))
     return runs
+
+
+def reference_rows(bench: BenchmarkConfig, cfg: RunConfig) -> list[str]:
+    """The one-pass reference forecasters of a benchmark whose runs look like ``cfg``."""
+    from clincode.forecasters import BASELINES, FORECASTERS, default_references
+
+    if bench.baselines is not None:
+        for name in bench.baselines:
+            FORECASTERS.get(name)  # an unknown name fails before any run
+        return list(bench.baselines)
+    if cfg.data.task != "next_visit" or cfg.model.name in FORECASTERS:
+        return []
+    return default_references(cfg.data.path, cfg.data.label_level) if cfg.data.path is not None else list(BASELINES)

@@ -69,8 +69,8 @@ def run_benchmark(
         results.write_parquet(tmp)
     from clincode.bench.summary import summarise, write_summary
 
-    summary = summarise(results, axes=list(bench.grid))
-    write_summary(summary, root, axes=list(bench.grid), console=console)
+    summary = summarise(results, axes=bench.axes())
+    write_summary(summary, root, axes=bench.axes(), console=console)
     return root
 
 

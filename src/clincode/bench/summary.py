@@ -25,6 +25,11 @@ HEADLINE = [
     ("ranking.auprc_macro", "AUPRC macro"),
     ("ranking.auroc_micro", "AUROC micro"),
     ("at_k.p@5", "P@5"),
+    ("repeat_explore.repeat.auprc_micro", "AUPRC repeat"),
+    ("repeat_explore.explore.auprc_micro", "AUPRC explore"),
+    ("repeat_explore.repeat.p@5", "P@5 repeat"),
+    ("repeat_explore.explore.p@5", "P@5 explore"),
+    ("repeat_explore.repeat.positive_share", "repeat share"),
     ("rules.global.alert_volume", "alerts/visit (tuned)"),
     ("operating_points.budget@3.precision_micro", "P@budget3"),
     ("operating_points.budget@3.recall_micro", "R@budget3"),
@@ -105,6 +110,8 @@ TERMINAL = [
     ("ranking.auprc_macro", "AUPRC M"),
     ("ranking.auroc_micro", "AUROC µ"),
     ("at_k.p@5", "P@5"),
+    ("repeat_explore.repeat.auprc_micro", "AUPRC rep"),
+    ("repeat_explore.explore.auprc_micro", "AUPRC exp"),
     ("operating_points.budget@3.precision_micro", "P@B3"),
     ("operating_points.recall@0.3.alert_volume", "alerts@R.3"),
 ]
@@ -119,7 +126,7 @@ def terminal_rows(
     """Header, rows and the number of leading key columns of the terminal summary."""
     metrics = metrics or TERMINAL
     keys = [a for a in axes if a != "seed" and a in summary.columns]
-    header = [k.split(".")[-1] if k != "loss.name" else "loss" for k in keys] + [label for _, label in metrics]
+    header = [{"loss.name": "loss", "model.name": "model"}.get(k, k.split(".")[-1]) for k in keys] + [label for _, label in metrics]
     rows = []
     for cell, by_metric in _cells(summary, keys):
         vals = []

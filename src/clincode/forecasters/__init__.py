@@ -2,6 +2,6 @@
 synthetic cohort's Bayes forecast (oracle)."""
 
 from clincode.forecasters.history import Histories, HistoryEntries
-from clincode.forecasters.registry import BASELINES, FORECASTERS, HistoryForecaster
+from clincode.forecasters.registry import BASELINES, FORECASTERS, HistoryForecaster, default_references
 
-__all__ = ["BASELINES", "FORECASTERS", "Histories", "HistoryEntries", "HistoryForecaster"]
+__all__ = ["BASELINES", "FORECASTERS", "default_references", "Histories", "HistoryEntries", "HistoryForecaster"]

@@ -9,10 +9,13 @@ the run's label space at each row's next visit.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from clincode.data.synthetic.params import GENERATOR_NAME
 from clincode.forecasters.baselines import PrevalenceForecaster, RepeatTableForecaster
 from clincode.forecasters.history import Histories
 from clincode.forecasters.oracle import OracleForecaster
@@ -39,3 +42,17 @@ FORECASTERS.register("oracle")(OracleForecaster)
 
 #: the reference rows every next-visit comparison shows by default (they cost seconds).
 BASELINES = ("prevalence", "repeat_table", "tifu_knn")
+
+
+def default_references(data_path: Path | str, label_level: str = "code") -> list[str]:
+    """The baselines, plus ``oracle`` when ``data_path`` is a synthetic cohort with code-level labels."""
+    out = list(BASELINES)
+    info = Path(data_path) / "metadata" / "dataset.json"
+    if label_level == "code" and info.is_file():
+        try:
+            generator = json.loads(info.read_text(encoding="utf-8")).get("generator")
+        except (OSError, ValueError, AttributeError):
+            generator = None
+        if generator == GENERATOR_NAME:
+            out.append("oracle")
+    return out

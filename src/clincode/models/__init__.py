@@ -12,6 +12,7 @@ from clincode.models.protocols import (
     LabelCountsHook,
     LabelDescriptionsHook,
     OutputBiasHook,
+    RepeatTableHook,
 )
 from clincode.models.registry import MODELS, build_model, describe_models
 from clincode.models import ehr_transformer as _ehr_transformer  # noqa: F401  (registers)
@@ -32,6 +33,7 @@ __all__ = [
     "LabelCountsHook",
     "LabelDescriptionsHook",
     "OutputBiasHook",
+    "RepeatTableHook",
     "build_model",
     "describe_models",
 ]

@@ -34,6 +34,13 @@ multiplied by ``repeat_scale``, as ``history_scale``); labels never coded for th
 nothing from it, so the Transformer's head is the forecast of new codes. It reads visit t's labels
 (the batch's ``history_*`` entries) only at predictions of visits >= t.
 
+[ours] ``repeat_init: table`` (with ``repeat_path``): the run fits the three-cell repeat table on
+the training split (each label's rate at the next visit when coded at the last visit, only
+earlier, never; :class:`clincode.forecasters.baselines.RepeatTableForecaster`) and the model starts
+exactly at it: head bias at the "never" log-odds, head weights 0, the repeat path at the table's
+log-odds steps. Training then learns what the table cannot (age, sex, time gaps, the other
+conditions), and early stopping on the tuning split keeps the best epoch.
+
 [ours] ``prior_bias`` (off by default): initialise the head's bias at the log-odds of each code's
 training prevalence (the prior initialisation of Lin et al. 2017's focal-loss paper, per code), so
 training starts at "every code at its base rate" instead of p = 0.5 everywhere. This matters for
@@ -45,14 +52,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clincode.models.registry import MODELS
 
-if TYPE_CHECKING:
-    import numpy as np
 
 
 REPEAT_FEATURES = 5  # recency / frequency features of the repeat path
@@ -79,10 +85,15 @@ class EHRTransformer(nn.Module):
         tokens: Literal["code", "visit"] = "code",
         repeat_path: bool = False,
         repeat_scale: float = 10.0,
+        repeat_init: Literal["zero", "table"] = "zero",
     ) -> None:
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        if repeat_init not in ("zero", "table"):
+            raise ValueError(f"repeat_init must be 'zero' or 'table', got {repeat_init!r}")
+        if repeat_init == "table" and not repeat_path:
+            raise ValueError("repeat_init: table starts the repeat path at the repeat table; set repeat_path: true")
         if tokens not in ("code", "visit"):
             raise ValueError(f"tokens must be 'code' or 'visit', got {tokens!r}")
         self.tokens = tokens
@@ -114,6 +125,7 @@ class EHRTransformer(nn.Module):
             self.repeat_bias = nn.Parameter(torch.zeros(num_labels))
             self.repeat_weight = nn.Parameter(torch.zeros(num_labels, REPEAT_FEATURES))
         self.repeat_path = repeat_path
+        self.repeat_init = repeat_init
 
     @torch.no_grad()
     def init_output_bias(self, prevalence: Tensor | np.ndarray) -> None:
@@ -125,6 +137,27 @@ class EHRTransformer(nn.Module):
             raise ValueError(f"prior_bias needs {self.num_labels} label prevalences; got shape {tuple(p.shape)}")
         p = p.clamp(1e-6, 1 - 1e-6)
         self.head.bias.copy_(torch.log(p / (1 - p)).to(self.head.bias.dtype))
+
+    @torch.no_grad()
+    def init_from_repeat_table(self, never: np.ndarray, last: np.ndarray, earlier: np.ndarray) -> None:
+        """With ``repeat_init: table`` [ours]: start at the three-cell repeat table (module docstring).
+
+        Head bias = log-odds of the label's rate when never coded, head weights 0; the repeat path's
+        label bias and its "coded at visit t" weight carry the log-odds steps to "coded only earlier"
+        and "coded at the last visit". Rates are clipped to [1e-4, 1 - 1e-4].
+        """
+        if self.repeat_init != "table":
+            return
+        rates = [torch.as_tensor(np.asarray(x), dtype=torch.float64).clamp(1e-4, 1 - 1e-4) for x in (never, last, earlier)]
+        if any(r.shape != (self.num_labels,) for r in rates):
+            raise ValueError(f"repeat_init: table needs 3 x {self.num_labels} label rates; got {[tuple(r.shape) for r in rates]}")
+        logit = [torch.log(r / (1 - r)) for r in rates]
+        self.head.bias.copy_(logit[0].to(self.head.bias.dtype))
+        self.head.weight.zero_()
+        self.repeat_shared.zero_()
+        self.repeat_bias.copy_(((logit[2] - logit[0]) / self.repeat_scale).to(self.repeat_bias.dtype))
+        self.repeat_weight.zero_()
+        self.repeat_weight[:, 0] = ((logit[1] - logit[2]) / self.repeat_scale).to(self.repeat_weight.dtype)
 
     def attention_mask(self, visit: Tensor, token_mask: Tensor) -> Tensor:
         """Boolean mask [B * heads, L, L], True where attention is NOT allowed.

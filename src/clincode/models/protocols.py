@@ -9,6 +9,7 @@ below are the contract, checked by the contract test and by type checkers.
 
 The training path calls the setup hooks once, after ``build_model`` and before the first step:
 :class:`LabelCountsHook` first (it may create parameters), then :class:`OutputBiasHook`,
+:class:`RepeatTableHook`,
 :class:`EmbeddingsHook` and :class:`LabelDescriptionsHook`; :class:`AuxiliaryLossHook` at every
 training step.
 """
@@ -49,6 +50,20 @@ class OutputBiasHook(Protocol):
 
 
 @runtime_checkable
+class RepeatTableHook(Protocol):
+    """A next-visit model that can start at the three-cell repeat table (``repeat_init: table``)."""
+
+    def init_from_repeat_table(self, never: np.ndarray, last: np.ndarray, earlier: np.ndarray) -> None:
+        """Receive each label's training rate of appearing at the next visit when it was never
+        coded for the patient, coded at the last visit, and coded only earlier: float [V] each.
+
+        A model whose table initialisation is switched off leaves its parameters unchanged;
+        otherwise arrays that are not [V] raise ValueError.
+        """
+        ...
+
+
+@runtime_checkable
 class EmbeddingsHook(Protocol):
     """A model with a word embedding that can start from pretrained vectors (``data.text.word2vec``)."""
 
@@ -84,5 +99,5 @@ class AuxiliaryLossHook(Protocol):
         ...
 
 
-HOOKS: tuple[type, ...] = (LabelCountsHook, OutputBiasHook, EmbeddingsHook, LabelDescriptionsHook, AuxiliaryLossHook)
+HOOKS: tuple[type, ...] = (LabelCountsHook, OutputBiasHook, RepeatTableHook, EmbeddingsHook, LabelDescriptionsHook, AuxiliaryLossHook)
 """Every hook Protocol, in the order the training path uses them."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from clincode.forecasters import FORECASTERS
 from clincode.io import read_json, write_text
 from clincode.report import plots
 
@@ -37,6 +38,10 @@ def _first_runs(bench_root: Path, axes_names: list[str]) -> dict[str, Path]:
         cfg = yaml.safe_load(read_text_file(run / "config.yaml", "a run config")) or {}
         axes = {name: _lookup(cfg, name) for name in axes_names}
         order = tuple(_position(grid.get(name, []), value) for name, value in axes.items())
+        model = _lookup(cfg, "model.name")
+        if model in FORECASTERS:  # a reference row (one-pass forecaster): its model is its label, after the grid
+            found.append(((10**9, *order), str(model), run))
+            continue
         found.append((order, _cell_label(axes), run))
     out: dict[str, Path] = {}
     for _, label, run in sorted(found, key=lambda item: item[0]):

@@ -30,7 +30,8 @@ from clincode.forecasters import FORECASTERS, Histories
 from clincode.launch import load_shared_cache
 from clincode.metrics.repeat_explore import repeat_explore
 from clincode.losses import LabelStats, build_loss
-from clincode.models import LabelCountsHook, OutputBiasHook, build_model
+from clincode.forecasters.baselines import RepeatTableForecaster
+from clincode.models import LabelCountsHook, OutputBiasHook, RepeatTableHook, build_model
 from clincode.registry import Registry
 from clincode.tasks.base import (
     TASKS,
@@ -161,6 +162,10 @@ class NextVisitTask:
             prevalence = torch.as_tensor(stats.prevalence())
             favoured = criterion.prior_probability(prevalence) if hasattr(criterion, "prior_probability") else prevalence
             model.init_output_bias(favoured)
+        if isinstance(model, RepeatTableHook):  # [ours] repeat_init: table (a no-op when off)
+            table = RepeatTableForecaster("last_earlier", smoothing=1.0).fit(next_visit_histories(data, "train"))
+            assert table.never_ is not None and table.cells_ is not None
+            model.init_from_repeat_table(table.never_, table.cells_[0], table.cells_[1])
         return RunParts(model, criterion, dict(cfg.model.params), len(data.vocab), num_labels)
 
     # -- one-pass forecasters (clincode.forecasters): fitted on the training histories -------------
