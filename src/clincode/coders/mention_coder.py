@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from clincode.coders.evidence import CodeEvidence, Span, ranked_evidence
 from clincode.coders.hierarchy import LabelHierarchy, hierarchy_extension
 from clincode.coders.matcher import BagMatcher, KeyMatcher, Match
 from clincode.coders.negation import NegationDetector
@@ -329,10 +330,8 @@ class MentionCoder:
         if not self._fitted:
             raise RuntimeError("MentionCoder is not fitted; call fit() or from_dict() first")
 
-    def evidence(self, text: str, tokens: Tokens | None = None) -> dict[int, list[Evidence]]:
-        """Label index -> one Evidence per matching key (its strongest occurrence) for one document."""
-        self._check_fitted()
-        tokens = tokens if tokens is not None else self.normalizer.tokens(text)
+    def _kept_matches(self, tokens: Tokens) -> list[Match]:
+        """Key occurrences in ``tokens`` that count (with ``longest_only``, none inside a longer one)."""
         matches = self.find(tokens)
         if self.longest_only and matches:
             spans = [(m.first, m.last) for m in matches]
@@ -341,6 +340,13 @@ class MentionCoder:
                 for m in matches
                 if not any(f <= m.first and m.last <= l and (l - f) > (m.last - m.first) for f, l in spans)
             ]
+        return matches
+
+    def evidence(self, text: str, tokens: Tokens | None = None) -> dict[int, list[Evidence]]:
+        """Label index -> one Evidence per matching key (its strongest occurrence) for one document."""
+        self._check_fitted()
+        tokens = tokens if tokens is not None else self.normalizer.tokens(text)
+        matches = self._kept_matches(tokens)
         cue_ends = self.negation.cue_positions(tokens) if self.negation_window > 0 else []
         per_key: dict[int, list[tuple[int, bool]]] = {}
         for m in matches:
@@ -357,6 +363,43 @@ class MentionCoder:
                              bool(self.key_description[k]), int(self.key_docs[k]), int(h))
                 )
         return out
+
+    def code_spans(self, text: str, tokens: Tokens | None = None) -> dict[int, list[Span]]:
+        """Label index -> the character spans of every occurrence of the keys proposing it.
+
+        The spans of a code are what carries its match score (:mod:`clincode.coders.evidence`):
+        each occurrence of each of its keys, as ``text[start:end]``, weighted by ``p(code | key)``
+        (times ``negation_factor`` when negated), strongest first, then by position; a span found
+        by two keys counts once, with the larger weight. Codes scored by hierarchy back-off only
+        have no span of their own and are absent.
+        """
+        self._check_fitted()
+        tokens = tokens if tokens is not None else self.normalizer.tokens(text)
+        matches = self._kept_matches(tokens)
+        cue_ends = self.negation.cue_positions(tokens) if self.negation_window > 0 else []
+        best: dict[int, dict[tuple[int, int], float]] = {}
+        for m in matches:
+            start, end = int(tokens.starts[m.first]), int(tokens.ends[m.last])
+            factor = self.negation_factor if cue_ends and self.negation.negated(m, tokens, cue_ends) else 1.0
+            for c, p in zip(self.key_codes[m.key_id], self.key_probs[m.key_id], strict=True):
+                spans = best.setdefault(int(c), {})
+                w = float(p) * factor
+                if w > spans.get((start, end), -1.0):
+                    spans[(start, end)] = w
+        return {
+            c: [Span(s, e, text[s:e], w) for (s, e), w in sorted(spans.items(), key=lambda kv: (-kv[1], kv[0]))]
+            for c, spans in best.items()
+        }
+
+    def evidence_spans(self, texts: Sequence[str]) -> list[dict[int, list[Span]]]:
+        """Per document, label index -> its evidence spans (:meth:`code_spans`); codes without any are absent."""
+        self._check_fitted()
+        _check_texts(texts, "input")
+        return [self.code_spans(text) for text in texts]
+
+    def predict_evidence(self, texts: Sequence[str], top_k: int | None = 10) -> list[list[CodeEvidence]]:
+        """Per document, its ``top_k`` codes by :meth:`predict_proba` with their evidence spans (strongest first)."""
+        return ranked_evidence(self.predict_proba(texts), self.evidence_spans(texts), self.label_codes, top_k)
 
     def match_score(self, evidence: Sequence[Evidence]) -> float:
         """Combined match score of one code from its evidence (noisy-OR or max, negation applied)."""
