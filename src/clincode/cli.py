@@ -178,6 +178,7 @@ class Rule(Choice):
 class OutputFormat(Choice):
     TABLE = "table"
     CODIESP = "codiesp"
+    CODIESP_X = "codiesp-x"
 
 
 CODE_TYPES = ("D", "P")
@@ -345,7 +346,7 @@ def predict(
     top_k: Annotated[int, typer.Option("--top-k", help="top codes listed per visit")] = 10,
     split: Annotated[Optional[str], typer.Option("--split", metavar=Split.metavar(), help="only this split of the dataset (default: all)")] = None,
     rule: Annotated[str, typer.Option("--rule", metavar=Rule.metavar(), help="decision rule of the `alert` column")] = Rule.GLOBAL.value,
-    fmt: Annotated[str, typer.Option("--format", metavar=OutputFormat.metavar(), help="codiesp: CodiEsp submission file (coding runs only)")] = OutputFormat.TABLE.value,
+    fmt: Annotated[str, typer.Option("--format", metavar=OutputFormat.metavar(), help="codiesp: CodiEsp ranking file; codiesp-x: CodiEsp-X evidence references (coding runs only)")] = OutputFormat.TABLE.value,
     max_unknown: Annotated[float, typer.Option("--max-unknown", help="largest share of input tokens outside the run's vocabulary accepted (0-1)")] = 0.5,
 ) -> None:
     """Forecast the next visit's codes for every patient and visit of a dataset.

@@ -11,10 +11,12 @@ A code ranked for another reason (training prior, neighbour votes, hierarchy bac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 
 @dataclass(frozen=True)
@@ -64,3 +66,21 @@ def ranked_evidence(
         [CodeEvidence(label_codes[j], float(scores[d, j]), tuple(spans[d].get(int(j), ()))) for j in row]
         for d, row in enumerate(order)
     ]
+
+
+SPAN_DTYPE = pl.List(pl.Struct({"start": pl.Int64, "end": pl.Int64, "text": pl.String}))
+
+
+def spans_series(
+    evidence: Sequence[Mapping[int, Sequence[Span]]], rows: np.ndarray, labels: np.ndarray, *, as_text: bool = False
+) -> pl.Series:
+    """Column ``spans`` of listed (row, label) pairs: each pair's spans as ``{start, end, text}`` structs
+    (strongest first; an empty list for a code without evidence), or, ``as_text``, as a JSON string
+    (for CSV, which holds no nested values)."""
+    values = [
+        [{"start": s.start, "end": s.end, "text": s.text} for s in evidence[int(r)].get(int(c), ())]
+        for r, c in zip(rows, labels, strict=True)
+    ]
+    if as_text:
+        return pl.Series("spans", [json.dumps(v, ensure_ascii=False) for v in values], dtype=pl.String)
+    return pl.Series("spans", values, dtype=SPAN_DTYPE)

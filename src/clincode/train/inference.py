@@ -15,7 +15,7 @@ import torch
 from rich.progress import Progress
 from torch import Tensor, nn
 
-from clincode.coders import DocumentCoder
+from clincode.coders import DocumentCoder, EvidenceCoder
 from clincode.config import RunConfig
 from clincode.tasks import Predictions, Task
 from clincode.tasks.base import ROW_FIELDS, DocumentTask, Keep
@@ -64,16 +64,22 @@ def predict_split(
     keep: Keep = "targets",
     progress: bool = False,
     description: str = "predicting",
+    evidence: bool = False,
 ) -> Predictions:
     """Predictions of a trained model (network or one-pass coder) on one split of prepared data.
 
     A coder (:class:`clincode.coders.DocumentCoder`) reads the split's documents (``path``: the
     notes the data came from, default ``data.path``); a network reads the task's batches.
+    ``evidence``: also collect each code's evidence spans, for coders that give them
+    (:class:`clincode.coders.EvidenceCoder`).
     """
     if isinstance(model, DocumentCoder):
         if not isinstance(task, DocumentTask):
             raise ValueError(f"coders read documents; the {task.name} task has none (use data.task: coding)")
         docs = task.documents(cfg, data, split, path)
-        return task.document_predictions(data, split, np.clip(model.predict_proba(docs.texts), 0.0, 1.0))
+        preds = task.document_predictions(data, split, np.clip(model.predict_proba(docs.texts), 0.0, 1.0))
+        if evidence and isinstance(model, EvidenceCoder):
+            preds.evidence = model.evidence_spans(docs.texts)
+        return preds
     loader = task.loader(data, split, cfg, shuffle=False, eval=True)
     return predict_rows(model, loader, task, keep=keep, progress=progress, description=description)
