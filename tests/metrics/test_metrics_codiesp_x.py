@@ -59,6 +59,11 @@ def test_discontinuous_gold_counts_from_first_start_to_last_end(tmp_path):
     assert (gold[0].start, gold[0].end) == (385, 411)
     assert codiesp_x_score(gold, [ref("d", "s42.90x", 385, 397)]).hits == 0  # only the first piece
     assert codiesp_x_score(gold, [ref("d", "s42.90x", 380, 415)]).hits == 1
+    # pieces listed out of text order (the release has some): first start to last end, never hit
+    path.write_text("d\tDIAGNOSTICO\tr69\tx\t2654 2674;691 706\n", encoding="utf-8")
+    late = read_x_gold(path)
+    assert (late[0].start, late[0].end) == (2654, 706)
+    assert codiesp_x_score(late, [ref("d", "r69", 691, 2674), ref("d", "r69", 2654, 2674)]).hits == 0
 
 
 def test_several_spans_per_code_count_once_and_one_match_is_enough():
@@ -111,7 +116,7 @@ def test_bad_input_names_the_file_field_and_expectation(tmp_path):
         read_x_predictions(bad)
     reverse = tmp_path / "reverse.tsv"
     reverse.write_text("d\t9 7\tDIAGNOSTICO\tr69\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="expected 0 <= start <= end"):
+    with pytest.raises(ValueError, match="expected offsets >= 0 and start <= end"):
         read_x_predictions(reverse)
     no_code = tmp_path / "no_code.tsv"
     no_code.write_text("d\t1 5\tDIAGNOSTICO\t \n", encoding="utf-8")

@@ -14,7 +14,8 @@ The rule (the task's official definition, rewritten here):
 - codes are compared in lower case; a predicted code outside the valid code lists (when given) is
   dropped before anything is counted;
 - a gold reference spans from its first start to its last end (a discontinuous reference covers
-  everything between its pieces);
+  everything between its pieces; one whose pieces are listed out of text order ends before it
+  starts and cannot be hit, as in the official script);
 - a gold (document, code) pair is a **hit** when some predicted reference of that code in that
   document contains one of the pair's gold references, overshooting it by at most ``tolerance``
   (10) characters on each side: ``0 <= gold_start - pred_start <= 10`` and
@@ -66,8 +67,13 @@ class XScore:
                 "hits": self.hits, "predicted": self.predicted, "gold": self.gold}
 
 
-def parse_position(value: str, where: str) -> tuple[int, int]:
-    """``"s e"`` or ``"s1 e1;s2 e2;..."`` -> (first start, last end); ValueError naming ``where``."""
+def parse_position(value: str, where: str, *, ordered: bool = True) -> tuple[int, int]:
+    """``"s e"`` or ``"s1 e1;s2 e2;..."`` -> (first start, last end) as written; ValueError naming ``where``.
+
+    ``ordered``: require ``start <= end``. The release's gold has discontinuous references whose
+    pieces are listed out of text order (``"2654 2674;691 706"``); read as the official rule reads
+    them, first start to last end, they end before they start and no predicted span can hit them.
+    """
     pieces = [p.split() for p in value.strip().split(";")]
     try:
         numbers = [[int(x) for x in piece] for piece in pieces]
@@ -76,8 +82,8 @@ def parse_position(value: str, where: str) -> tuple[int, int]:
     if not numbers or any(len(piece) != 2 for piece in numbers):
         raise ValueError(f"{where}: field position is {value!r}; expected \"start end\" (or \"s1 e1;s2 e2\" for a discontinuous reference) in integers")
     start, end = numbers[0][0], numbers[-1][1]
-    if start < 0 or end < start:
-        raise ValueError(f"{where}: field position is {value!r}; expected 0 <= start <= end")
+    if min(min(piece) for piece in numbers) < 0 or (ordered and end < start):
+        raise ValueError(f"{where}: field position is {value!r}; expected offsets >= 0 and start <= end")
     return start, end
 
 
@@ -104,7 +110,7 @@ def read_x_gold(path: Path) -> list[Reference]:
     """The references of a CodiEsp-X gold file (``{split}X.tsv``); errors name the file, line and field."""
     out = []
     for number, (doc, label, code, _text, position) in _rows(path, GOLD_FIELDS, "gold"):
-        start, end = parse_position(position, f"{path} line {number}")
+        start, end = parse_position(position, f"{path} line {number}", ordered=False)
         out.append(Reference(doc.strip(), label.strip().upper(), code.strip().lower(), start, end))
     return out
 

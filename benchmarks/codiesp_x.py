@@ -1,0 +1,193 @@
+"""CodiEsp-X (explainable coding) on the Spanish release: lookup baseline, dictionary coder, ranker.
+
+    python benchmarks/codiesp_x.py --root path/to/codiesp [--ranker] [--out FILE.json]
+
+Each code type has its own coder (fitted on the D or the P codes and their evidence spans); a
+code is written with the spans of the key matches that carry its score
+(:meth:`clincode.coders.MentionCoder.code_spans`) and scored with the CodiEsp-X rule
+(:mod:`clincode.metrics.codiesp_x`: a gold (document, code) pair is a hit when a predicted span of
+that code contains a gold reference, overshooting by at most 10 characters on each side; micro
+P/R/F1 over distinct pairs) against the release's own ``{dev,test}X.tsv``.
+
+Operating point, per code type, chosen on dev only (train-only protocol): a score threshold, a cap
+on codes per document (top-k) and a cap on spans per code, the combination with the best dev X F1
+of that type. Test is scored once per method and protocol:
+
+- ``train-only``: fit on train, choose on dev, score test;
+- ``CLEF``: the same choices, fitted on train + dev (as the 2020 shared task allowed), score test.
+
+Baseline ``lookup``: every occurrence (case-insensitive, whole words) in the text of a training
+evidence string is predicted with every code that string was annotated with (the organisers'
+look-up baseline of the shared task works this way); no parameter, nothing chosen on dev.
+
+The pooled X score joins the D and P predictions against every gold reference. The valid-code
+lists of the official script are not used (every predicted code is a code of the release).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clincode.coders import MentionCoder
+from clincode.coders.ranker import CandidateRanker
+from clincode.coders.registry import DICTIONARY_DEFAULTS
+from clincode.data.notes import read_codiesp
+from clincode.metrics.codiesp_x import LABELS, Reference, codiesp_x_by_type, codiesp_x_score, read_x_gold
+from clincode.tasks.coding.submission import codiesp_code
+
+SPLITS = {"train": "train", "dev": "tuning", "test": "held_out"}
+FILES = {"dev": "dev/devX.tsv", "test": "test/testX.tsv"}
+# the packaged dictionary options (chosen on CodiEsp-D dev MAP), fuzzy reading included; keys from evidence only
+CODER_PARAMS: dict[str, Any] = {**DICTIONARY_DEFAULTS, "language": "es", "fuzzy": 1, "fuzzy_min_len": 8}
+TOP_KS: tuple[int | None, ...] = (1, 2, 3, 5, 8, 10, 15, 20, 30, None)
+SPANS_PER_CODE: tuple[int | None, ...] = (1, 2, 3, 5, None)
+N_THRESHOLDS = 60
+
+
+def load(root: Path, code_type: str) -> dict[str, tuple]:
+    table = read_codiesp(root, language="es", code_types=(code_type,), mentions=True, on_error="skip")
+    frame = table.frame
+    out = {}
+    for name, split in SPLITS.items():
+        part = frame.filter(frame["split"] == split)
+        ids = part["doc_id"].to_list()
+        out[name] = (ids, part["text"].to_list(), part["codes"].to_list(), table.mentions_by_doc(ids))
+    return out
+
+
+def join(a: tuple, b: tuple) -> tuple:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def labels_of(*golds: Sequence[Sequence[str]]) -> list[str]:
+    return sorted({c for gold in golds for codes in gold for c in codes})
+
+
+def candidates(scores: np.ndarray, spans: list[dict], labels: list[str]) -> list[list[tuple[float, str, list[tuple[int, int]]]]]:
+    """Per document, its codes with evidence, best first: (score, CodiEsp code, spans strongest first)."""
+    names = [codiesp_code(c) for c in labels]
+    out = []
+    for d, doc_spans in enumerate(spans):
+        rows = [(float(scores[d, j]), j, [s.as_pair() for s in ss]) for j, ss in doc_spans.items() if ss]
+        rows.sort(key=lambda r: (-r[0], r[1]))
+        out.append([(s, names[j], ss) for s, j, ss in rows])
+    return out
+
+
+def references(doc_ids: list[str], cands: list, label: str, threshold: float, top_k: int | None, spans: int | None) -> list[Reference]:
+    out = []
+    for doc, rows in zip(doc_ids, cands, strict=True):
+        kept = [r for r in rows if r[0] >= threshold][:top_k]
+        for _, code, pairs in kept:
+            out += [Reference(doc, label, code, s, e) for s, e in pairs[:spans]]
+    return out
+
+
+def choose(doc_ids: list[str], cands: list, gold: list[Reference], label: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The (threshold, top_k, spans_per_code) of best X F1 on these (dev) documents, and the search log."""
+    values = np.array([r[0] for rows in cands for r in rows])
+    grid = np.unique(np.quantile(values, np.linspace(0.0, 0.99, N_THRESHOLDS))) if len(values) else np.array([0.0])
+    log: list[dict[str, Any]] = []
+    for threshold in grid:
+        for top_k in TOP_KS:
+            for spans in SPANS_PER_CODE:
+                s = codiesp_x_score(gold, references(doc_ids, cands, label, float(threshold), top_k, spans))
+                log.append({"threshold": float(threshold), "top_k": top_k, "spans_per_code": spans, **s.to_dict()})
+    best = max(log, key=lambda r: (r["f1"], r["precision"]))
+    return {k: best[k] for k in ("threshold", "top_k", "spans_per_code")}, log
+
+
+def lookup_references(train: tuple, doc_ids: list[str], texts: list[str], label: str) -> list[Reference]:
+    """Baseline: every whole-word, case-insensitive occurrence of a training evidence string, with its codes."""
+    codes_of: dict[str, set[str]] = {}
+    for mentions in train[3]:
+        for m in mentions:
+            text = " ".join(str(m["text"]).lower().split())
+            if text:
+                codes_of.setdefault(text, set()).add(codiesp_code(m["code"]))
+    strings = sorted(codes_of, key=len, reverse=True)
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(s).replace(r"\ ", r"\s+") for s in strings) + r")(?!\w)")
+    out = []
+    for doc, text in zip(doc_ids, texts, strict=True):
+        lowered = text.lower()  # same length as text for this corpus (checked below)
+        if len(lowered) != len(text):
+            raise ValueError(f"{doc}: lower-casing changes the text length; offsets would shift")
+        pos = 0
+        while (m := pattern.search(lowered, pos)) is not None:
+            key = " ".join(m.group().split())
+            out += [Reference(doc, label, c, m.start(), m.end()) for c in sorted(codes_of.get(key, ()))]
+            pos = m.start() + 1  # overlapping occurrences of shorter strings too
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, required=True, help="CodiEsp release directory (train/, dev/, test/)")
+    parser.add_argument("--ranker", action="store_true", help="also fit and score the candidate ranker")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    t0 = time.time()
+    gold = {split: read_x_gold(args.root / path) for split, path in FILES.items()}
+    methods = ["lookup", "dictionary coder"] + (["dictionary + ranker"] if args.ranker else [])
+    preds: dict[tuple[str, str], list[Reference]] = {}  # (protocol, method) -> test references, both types
+    out: dict[str, Any] = {"coder_params": CODER_PARAMS, "choices": {}, "dev": {}}
+    for kind, label in LABELS.items():
+        parts = load(args.root, kind)
+        train, dev, test = parts["train"], parts["dev"], parts["test"]
+        dev_gold = [r for r in gold["dev"] if r.label == label]
+        for protocol, fit in (("train-only", train), ("CLEF", join(train, dev))):
+            preds.setdefault((protocol, "lookup"), []).extend(lookup_references(fit, test[0], test[1], label))
+        out["dev"][f"{kind} lookup"] = codiesp_x_score(dev_gold, lookup_references(train, dev[0], dev[1], label)).to_dict()
+        for method in methods[1:]:
+            choice: dict[str, Any] | None = None
+            for protocol, fit in (("train-only", train), ("CLEF", join(train, dev))):
+                labels = labels_of(fit[2])
+                coder = (MentionCoder(**CODER_PARAMS) if method == "dictionary coder"
+                         else CandidateRanker({k: v for k, v in CODER_PARAMS.items()}))
+                coder.fit(fit[1], fit[2], fit[3], labels)
+                codes = coder.label_codes if isinstance(coder, MentionCoder) else coder.coder.label_codes
+                if choice is None:  # train-only: the operating point comes from dev
+                    dev_c = candidates(coder.predict_proba(dev[1]), coder.evidence_spans(dev[1]), codes)
+                    choice, log = choose(dev[0], dev_c, dev_gold, label)
+                    best = max(log, key=lambda r: (r["f1"], r["precision"]))
+                    out["choices"][f"{kind} {method}"] = choice
+                    out["dev"][f"{kind} {method}"] = best
+                    # what each knob gives on dev at the others' chosen values
+                    out["dev"][f"{kind} {method} spans_per_code"] = {
+                        str(r["spans_per_code"]): r["f1"] for r in log
+                        if r["threshold"] == choice["threshold"] and r["top_k"] == choice["top_k"]}
+                    out["dev"][f"{kind} {method} top_k"] = {
+                        str(r["top_k"]): r["f1"] for r in log
+                        if r["threshold"] == choice["threshold"] and r["spans_per_code"] == choice["spans_per_code"]}
+                    print(f"{kind} {method}: dev choice {choice}, dev X P/R/F1 {best['precision']:.3f}/{best['recall']:.3f}/{best['f1']:.3f}"
+                          f" ({time.time() - t0:.0f} s)", flush=True)
+                test_c = candidates(coder.predict_proba(test[1]), coder.evidence_spans(test[1]), codes)
+                preds.setdefault((protocol, method), []).extend(
+                    references(test[0], test_c, label, choice["threshold"], choice["top_k"], choice["spans_per_code"]))
+    rows = []
+    for (protocol, method), refs in preds.items():
+        s = codiesp_x_by_type(gold["test"], refs)
+        rows.append({"protocol": protocol, "method": method, **{k: v.to_dict() for k, v in s.items()}})
+    out["rows"], out["seconds"] = rows, round(time.time() - t0, 1)
+    print("| protocol | method | X F1 all (P / R) | X F1 D (P / R) | X F1 P (P / R) |\n|---|---|---|---|---|")
+    for r in sorted(rows, key=lambda r: (r["protocol"] != "train-only", methods.index(r["method"]))):
+        cell = lambda s: f"{s['f1']:.3f} ({s['precision']:.3f} / {s['recall']:.3f})"  # noqa: E731
+        print(f"| {r['protocol']} | {r['method']} | {cell(r['all'])} | {cell(r['D'])} | {cell(r['P'])} |")
+    print(f"({out['seconds']} s)")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
