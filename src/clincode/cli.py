@@ -365,6 +365,23 @@ def predict(
     out.print(f"wrote {n} rows to {out_file}")
 
 
+@app.command()
+@cli_errors
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="a trained text-coding run directory")],
+    data: Annotated[Path, typer.Option("--data", help="the notes to explain (a CodiEsp release or notes table)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder: index.html and docs/<document>.html")],
+    split: Annotated[str, typer.Option("--split", help="split to show: train, tuning, held_out (or dev, test)")] = "held_out",
+    doc: Annotated[Optional[list[str]], typer.Option("--doc", help="only this document id (repeatable)")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="codes listed per document")] = 10,
+) -> None:
+    """Static HTML pages: each document's text with its codes' evidence highlighted, codes ranked, gold marked."""
+    from clincode.explain.run import explain_run
+
+    info = explain_run(run_dir, data, out_dir, split=split, doc_ids=doc, top_k=top_k, console=err)
+    out.print(f"wrote {info['documents']} pages to {out_dir} (open {out_dir / 'index.html'})")
+
+
 # --------------------------------------------------------------------------- benchmark / audit / report
 @app.command()
 @cli_errors
