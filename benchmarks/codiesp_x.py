@@ -16,6 +16,10 @@ of that type. Test is scored once per method and protocol:
 - ``train-only``: fit on train, choose on dev, score test;
 - ``CLEF``: the same choices, fitted on train + dev (as the 2020 shared task allowed), score test.
 
+``--search`` adds a dictionary coder whose options (longest match only, bag window, fuzzy tokens,
+stem prefix) are chosen per code type on dev X F1, one stage after the other, each kept only if
+dev X F1 rises (:data:`SEARCH`); its operating point is then chosen as above.
+
 Baseline ``lookup``: every occurrence (case-insensitive, whole words) in the text of a training
 evidence string is predicted with every code that string was annotated with (the organisers'
 look-up baseline of the shared task works this way); no parameter, nothing chosen on dev.
@@ -106,6 +110,44 @@ def choose(doc_ids: list[str], cands: list, gold: list[Reference], label: str) -
     return {k: best[k] for k in ("threshold", "top_k", "spans_per_code")}, log
 
 
+# --search: dictionary options tried on dev X F1, one stage after the other (kept if dev X F1 rises)
+SEARCH: list[tuple[str, list[dict[str, Any]]]] = [
+    ("longest match only", [{"longest_only": True}]),
+    ("bag window", [{"bag_window": w} for w in (4, 8, 10)]),
+    ("fuzzy tokens", [{"fuzzy": 0}, {"fuzzy": 1, "fuzzy_min_len": 6}, {"fuzzy": 2, "fuzzy_min_len": 8}]),
+    ("stem prefix", [{"prefix_len": n} for n in (6, 7)]),
+]
+
+
+def quick_f1(coder: MentionCoder, dev: tuple, dev_gold: list[Reference], label: str) -> float:
+    """Dev X F1 at the best threshold and top-k (every span), a smaller grid than :func:`choose`."""
+    cands = candidates(coder.predict_proba(dev[1]), coder.evidence_spans(dev[1]), coder.label_codes)
+    values = np.array([r[0] for rows in cands for r in rows])
+    grid = np.unique(np.quantile(values, np.linspace(0.0, 0.95, 30))) if len(values) else np.array([0.0])
+    return max(codiesp_x_score(dev_gold, references(dev[0], cands, label, float(t), k, None)).f1
+               for t in grid for k in (5, 10, 20, None))
+
+
+def search_options(train: tuple, dev: tuple, dev_gold: list[Reference], label: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Dictionary options chosen on dev X F1 (coordinate search over :data:`SEARCH`) and the log."""
+    labels = labels_of(train[2])
+
+    def f1(options: dict[str, Any]) -> float:
+        coder = MentionCoder(**{**CODER_PARAMS, **options}).fit(train[1], train[2], train[3], labels)
+        return quick_f1(coder, dev, dev_gold, label)
+
+    chosen: dict[str, Any] = {}
+    best = f1({})
+    log: list[dict[str, Any]] = [{"options": {}, "dev_f1": best}]
+    for _, options in SEARCH:
+        stage = [(f1({**chosen, **o}), o) for o in options]
+        log += [{"options": {**chosen, **o}, "dev_f1": v} for v, o in stage]
+        score, option = max(stage, key=lambda t: t[0])
+        if score > best + 1e-9:
+            best, chosen = score, {**chosen, **option}
+    return chosen, log
+
+
 def lookup_references(train: tuple, doc_ids: list[str], texts: list[str], label: str) -> list[Reference]:
     """Baseline: every whole-word, case-insensitive occurrence of a training evidence string, with its codes."""
     codes_of: dict[str, set[str]] = {}
@@ -133,14 +175,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, required=True, help="CodiEsp release directory (train/, dev/, test/)")
     parser.add_argument("--ranker", action="store_true", help="also fit and score the candidate ranker")
+    parser.add_argument("--search", action="store_true", help="also choose dictionary options on dev X F1 (per code type)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     t0 = time.time()
     gold = {split: read_x_gold(args.root / path) for split, path in FILES.items()}
-    methods = ["lookup", "dictionary coder"] + (["dictionary + ranker"] if args.ranker else [])
+    methods = (["lookup", "dictionary coder"] + (["dictionary + ranker"] if args.ranker else [])
+               + (["dictionary coder, options chosen on dev X F1"] if args.search else []))
     preds: dict[tuple[str, str], list[Reference]] = {}  # (protocol, method) -> test references, both types
     out: dict[str, Any] = {"coder_params": CODER_PARAMS, "choices": {}, "dev": {}}
+    extra: dict[str, dict[str, Any]] = {}  # --search: options chosen per code type
     for kind, label in LABELS.items():
         parts = load(args.root, kind)
         train, dev, test = parts["train"], parts["dev"], parts["test"]
@@ -148,12 +193,17 @@ def main() -> None:
         for protocol, fit in (("train-only", train), ("CLEF", join(train, dev))):
             preds.setdefault((protocol, "lookup"), []).extend(lookup_references(fit, test[0], test[1], label))
         out["dev"][f"{kind} lookup"] = codiesp_x_score(dev_gold, lookup_references(train, dev[0], dev[1], label)).to_dict()
+        if args.search:
+            extra[kind], out[f"search {kind}"] = search_options(train, dev, dev_gold, label)
+            print(f"{kind} options chosen on dev X F1: {extra[kind]} ({time.time() - t0:.0f} s)", flush=True)
         for method in methods[1:]:
             choice: dict[str, Any] | None = None
             for protocol, fit in (("train-only", train), ("CLEF", join(train, dev))):
                 labels = labels_of(fit[2])
-                coder = (MentionCoder(**CODER_PARAMS) if method == "dictionary coder"
-                         else CandidateRanker({k: v for k, v in CODER_PARAMS.items()}))
+                if method == "dictionary + ranker":
+                    coder: Any = CandidateRanker(dict(CODER_PARAMS))
+                else:
+                    coder = MentionCoder(**{**CODER_PARAMS, **(extra.get(kind, {}) if method != "dictionary coder" else {})})
                 coder.fit(fit[1], fit[2], fit[3], labels)
                 codes = coder.label_codes if isinstance(coder, MentionCoder) else coder.coder.label_codes
                 if choice is None:  # train-only: the operating point comes from dev

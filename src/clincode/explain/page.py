@@ -35,7 +35,7 @@ th{background:#eef1f5;position:sticky;top:0}
 tr.code{cursor:pointer}
 tr.code.active{background:#dcefff}
 tr.alert td.score{font-weight:600}
-td.gold{color:#137333;font-weight:600}
+td.gold{color:#137333;font-weight:600;white-space:nowrap}
 tr.nogold td.gold{color:#b3261e;font-weight:400}
 .spans a{margin-right:.3rem}
 .missed{font-size:.85rem;background:#fff;border:1px solid #e4e4e4;padding:.5rem;margin-top:.6rem}
