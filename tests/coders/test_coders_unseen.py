@@ -174,3 +174,15 @@ def test_fitted_label_codes_of_both_coders():
         fitted_label_codes(ranker)
     ranker.fit(texts, gold, mentions, [FEVER, AF])
     assert fitted_label_codes(ranker) == fitted_label_codes(wide)
+
+
+def test_spanish_who_descriptions_with_hierarchy_backoff():
+    from clincode.coders.terminology import cie10_es_descriptions
+
+    got = cie10_es_descriptions(["ICD10CM//I10", "ICD10CM//N28.89", "ICD10CM//L58.0", "ICD10PCS//BW03ZZZ", "ICD10CM//U99.99"])
+    assert got["ICD10CM//I10"] == ["Hipertensión esencial (primaria)", "Hipertensión esencial"]
+    assert got["ICD10CM//L58.0"] == ["Radiodermatitis aguda"]
+    # N28.89 is ICD-10-CM only: WHO's N28.8 describes it
+    assert got["ICD10CM//N28.89"][0].startswith("Otros trastornos especificados del riñón")
+    assert "ICD10PCS//BW03ZZZ" not in got and "ICD10CM//U99.99" not in got
+    assert "ICD10CM//N28.89" not in cie10_es_descriptions(["ICD10CM//N28.89"], backoff=False)
