@@ -73,6 +73,11 @@ def test_predict_evidence_ranks_codes_with_their_spans():
     assert [e.score for e in out[1]] == sorted((e.score for e in out[1]), reverse=True)
     assert all(e.spans == () for e in out[1])  # prior-ranked codes: no evidence
     assert len(coder.predict_evidence(["Fiebre alta."], top_k=None)[0]) == len(LABELS)
+    # one matching pass gives the same scores and spans as the two separate calls
+    texts = ["Fiebre alta y tos.", "Dolor torácico. Tos seca y fiebre alta."]
+    both, spans = coder.predict_with_evidence(texts)
+    np.testing.assert_array_equal(both, coder.predict_proba(texts))
+    assert spans == coder.evidence_spans(texts)
 
 
 def test_ranked_evidence_checks_shapes_and_top_k():

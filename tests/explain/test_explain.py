@@ -175,3 +175,18 @@ def test_explain_errors(explained, tmp_path):
         explain_run(run, release, tmp_path / "x", split="final", console=QUIET)
     info = explain_run(run, release, tmp_path / "one", split="dev", doc_ids=["dev-002"], console=QUIET)
     assert info["documents"] == 1 and [p.name for p in (tmp_path / "one" / "docs").iterdir()] == ["dev-002.html"]
+
+
+def test_explain_command(explained, tmp_path):
+    from typer.testing import CliRunner
+
+    from clincode.cli import app
+
+    run, release, _, _ = explained
+    runner = CliRunner()
+    ok = runner.invoke(app, ["explain", str(run), "--data", str(release), "--out", str(tmp_path / "p"),
+                             "--split", "test", "--doc", "test-001", "--doc", "test-002", "--top-k", "3"])
+    assert ok.exit_code == 0, ok.output
+    assert sorted(p.name for p in (tmp_path / "p" / "docs").iterdir()) == ["test-001.html", "test-002.html"]
+    bad = runner.invoke(app, ["explain", str(tmp_path / "no-run"), "--data", str(release), "--out", str(tmp_path / "q")])
+    assert bad.exit_code == 1 and "does not exist" in bad.output and "Traceback" not in bad.output

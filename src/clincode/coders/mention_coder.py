@@ -342,11 +342,15 @@ class MentionCoder:
             ]
         return matches
 
-    def evidence(self, text: str, tokens: Tokens | None = None) -> dict[int, list[Evidence]]:
-        """Label index -> one Evidence per matching key (its strongest occurrence) for one document."""
+    def evidence(self, text: str, tokens: Tokens | None = None, matches: list[Match] | None = None) -> dict[int, list[Evidence]]:
+        """Label index -> one Evidence per matching key (its strongest occurrence) for one document.
+
+        ``tokens`` / ``matches``: the document's normalised tokens and kept key matches, when the
+        caller has them already (:meth:`predict_with_evidence` matches once for scores and spans).
+        """
         self._check_fitted()
         tokens = tokens if tokens is not None else self.normalizer.tokens(text)
-        matches = self._kept_matches(tokens)
+        matches = matches if matches is not None else self._kept_matches(tokens)
         cue_ends = self.negation.cue_positions(tokens) if self.negation_window > 0 else []
         per_key: dict[int, list[tuple[int, bool]]] = {}
         for m in matches:
@@ -364,7 +368,7 @@ class MentionCoder:
                 )
         return out
 
-    def code_spans(self, text: str, tokens: Tokens | None = None) -> dict[int, list[Span]]:
+    def code_spans(self, text: str, tokens: Tokens | None = None, matches: list[Match] | None = None) -> dict[int, list[Span]]:
         """Label index -> the character spans of every occurrence of the keys proposing it.
 
         The spans of a code are what carries its match score (:mod:`clincode.coders.evidence`):
@@ -375,7 +379,7 @@ class MentionCoder:
         """
         self._check_fitted()
         tokens = tokens if tokens is not None else self.normalizer.tokens(text)
-        matches = self._kept_matches(tokens)
+        matches = matches if matches is not None else self._kept_matches(tokens)
         cue_ends = self.negation.cue_positions(tokens) if self.negation_window > 0 else []
         best: dict[int, dict[tuple[int, int], float]] = {}
         for m in matches:
@@ -397,9 +401,23 @@ class MentionCoder:
         _check_texts(texts, "input")
         return [self.code_spans(text) for text in texts]
 
+    def predict_with_evidence(self, texts: Sequence[str]) -> tuple[np.ndarray, list[dict[int, list[Span]]]]:
+        """(:meth:`predict_proba`, :meth:`evidence_spans`) of ``texts``, matching each document once."""
+        self._check_fitted()
+        _check_texts(texts, "input")
+        scores = np.tile(self.prior_weight * self.prior, (len(texts), 1))
+        spans = []
+        for d, text in enumerate(texts):
+            tokens = self.normalizer.tokens(text)
+            matches = self._kept_matches(tokens)
+            for c, s in self.match_scores(text, tokens, matches).items():
+                scores[d, c] += s
+            spans.append(self.code_spans(text, tokens, matches))
+        return scores / (1.0 + self.prior_weight), spans
+
     def predict_evidence(self, texts: Sequence[str], top_k: int | None = 10) -> list[list[CodeEvidence]]:
         """Per document, its ``top_k`` codes by :meth:`predict_proba` with their evidence spans (strongest first)."""
-        return ranked_evidence(self.predict_proba(texts), self.evidence_spans(texts), self.label_codes, top_k)
+        return ranked_evidence(*self.predict_with_evidence(texts), self.label_codes, top_k)
 
     def match_score(self, evidence: Sequence[Evidence]) -> float:
         """Combined match score of one code from its evidence (noisy-OR or max, negation applied)."""
@@ -418,9 +436,9 @@ class MentionCoder:
             self._hierarchy = LabelHierarchy(self.label_codes)
         return self._hierarchy
 
-    def match_scores(self, text: str, tokens: Tokens | None = None) -> dict[int, float]:
+    def match_scores(self, text: str, tokens: Tokens | None = None, matches: list[Match] | None = None) -> dict[int, float]:
         """Label index -> match score of one document, hierarchy back-off included (``backoff > 0``)."""
-        scores = {c: self.match_score(ev) for c, ev in self.evidence(text, tokens).items()}
+        scores = {c: self.match_score(ev) for c, ev in self.evidence(text, tokens, matches).items()}
         if self.backoff > 0.0:
             for r, (s, _, _) in self.hierarchy.backoff(scores).items():
                 if self.backoff * s > scores.get(r, 0.0):

@@ -366,11 +366,15 @@ class CandidateRanker:
             raise RuntimeError("CandidateRanker is not fitted; call fit() or from_dict() first")
         return self.coder.evidence_spans(texts)
 
+    def predict_with_evidence(self, texts: Sequence[str]) -> tuple[np.ndarray, list[dict[int, list[Span]]]]:
+        """(:meth:`predict_proba`, :meth:`evidence_spans`) of ``texts``."""
+        return self.predict_proba(texts), self.evidence_spans(texts)
+
     def predict_evidence(self, texts: Sequence[str], top_k: int | None = 10) -> list[list[CodeEvidence]]:
         """Per document, its ``top_k`` codes by the ranker's score with their evidence spans (strongest first)."""
-        scores = self.predict_proba(texts)
+        scores, spans = self.predict_with_evidence(texts)
         assert self.coder is not None
-        return ranked_evidence(scores, self.evidence_spans(texts), self.coder.label_codes, top_k)
+        return ranked_evidence(scores, spans, self.coder.label_codes, top_k)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable state: parameters, the dictionary coder's state and the LightGBM model text."""

@@ -77,10 +77,11 @@ def explain_run(
     model = artefact.build_model()
     texts = [docs.texts[i] for i in rows]
     evidence: list[dict[int, list]] | None = None
-    if isinstance(model, DocumentCoder):
+    if isinstance(model, EvidenceCoder):
+        raw, evidence = model.predict_with_evidence(texts)
+        probs = np.clip(raw, 0.0, 1.0)
+    elif isinstance(model, DocumentCoder):
         probs = np.clip(model.predict_proba(texts), 0.0, 1.0)
-        if isinstance(model, EvidenceCoder):
-            evidence = model.evidence_spans(texts)
     else:  # a network scores the whole split through the task's loader
         preds = predict_split(model, task, data, split, cfg, path=Path(data_dir), keep="visits")
         assert preds.doc_index is not None

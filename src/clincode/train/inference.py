@@ -77,9 +77,12 @@ def predict_split(
         if not isinstance(task, DocumentTask):
             raise ValueError(f"coders read documents; the {task.name} task has none (use data.task: coding)")
         docs = task.documents(cfg, data, split, path)
-        preds = task.document_predictions(data, split, np.clip(model.predict_proba(docs.texts), 0.0, 1.0))
         if evidence and isinstance(model, EvidenceCoder):
-            preds.evidence = model.evidence_spans(docs.texts)
+            probs, spans = model.predict_with_evidence(docs.texts)
+        else:
+            probs, spans = model.predict_proba(docs.texts), None
+        preds = task.document_predictions(data, split, np.clip(probs, 0.0, 1.0))
+        preds.evidence = spans
         return preds
     loader = task.loader(data, split, cfg, shuffle=False, eval=True)
     return predict_rows(model, loader, task, keep=keep, progress=progress, description=description)
