@@ -18,7 +18,9 @@ of that type. Test is scored once per method and protocol:
 
 ``--search`` adds a dictionary coder whose options (longest match only, bag window, fuzzy tokens,
 stem prefix) are chosen per code type on dev X F1, one stage after the other, each kept only if
-dev X F1 rises (:data:`SEARCH`); its operating point is then chosen as above.
+dev X F1 rises (:data:`SEARCH`); its operating point is then chosen as above. ``--spanish`` adds
+a D coder with the WHO ICD-10 Spanish descriptions as keys over a label space extended to the
+ICD-10-CM relatives of the training codes (:data:`SPANISH_PARAMS`; P codes as the plain coder).
 
 Baseline ``lookup``: every occurrence (case-insensitive, whole words) in the text of a training
 evidence string is predicted with every code that string was annotated with (the organisers'
@@ -42,7 +44,9 @@ from typing import Any
 import numpy as np
 
 from clincode.coders import MentionCoder
+from clincode.coders.hierarchy import hierarchy_extension
 from clincode.coders.ranker import CandidateRanker
+from clincode.coders.terminology import cie10_es_descriptions
 from clincode.coders.registry import DICTIONARY_DEFAULTS
 from clincode.data.notes import read_codiesp
 from clincode.metrics.codiesp_x import LABELS, Reference, codiesp_x_by_type, codiesp_x_score, read_x_gold
@@ -55,6 +59,11 @@ CODER_PARAMS: dict[str, Any] = {**DICTIONARY_DEFAULTS, "language": "es", "fuzzy"
 TOP_KS: tuple[int | None, ...] = (1, 2, 3, 5, 8, 10, 15, 20, 30, None)
 SPANS_PER_CODE: tuple[int | None, ...] = (1, 2, 3, 5, None)
 N_THRESHOLDS = 60
+# --spanish: keys from the WHO ICD-10 Spanish descriptions (back-off to the nearest WHO ancestor) for
+# the training codes and their ICD-10-CM relatives, smoothing that lets them propose codes never
+# seen in training (the options chosen on dev MAP by benchmarks/codiesp_unseen_es.py); P unchanged
+SPANISH = "dictionary coder + Spanish WHO descriptions (D)"
+SPANISH_PARAMS: dict[str, Any] = {"alpha": 0.1, "extend_labels": True}
 
 
 def load(root: Path, code_type: str) -> dict[str, tuple]:
@@ -176,13 +185,16 @@ def main() -> None:
     parser.add_argument("--root", type=Path, required=True, help="CodiEsp release directory (train/, dev/, test/)")
     parser.add_argument("--ranker", action="store_true", help="also fit and score the candidate ranker")
     parser.add_argument("--search", action="store_true", help="also choose dictionary options on dev X F1 (per code type)")
+    parser.add_argument("--spanish", action="store_true",
+                        help="also a dictionary coder with Spanish WHO ICD-10 descriptions as keys for D (package cie)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     t0 = time.time()
     gold = {split: read_x_gold(args.root / path) for split, path in FILES.items()}
     methods = (["lookup", "dictionary coder"] + (["dictionary + ranker"] if args.ranker else [])
-               + (["dictionary coder, options chosen on dev X F1"] if args.search else []))
+               + (["dictionary coder, options chosen on dev X F1"] if args.search else [])
+               + ([SPANISH] if args.spanish else []))
     preds: dict[tuple[str, str], list[Reference]] = {}  # (protocol, method) -> test references, both types
     out: dict[str, Any] = {"coder_params": CODER_PARAMS, "choices": {}, "dev": {}}
     extra: dict[str, dict[str, Any]] = {}  # --search: options chosen per code type
@@ -200,11 +212,16 @@ def main() -> None:
             choice: dict[str, Any] | None = None
             for protocol, fit in (("train-only", train), ("CLEF", join(train, dev))):
                 labels = labels_of(fit[2])
+                descriptions = None
                 if method == "dictionary + ranker":
                     coder: Any = CandidateRanker(dict(CODER_PARAMS))
+                elif method == SPANISH:
+                    coder = MentionCoder(**{**CODER_PARAMS, **(SPANISH_PARAMS if kind == "D" else {})})
+                    if kind == "D":
+                        descriptions = cie10_es_descriptions(labels + hierarchy_extension(labels))
                 else:
                     coder = MentionCoder(**{**CODER_PARAMS, **(extra.get(kind, {}) if method != "dictionary coder" else {})})
-                coder.fit(fit[1], fit[2], fit[3], labels)
+                coder.fit(fit[1], fit[2], fit[3], labels, descriptions=descriptions)
                 codes = coder.label_codes if isinstance(coder, MentionCoder) else coder.coder.label_codes
                 if choice is None:  # train-only: the operating point comes from dev
                     dev_c = candidates(coder.predict_proba(dev[1]), coder.evidence_spans(dev[1]), codes)
