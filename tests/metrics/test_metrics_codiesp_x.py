@@ -122,3 +122,20 @@ def test_bad_input_names_the_file_field_and_expectation(tmp_path):
     no_code.write_text("d\t1 5\tDIAGNOSTICO\t \n", encoding="utf-8")
     with pytest.raises(ValueError, match="field code is empty"):
         read_x_predictions(no_code)
+
+
+@pytest.mark.slow
+def test_real_test_gold_scored_against_itself(shared_data):
+    gold = read_x_gold(shared_data("codiesp") / "test" / "testX.tsv")
+    assert len(gold) == 4777
+    backwards = [r for r in gold if r.end < r.start]  # discontinuous pieces listed out of text order
+    assert len(backwards) == 35
+    as_predicted = [r for r in gold if r.start <= r.end]
+    score = codiesp_x_score(gold, as_predicted)
+    pairs = {(r.doc, r.code) for r in gold}
+    only_backwards = pairs - {(r.doc, r.code) for r in as_predicted}
+    # every pair with one readable reference is hit by it; a pair with only backwards ones cannot be
+    assert score.gold == len(pairs) == 3721 and score.precision == 1.0
+    assert score.hits == len(pairs) - len(only_backwards) and 0 < len(only_backwards) <= 35
+    by_type = codiesp_x_by_type(gold, as_predicted)
+    assert (by_type["D"].gold, by_type["P"].gold) == (2842, 879)
