@@ -41,6 +41,14 @@ def test_spans_are_character_offsets_of_every_key_occurrence():
     assert "J20.9" not in got and "Z00.0" not in got  # no key of their own matched
 
 
+def test_spans_index_the_original_text_where_lower_casing_changes_lengths():
+    coder = MentionCoder("es", keys="exact").fit(TEXTS, GOLD, MENTIONS, LABELS)
+    text = "İİ dolor torácico"  # "İ".lower() is two characters
+    assert len(text.lower()) == len(text) + 2
+    spans = coder.code_spans(text)[coder.label_codes.index("R07.9")]
+    assert [(s.start, s.end, s.text) for s in spans] == [(3, 17, "dolor torácico")]
+
+
 def test_spans_are_ordered_by_key_weight_then_position():
     coder = MentionCoder("es", keys="exact", beta=0.25).fit(TEXTS, GOLD, MENTIONS, LABELS)
     text = "Tos. Tos seca."
