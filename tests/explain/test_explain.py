@@ -190,3 +190,92 @@ def test_explain_command(explained, tmp_path):
     assert sorted(p.name for p in (tmp_path / "p" / "docs").iterdir()) == ["test-001.html", "test-002.html"]
     bad = runner.invoke(app, ["explain", str(tmp_path / "no-run"), "--data", str(release), "--out", str(tmp_path / "q")])
     assert bad.exit_code == 1 and "does not exist" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.fixture(scope="module")
+def caml_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("caml")
+    release = write_release(root / "codiesp")
+    cfg = load_config(
+        config_path("codiesp_caml"),
+        [f"data.path={release}", f"out_dir={root / 'runs'}", "eval.n_bootstrap=0", "trainer.progress=false",
+         "data.text.language=es", "data.text.min_df=1", "data.text.word2vec=false", "data.text.embed_dim=8",
+         "model.params={embed_dim: 8, embed_dropout: 0.0, freeze_embeddings: false, kernel_size: 3, num_filters: 8}",
+         "trainer.max_epochs=2", "trainer.batch_size=8", "trainer.monitor=val/auprc_micro", "optim.lr=0.01"],
+    )
+    return train_run(cfg, console=QUIET), release
+
+
+def test_attention_windows_of_a_label_attention_network(caml_run, tmp_path):
+    import numpy as np
+
+    from clincode.explain.attention import attention_rows, token_spans
+    from clincode.tasks import task_for
+
+    run, release = caml_run
+    info = explain_run(run, release, tmp_path / "pages", split="test", top_k=3, console=QUIET)
+    assert info["documents"] == 10
+    page = (tmp_path / "pages" / "docs" / "test-004.html").read_text(encoding="utf-8")
+    assert "most attended window" in page and "<th>attention</th>" in page
+    # each listed code's highlight is the 5-token window around its most attended token
+    artefact, cfg = load_run(run)
+    task = task_for(cfg)
+    from clincode.data.labels import LabelSpace
+
+    space = LabelSpace.from_dict(artefact.label_space)
+    data = task.prepare_for_predict(cfg, release, space, artefact.vocab)
+    docs, probs, position, _ = attention_rows(artefact.build_model(), task.loader(data, "held_out", cfg, shuffle=False, eval=True),
+                                              task, len(space.codes_))
+    row = int(np.flatnonzero(docs == 4)[0])
+    text = (release / "test" / "text_files" / "test-004.txt").read_text(encoding="utf-8")
+    tokens = token_spans(text)
+    top = np.argsort(-probs[row], kind="stable")[:3]
+    want = {}
+    for i, j in enumerate(top):
+        t = int(position[row, j])
+        want[str(i)] = [[tokens[max(0, t - 2)][0], tokens[min(len(tokens) - 1, t + 2)][1]]]
+    got_text, ranges = parsed_ranges(page)
+    assert got_text == text
+    assert {c: merged(r) for c, r in ranges.items()} == want
+
+
+def parsed_ranges(page: str) -> tuple[str, dict[str, list[list[int]]]]:
+    """Text of #doc-text and each code's highlighted ranges, from the HTML (Python's parser, no browser)."""
+    from html.parser import HTMLParser
+
+    class Walk(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.inside, self.codes, self.text, self.ranges = False, None, "", {}
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "pre" and attrs.get("id") == "doc-text":
+                self.inside = True
+            elif tag == "mark" and self.inside:
+                self.codes = attrs["data-codes"].split()
+
+        def handle_endtag(self, tag):
+            if tag == "pre":
+                self.inside = False
+            elif tag == "mark":
+                self.codes = None
+
+        def handle_data(self, data):
+            if self.inside:
+                for c in self.codes or ():
+                    self.ranges.setdefault(c, []).append([len(self.text), len(self.text) + len(data)])
+                self.text += data
+
+    walk = Walk()
+    walk.feed(page)
+    return walk.text, walk.ranges
+
+
+def test_token_spans_follow_the_task_tokenizer():
+    from clincode.data.notes.text import tokenize
+    from clincode.explain.attention import token_spans
+
+    text = "Paciente de 54 años, TAC-2 normal; 3 días."
+    spans = token_spans(text)
+    assert [text[s:e].lower() for s, e in spans] == tokenize(text)

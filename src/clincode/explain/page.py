@@ -83,6 +83,7 @@ class Page:
     codes: list[PageCode]
     missed_gold: list[tuple[str, str]] = field(default_factory=list)  # (code, description) gold but not listed
     subtitle: str = ""
+    kind: str = "evidence"  # "evidence" (a coder's matches) or "attention" (a network's most attended window)
 
 
 def _text(value: str) -> str:
@@ -150,15 +151,18 @@ def render_page(page: Page, index_href: str = "../index.html") -> str:
         items = "".join(f"<li>{_text(c)} {_text(d)}</li>" for c, d in page.missed_gold)
         missed = f'<div class="missed"><strong>Gold codes not listed</strong><ul>{items}</ul></div>'
     header_gold = '<th>gold</th>' if has_gold else ""
+    spans_head = "attention" if page.kind == "attention" else "spans"
     return (
         _head(f"{page.doc_id} · clincode explain")
         + f'<header><a href="{_attr(index_href)}">all documents</a><h1>{_text(page.doc_id)}</h1>'
         + f"<p>{_text(page.subtitle)}</p></header><main>"
-        + '<section id="text"><p class="legend">Highlighted: evidence of the listed codes (darker: several codes). '
-        + "Click a code or a highlight to link them.</p>"
+        + '<section id="text"><p class="legend">Highlighted: '
+        + ("the most attended window of each listed code (attention, not a reference)" if page.kind == "attention"
+           else "evidence of the listed codes")
+        + " (darker: several codes). Click a code or a highlight to link them.</p>"
         + f'<pre id="doc-text">{highlighted_text(page.text, page.codes)}</pre></section>'
         + '<section id="codes"><table><thead><tr><th>#</th><th>code</th><th>description</th><th>score</th>'
-        + f"{header_gold}<th>spans</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{missed}</section>"
+        + f"{header_gold}<th>{spans_head}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{missed}</section>"
         + f"</main><script>{JS}</script></body></html>\n"
     )
 

@@ -4,8 +4,10 @@ For each document of the chosen split (or the documents named): the text with th
 listed code highlighted (:mod:`clincode.explain.page`), the run's top-k codes with score and
 description, whether each is gold (when the data have gold codes) and the gold codes the list
 misses. Codes at or above the run's tuned global threshold (if the run has one) are in bold.
-Evidence comes from coders that give it (``mention_dictionary``, ``mention_ranker``); a network's
-codes are listed without highlights.
+Evidence comes from coders that give it (``mention_dictionary``, ``mention_ranker``); for a
+label-attention network (CAML, LAAT, MARN) the highlight is each code's most attended window,
+labelled as attention (:mod:`clincode.explain.attention`); other networks' codes are listed
+without highlights.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.console import Console
 from clincode.coders import DocumentCoder, EvidenceCoder
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
+from clincode.explain.attention import attention_rows, attention_spans, label_attention_layer
 from clincode.explain.page import Page, PageCode, page_file_names, render_index, render_page
 from clincode.io import write_text
 from clincode.metrics import ThresholdTuner
@@ -77,12 +80,23 @@ def explain_run(
     model = artefact.build_model()
     texts = [docs.texts[i] for i in rows]
     evidence: list[dict[int, list]] | None = None
+    kind = "evidence"
     if isinstance(model, EvidenceCoder):
         raw, evidence = model.predict_with_evidence(texts)
         probs = np.clip(raw, 0.0, 1.0)
     elif isinstance(model, DocumentCoder):
         probs = np.clip(model.predict_proba(texts), 0.0, 1.0)
-    else:  # a network scores the whole split through the task's loader
+    elif label_attention_layer(model, len(label_space.codes_)) is not None:
+        # a label-attention network: its most attended window per code, labelled as attention
+        loader = task.loader(data, split, cfg, shuffle=False, eval=True)
+        doc_index, all_probs, position, weight = attention_rows(model, loader, task, len(label_space.codes_))
+        where = {int(d): i for i, d in enumerate(doc_index)}
+        order_rows = [where[i] for i in rows]
+        probs = all_probs[order_rows]
+        listed = np.argsort(-probs, axis=1, kind="stable")[:, : min(top_k, probs.shape[1])]
+        evidence = [attention_spans(texts[n], listed[n], position[r], weight[r]) for n, r in enumerate(order_rows)]
+        kind = "attention"
+    else:  # another network scores the whole split through the task's loader; no evidence
         preds = predict_split(model, task, data, split, cfg, path=Path(data_dir), keep="visits")
         assert preds.doc_index is not None
         position = {int(d): i for i, d in enumerate(preds.doc_index)}
@@ -116,8 +130,10 @@ def explain_run(
         hits = sum(codes[j] in gold for j in listed)
         subtitle = f"run {run_name} · split {split} · {len(listed)} codes listed" + (
             f" · {hits} of {len(gold)} gold codes among them" if has_gold else ""
-        ) + ("" if evidence is not None else " · this model gives no evidence spans")
-        write_text(out_dir / "docs" / names[n], render_page(Page(docs.doc_ids[i], texts[n], page_codes, missed, subtitle)))
+        ) + ("" if evidence is not None else " · this model gives no evidence spans") + (
+            " · highlights: the most attended window of each code" if kind == "attention" else "")
+        page = Page(docs.doc_ids[i], texts[n], page_codes, missed, subtitle, kind=kind)
+        write_text(out_dir / "docs" / names[n], render_page(page))
         entries.append((docs.doc_ids[i], f"docs/{names[n]}", len(listed), len(gold) if has_gold else None,
                         hits if has_gold else None, [codes[j] for j in listed[:3]]))
     write_text(out_dir / "index.html", render_index(f"clincode explain · {run_name} · {split}", entries))
