@@ -157,6 +157,26 @@ def search_options(train: tuple, dev: tuple, dev_gold: list[Reference], label: s
     return chosen, log
 
 
+def miss_breakdown(doc_ids: list[str], cands: list, gold: list[Reference], train_codes: set[str]) -> dict[str, int]:
+    """Dev gold (document, code) pairs: hit by some span of the code, code without any span (of
+    which: code never annotated in training), code with spans that all miss."""
+    spans = {(doc, code): pairs for doc, rows in zip(doc_ids, cands, strict=True) for _, code, pairs in rows}
+    refs: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r in gold:
+        refs.setdefault((r.doc, r.code), []).append((r.start, r.end))
+    out = {"gold pairs": len(refs), "hit": 0, "no span": 0, "no span, code unseen in training": 0, "spans miss": 0}
+    for pair, gold_refs in refs.items():
+        pred = spans.get(pair)
+        if not pred:
+            out["no span"] += 1
+            out["no span, code unseen in training"] += pair[1] not in train_codes
+        elif any(0 <= gs - ps <= 10 and 0 <= pe - ge <= 10 for gs, ge in gold_refs for ps, pe in pred):
+            out["hit"] += 1
+        else:
+            out["spans miss"] += 1
+    return out
+
+
 def lookup_references(train: tuple, doc_ids: list[str], texts: list[str], label: str) -> list[Reference]:
     """Baseline: every whole-word, case-insensitive occurrence of a training evidence string, with its codes."""
     codes_of: dict[str, set[str]] = {}
@@ -236,6 +256,10 @@ def main() -> None:
                     out["dev"][f"{kind} {method} top_k"] = {
                         str(r["top_k"]): r["f1"] for r in log
                         if r["threshold"] == choice["threshold"] and r["spans_per_code"] == choice["spans_per_code"]}
+                    if method == "dictionary coder":
+                        names = {codiesp_code(c) for c in codes}
+                        out["dev"][f"{kind} misses"] = miss_breakdown(dev[0], dev_c, dev_gold, names)
+                        print(f"{kind} dev gold pairs, every span of every code with evidence: {out['dev'][f'{kind} misses']}")
                     print(f"{kind} {method}: dev choice {choice}, dev X P/R/F1 {best['precision']:.3f}/{best['recall']:.3f}/{best['f1']:.3f}"
                           f" ({time.time() - t0:.0f} s)", flush=True)
                 test_c = candidates(coder.predict_proba(test[1]), coder.evidence_spans(test[1]), codes)
