@@ -23,8 +23,10 @@ a D coder with the WHO ICD-10 Spanish descriptions as keys over a label space ex
 ICD-10-CM relatives of the training codes (:data:`SPANISH_PARAMS`; P codes as the plain coder).
 
 Baseline ``lookup``: every occurrence (case-insensitive, whole words) in the text of a training
-evidence string is predicted with every code that string was annotated with (the organisers'
-look-up baseline of the shared task works this way); no parameter, nothing chosen on dev.
+evidence string is predicted with every code that string was annotated with; no parameter, nothing
+chosen on dev. It follows the idea of the organisers' look-up baseline
+(tonifuc3m/codiesp-baseline-lookup), which also normalises punctuation inside a match and drops a
+match contained in a longer one; this one keeps overlapping matches.
 
 The pooled X score joins the D and P predictions against every gold reference. The valid-code
 lists of the official script are not used (every predicted code is a code of the release).
