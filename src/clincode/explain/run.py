@@ -28,6 +28,7 @@ from clincode.io import write_text
 from clincode.metrics import ThresholdTuner
 from clincode.tasks import task_for
 from clincode.tasks.base import DocumentTask
+from clincode.tasks.coding.task import CodingTask
 from clincode.train.inference import predict_split
 from clincode.train.runs import RunError, load_run
 
@@ -63,10 +64,15 @@ def explain_run(
     if not isinstance(task, DocumentTask):
         raise RunError(f"{run_dir} is a {task.name} run; clincode explain shows coded documents (data.task: coding)")
     label_space = LabelSpace.from_dict(artefact.label_space)
-    data = task.prepare_for_predict(cfg, Path(data_dir), label_space, artefact.vocab)
-    if data.split(split).height == 0:
+    model = artefact.build_model()
+    data = None
+    if isinstance(model, DocumentCoder) and isinstance(task, CodingTask):  # a coder reads text only: no encoding
+        docs = task.split_documents(cfg, Path(data_dir), split)
+    else:
+        data = task.prepare_for_predict(cfg, Path(data_dir), label_space, artefact.vocab)
+        docs = task.documents(cfg, data, split, Path(data_dir)) if data.split(split).height else None
+    if docs is None or not docs.doc_ids:
         raise ValueError(f"{data_dir} has no document in split {split!r}")
-    docs = task.documents(cfg, data, split, Path(data_dir))
     rows = list(range(len(docs.doc_ids)))
     if doc_ids:
         where = {d: i for i, d in enumerate(docs.doc_ids)}
@@ -77,7 +83,6 @@ def explain_run(
                 f"(e.g. {', '.join(docs.doc_ids[:3])})"
             )
         rows = [where[d] for d in dict.fromkeys(doc_ids)]
-    model = artefact.build_model()
     texts = [docs.texts[i] for i in rows]
     evidence: list[dict[int, list]] | None = None
     kind = "evidence"
@@ -88,6 +93,7 @@ def explain_run(
         probs = np.clip(model.predict_proba(texts), 0.0, 1.0)
     elif label_attention_layer(model, len(label_space.codes_)) is not None:
         # a label-attention network: its most attended window per code, labelled as attention
+        assert data is not None
         loader = task.loader(data, split, cfg, shuffle=False, eval=True)
         doc_index, all_probs, position, weight = attention_rows(model, loader, task, len(label_space.codes_))
         where = {int(d): i for i, d in enumerate(doc_index)}
@@ -97,6 +103,7 @@ def explain_run(
         evidence = [attention_spans(texts[n], listed[n], position[r], weight[r]) for n, r in enumerate(order_rows)]
         kind = "attention"
     else:  # another network scores the whole split through the task's loader; no evidence
+        assert data is not None
         preds = predict_split(model, task, data, split, cfg, path=Path(data_dir), keep="visits")
         assert preds.doc_index is not None
         position = {int(d): i for i, d in enumerate(preds.doc_index)}

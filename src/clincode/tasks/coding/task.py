@@ -339,6 +339,13 @@ class CodingTask:
         codes = frame["codes"].gather(order).to_list()
         return Documents(ids, texts, codes, notes.mentions_by_doc(ids) if mentions else None)
 
+    def split_documents(self, cfg: RunConfig, path: Path, split: str) -> Documents:
+        """Text and gold codes of one split of the notes at ``path``, read without encoding them
+        (what a one-pass coder needs; :meth:`documents` follows a prepared task's order instead)."""
+        config = replace(coding_config(text_config(cfg)), format="auto")
+        frame = read_notes(Path(path), config).frame.filter(pl.col("split") == split)
+        return Documents(frame["doc_id"].to_list(), frame["text"].to_list(), frame["codes"].to_list(), None)
+
     def document_predictions(self, data: CodingData, split: str, probs: np.ndarray) -> Predictions:
         """Predictions of a split scored document by document (row i = row i of the split table)."""
         table = data.split(split)
