@@ -187,6 +187,7 @@ class Rule(Choice):
 class OutputFormat(Choice):
     TABLE = "table"
     CODIESP = "codiesp"
+    CODIESP_X = "codiesp-x"
 
 
 CODE_TYPES = ("D", "P")
@@ -357,7 +358,7 @@ def predict(
     top_k: Annotated[int, typer.Option("--top-k", help="top codes listed per visit")] = 10,
     split: Annotated[Optional[str], typer.Option("--split", metavar=Split.metavar(), help="only this split of the dataset (default: all)")] = None,
     rule: Annotated[str, typer.Option("--rule", metavar=Rule.metavar(), help="decision rule of the `alert` column")] = Rule.GLOBAL.value,
-    fmt: Annotated[str, typer.Option("--format", metavar=OutputFormat.metavar(), help="codiesp: CodiEsp submission file (coding runs only)")] = OutputFormat.TABLE.value,
+    fmt: Annotated[str, typer.Option("--format", metavar=OutputFormat.metavar(), help="codiesp: CodiEsp ranking file; codiesp-x: CodiEsp-X evidence references (coding runs only)")] = OutputFormat.TABLE.value,
     max_unknown: Annotated[float, typer.Option("--max-unknown", help="largest share of input tokens outside the run's vocabulary accepted (0-1)")] = 0.5,
 ) -> None:
     """Forecast the next visit's codes for every patient and visit of a dataset.
@@ -374,6 +375,23 @@ def predict(
         max_unknown=max_unknown,
     )  # fmt: skip
     out.print(f"wrote {n} rows to {out_file}")
+
+
+@app.command()
+@cli_errors
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="a trained text-coding run directory")],
+    data: Annotated[Path, typer.Option("--data", help="the notes to explain (a CodiEsp release or notes table)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder: index.html and docs/<document>.html")],
+    split: Annotated[str, typer.Option("--split", help="split to show: train, tuning, held_out (or dev, test)")] = "held_out",
+    doc: Annotated[Optional[list[str]], typer.Option("--doc", help="only this document id (repeatable)")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="codes listed per document")] = 10,
+) -> None:
+    """Static HTML pages: each document's text with its codes' evidence highlighted, codes ranked, gold marked."""
+    from clincode.explain.run import explain_run
+
+    info = explain_run(run_dir, data, out_dir, split=split, doc_ids=doc, top_k=top_k, console=err)
+    out.print(f"wrote {info['documents']} pages to {out_dir} (open {out_dir / 'index.html'})")
 
 
 # --------------------------------------------------------------------------- benchmark / audit / report

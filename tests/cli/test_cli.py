@@ -128,7 +128,7 @@ def test_choices_match_the_library():
         (["prepare", "notes"], "--on-error", "<raise|skip>"),
         (["evaluate"], "--split", "<held_out|tuning>"),
         (["predict"], "--rule", "<global|per_label|0.5>"),
-        (["predict"], "--format", "<table|codiesp>"),
+        (["predict"], "--format", "<table|codiesp|codiesp-x>"),
         (["segments"], "--language", "<en|es>"),
         (["segments"], "--code-types", "<D|P|D,P>"),
         (["demo"], "--num-labels", "[default: 1538]"),
@@ -160,7 +160,7 @@ def test_choice_parsing():
     [
         (["evaluate", "RUN", "--split", "train"], "--split must be one of held_out, tuning; got 'train'"),
         (["predict", "RUN", "--data", ".", "--out", "x.parquet", "--rule", "best"], "--rule must be one of global, per_label, 0.5"),
-        (["predict", "RUN", "--data", ".", "--out", "x.parquet", "--format", "tsv"], "--format must be one of table, codiesp"),
+        (["predict", "RUN", "--data", ".", "--out", "x.parquet", "--format", "tsv"], "--format must be one of table, codiesp, codiesp-x"),
         (["predict", "RUN", "--data", ".", "--out", "x.parquet", "--split", "test"], "--split must be one of train, tuning, held_out"),
         (["segments", ".", "--code-types", "X"], "--code-types must be D, P or D,P"),
         (["segments", ".", "--language", "fr"], "--language must be one of en, es"),

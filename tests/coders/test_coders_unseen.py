@@ -174,3 +174,38 @@ def test_fitted_label_codes_of_both_coders():
         fitted_label_codes(ranker)
     ranker.fit(texts, gold, mentions, [FEVER, AF])
     assert fitted_label_codes(ranker) == fitted_label_codes(wide)
+
+
+def test_spanish_who_descriptions_with_hierarchy_backoff():
+    from clincode.coders.terminology import cie10_es_descriptions
+
+    got = cie10_es_descriptions(["ICD10CM//I10", "ICD10CM//N28.89", "ICD10CM//L58.0", "ICD10PCS//BW03ZZZ", "ICD10CM//U99.99"])
+    assert got["ICD10CM//I10"] == ["Hipertensión esencial (primaria)", "Hipertensión esencial"]
+    assert got["ICD10CM//L58.0"] == ["Radiodermatitis aguda"]
+    # N28.89 is ICD-10-CM only: WHO's N28.8 describes it
+    assert got["ICD10CM//N28.89"][0].startswith("Otros trastornos especificados del riñón")
+    assert "ICD10PCS//BW03ZZZ" not in got and "ICD10CM//U99.99" not in got
+    assert "ICD10CM//N28.89" not in cie10_es_descriptions(["ICD10CM//N28.89"], backoff=False)
+
+
+def test_spanish_description_keys_find_a_code_never_seen_in_training():
+    import json
+
+    from clincode.coders import MentionCoder
+
+    texts = ["Paciente con fiebre alta.", "Fiebre alta persistente.", "Tos seca."]
+    gold = [["ICD10CM//R50.9"], ["ICD10CM//R50.9"], ["ICD10CM//R05"]]
+    mentions = [[("ICD10CM//R50.9", "fiebre alta")], [("ICD10CM//R50.9", "fiebre alta")], [("ICD10CM//R05", "tos seca")]]
+    labels = ["ICD10CM//R50.9", "ICD10CM//R05", "ICD10CM//I10"]  # I10: no training document has it
+    new = ["Antecedentes de hipertensión esencial."]
+    plain = MentionCoder("es", alpha=0.1).fit(texts, gold, mentions, labels)
+    spanish = MentionCoder("es", alpha=0.1, spanish_descriptions=True).fit(texts, gold, mentions, labels)
+    i10 = labels.index("ICD10CM//I10")
+    assert i10 not in plain.match_scores(new[0])
+    assert spanish.match_scores(new[0])[i10] > 0  # "Hipertensión esencial" is a key now
+    spans = spanish.code_spans(new[0])[i10]
+    assert [(s.start, s.end, s.text) for s in spans] == [(16, 37, "hipertensión esencial")]
+    again = MentionCoder.from_dict(json.loads(json.dumps(spanish.to_dict())))
+    assert again.spanish_descriptions and again.match_scores(new[0]) == spanish.match_scores(new[0])
+    without_alpha = MentionCoder("es", spanish_descriptions=True).fit(texts, gold, mentions, labels)
+    assert without_alpha.match_scores(new[0]).get(i10, 0.0) == 0.0  # alpha 0: p(code | key) = 0 / (n_k + 1)

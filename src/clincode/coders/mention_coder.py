@@ -32,6 +32,11 @@ Codes outside the training codes
     seen in training, with prior 0. With ``backoff > 0`` a matched code's related codes score
     ``backoff * s_c`` (the best source counts; a code's own match wins where it is higher), so a
     code with no key of its own can still rank above the unmatched ones.
+
+Spanish descriptions
+    With ``spanish_descriptions`` the WHO ICD-10 Spanish descriptions (package ``cie``) of every
+    label code, extension included, join the description keys (docs/results.md: with alpha 0.1
+    they let codes never seen in training be found on CodiEsp-D).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from clincode.coders.evidence import CodeEvidence, Span, ranked_evidence
 from clincode.coders.hierarchy import LabelHierarchy, hierarchy_extension
 from clincode.coders.matcher import BagMatcher, KeyMatcher, Match
 from clincode.coders.negation import NegationDetector
@@ -115,6 +121,9 @@ class MentionCoder:
         fuzzy: largest edit distance between a text token and the key token it is read as
             (0: exact tokens only; see the module docstring).
         fuzzy_min_len: shortest text token read fuzzily.
+        spanish_descriptions: add the WHO ICD-10 Spanish descriptions of the label codes (extension
+            included; back-off to the nearest WHO ancestor, :func:`clincode.coders.terminology.cie10_es_descriptions`)
+            to the description keys; pair with ``alpha > 0`` so they can propose codes never seen in training.
     """
 
     def __init__(
@@ -135,6 +144,7 @@ class MentionCoder:
         backoff: float = 0.0,
         fuzzy: int = 0,
         fuzzy_min_len: int = 6,
+        spanish_descriptions: bool = False,
     ) -> None:
         check_language(language)
         if keys not in KEY_MODES:
@@ -163,6 +173,7 @@ class MentionCoder:
         if fuzzy < 0 or fuzzy_min_len < 1:
             raise ValueError(f"fuzzy={fuzzy}, fuzzy_min_len={fuzzy_min_len}; expected fuzzy >= 0 and fuzzy_min_len >= 1")
         self.fuzzy, self.fuzzy_min_len = int(fuzzy), int(fuzzy_min_len)
+        self.spanish_descriptions = bool(spanish_descriptions)
         self.normalizer = TextNormalizer(language, prefix_len=self.prefix_len)
         self.negation = NegationDetector(self.normalizer, window=self.negation_window)
         self._fitted = False
@@ -243,7 +254,13 @@ class MentionCoder:
                 m = as_mention(item)
                 if m.code in index:
                     annotated[d].update(add(m.text, index[m.code], False))
-        for code, phrases in (descriptions or {}).items():
+        descriptions = dict(descriptions or {})
+        if self.spanish_descriptions:
+            from clincode.coders.terminology import cie10_es_descriptions
+
+            for code, phrases in cie10_es_descriptions(self.label_codes).items():
+                descriptions[code] = list(dict.fromkeys([*descriptions.get(code, ()), *phrases]))
+        for code, phrases in descriptions.items():
             if code in index:
                 for phrase in phrases:
                     add(phrase, index[code], True)
@@ -329,10 +346,8 @@ class MentionCoder:
         if not self._fitted:
             raise RuntimeError("MentionCoder is not fitted; call fit() or from_dict() first")
 
-    def evidence(self, text: str, tokens: Tokens | None = None) -> dict[int, list[Evidence]]:
-        """Label index -> one Evidence per matching key (its strongest occurrence) for one document."""
-        self._check_fitted()
-        tokens = tokens if tokens is not None else self.normalizer.tokens(text)
+    def _kept_matches(self, tokens: Tokens) -> list[Match]:
+        """Key occurrences in ``tokens`` that count (with ``longest_only``, none inside a longer one)."""
         matches = self.find(tokens)
         if self.longest_only and matches:
             spans = [(m.first, m.last) for m in matches]
@@ -341,6 +356,17 @@ class MentionCoder:
                 for m in matches
                 if not any(f <= m.first and m.last <= l and (l - f) > (m.last - m.first) for f, l in spans)
             ]
+        return matches
+
+    def evidence(self, text: str, tokens: Tokens | None = None, matches: list[Match] | None = None) -> dict[int, list[Evidence]]:
+        """Label index -> one Evidence per matching key (its strongest occurrence) for one document.
+
+        ``tokens`` / ``matches``: the document's normalised tokens and kept key matches, when the
+        caller has them already (:meth:`predict_with_evidence` matches once for scores and spans).
+        """
+        self._check_fitted()
+        tokens = tokens if tokens is not None else self.normalizer.tokens(text)
+        matches = matches if matches is not None else self._kept_matches(tokens)
         cue_ends = self.negation.cue_positions(tokens) if self.negation_window > 0 else []
         per_key: dict[int, list[tuple[int, bool]]] = {}
         for m in matches:
@@ -357,6 +383,57 @@ class MentionCoder:
                              bool(self.key_description[k]), int(self.key_docs[k]), int(h))
                 )
         return out
+
+    def code_spans(self, text: str, tokens: Tokens | None = None, matches: list[Match] | None = None) -> dict[int, list[Span]]:
+        """Label index -> the character spans of every occurrence of the keys proposing it.
+
+        The spans of a code are what carries its match score (:mod:`clincode.coders.evidence`):
+        each occurrence of each of its keys, as ``text[start:end]``, weighted by ``p(code | key)``
+        (times ``negation_factor`` when negated), strongest first, then by position; a span found
+        by two keys counts once, with the larger weight. Codes scored by hierarchy back-off only
+        have no span of their own and are absent.
+        """
+        self._check_fitted()
+        tokens = tokens if tokens is not None else self.normalizer.tokens(text)
+        matches = matches if matches is not None else self._kept_matches(tokens)
+        cue_ends = self.negation.cue_positions(tokens) if self.negation_window > 0 else []
+        best: dict[int, dict[tuple[int, int], float]] = {}
+        for m in matches:
+            start, end = int(tokens.starts[m.first]), int(tokens.ends[m.last])
+            factor = self.negation_factor if cue_ends and self.negation.negated(m, tokens, cue_ends) else 1.0
+            for c, p in zip(self.key_codes[m.key_id], self.key_probs[m.key_id], strict=True):
+                spans = best.setdefault(int(c), {})
+                w = float(p) * factor
+                if w > spans.get((start, end), -1.0):
+                    spans[(start, end)] = w
+        return {
+            c: [Span(s, e, text[s:e], w) for (s, e), w in sorted(spans.items(), key=lambda kv: (-kv[1], kv[0]))]
+            for c, spans in best.items()
+        }
+
+    def evidence_spans(self, texts: Sequence[str]) -> list[dict[int, list[Span]]]:
+        """Per document, label index -> its evidence spans (:meth:`code_spans`); codes without any are absent."""
+        self._check_fitted()
+        _check_texts(texts, "input")
+        return [self.code_spans(text) for text in texts]
+
+    def predict_with_evidence(self, texts: Sequence[str]) -> tuple[np.ndarray, list[dict[int, list[Span]]]]:
+        """(:meth:`predict_proba`, :meth:`evidence_spans`) of ``texts``, matching each document once."""
+        self._check_fitted()
+        _check_texts(texts, "input")
+        scores = np.tile(self.prior_weight * self.prior, (len(texts), 1))
+        spans = []
+        for d, text in enumerate(texts):
+            tokens = self.normalizer.tokens(text)
+            matches = self._kept_matches(tokens)
+            for c, s in self.match_scores(text, tokens, matches).items():
+                scores[d, c] += s
+            spans.append(self.code_spans(text, tokens, matches))
+        return scores / (1.0 + self.prior_weight), spans
+
+    def predict_evidence(self, texts: Sequence[str], top_k: int | None = 10) -> list[list[CodeEvidence]]:
+        """Per document, its ``top_k`` codes by :meth:`predict_proba` with their evidence spans (strongest first)."""
+        return ranked_evidence(*self.predict_with_evidence(texts), self.label_codes, top_k)
 
     def match_score(self, evidence: Sequence[Evidence]) -> float:
         """Combined match score of one code from its evidence (noisy-OR or max, negation applied)."""
@@ -375,9 +452,9 @@ class MentionCoder:
             self._hierarchy = LabelHierarchy(self.label_codes)
         return self._hierarchy
 
-    def match_scores(self, text: str, tokens: Tokens | None = None) -> dict[int, float]:
+    def match_scores(self, text: str, tokens: Tokens | None = None, matches: list[Match] | None = None) -> dict[int, float]:
         """Label index -> match score of one document, hierarchy back-off included (``backoff > 0``)."""
-        scores = {c: self.match_score(ev) for c, ev in self.evidence(text, tokens).items()}
+        scores = {c: self.match_score(ev) for c, ev in self.evidence(text, tokens, matches).items()}
         if self.backoff > 0.0:
             for r, (s, _, _) in self.hierarchy.backoff(scores).items():
                 if self.backoff * s > scores.get(r, 0.0):
@@ -421,6 +498,7 @@ class MentionCoder:
                 "backoff": self.backoff,
                 "fuzzy": self.fuzzy,
                 "fuzzy_min_len": self.fuzzy_min_len,
+                "spanish_descriptions": self.spanish_descriptions,
             },
             "label_codes": list(self.label_codes),
             "prior": [float(p) for p in self.prior],

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 
 class NeighbourVotes:
@@ -32,6 +31,8 @@ class NeighbourVotes:
         self.docs = list(token_strings)
         self.gold = [sorted({int(c) for c in g}) for g in gold]
         self.n_labels = int(n_labels)
+        from sklearn.feature_extraction.text import TfidfVectorizer  # 1.3 s to import: only when neighbours are used
+
         self.vectorizer = TfidfVectorizer(
             analyzer="word", token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2),
             min_df=2 if len(self.docs) > 10 else 1, sublinear_tf=True,

@@ -91,8 +91,10 @@ class TextNormalizer:
     def tokens(self, text: str) -> Tokens:
         """Normalised tokens of ``text`` with their spans and sentence numbers."""
         words, starts, ends = [], [], []
-        for m in _TOKEN.finditer(text.lower()):
-            words.append(self.stem(m.group()))
+        # offsets from the original text: lower-casing first would shift them where it changes a
+        # character's length ("İ" -> "i̇"), and evidence spans index the original
+        for m in _TOKEN.finditer(text):
+            words.append(self.stem(m.group().lower()))
             starts.append(m.start())
             ends.append(m.end())
         breaks = np.array([m.start() for m in _SENTENCE_END.finditer(text)], dtype=np.int64)

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from clincode.coders.evidence import CodeEvidence, Span, ranked_evidence
 from clincode.coders.mention_coder import Evidence, Mention, MentionCoder
 from clincode.coders.neighbours import NeighbourVotes
 
@@ -357,6 +358,23 @@ class CandidateRanker:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Scores in [0, 1] (monotone in :meth:`predict_scores`, which already lies there)."""
         return self.predict_scores(texts)
+
+    def evidence_spans(self, texts: Sequence[str]) -> list[dict[int, list[Span]]]:
+        """Per document, label index -> the dictionary's evidence spans of the code (see
+        :meth:`MentionCoder.code_spans`); a candidate from the prior or the neighbour votes alone has none."""
+        if self.coder is None:
+            raise RuntimeError("CandidateRanker is not fitted; call fit() or from_dict() first")
+        return self.coder.evidence_spans(texts)
+
+    def predict_with_evidence(self, texts: Sequence[str]) -> tuple[np.ndarray, list[dict[int, list[Span]]]]:
+        """(:meth:`predict_proba`, :meth:`evidence_spans`) of ``texts``."""
+        return self.predict_proba(texts), self.evidence_spans(texts)
+
+    def predict_evidence(self, texts: Sequence[str], top_k: int | None = 10) -> list[list[CodeEvidence]]:
+        """Per document, its ``top_k`` codes by the ranker's score with their evidence spans (strongest first)."""
+        scores, spans = self.predict_with_evidence(texts)
+        assert self.coder is not None
+        return ranked_evidence(scores, spans, self.coder.label_codes, top_k)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable state: parameters, the dictionary coder's state and the LightGBM model text."""

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from clincode.coders.evidence import CodeEvidence, Span
 from clincode.coders.mention_coder import MentionCoder
 from clincode.coders.ranker import CandidateRanker
 from clincode.registry import Registry
@@ -43,6 +44,17 @@ class DocumentCoder(Protocol):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def to_dict(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class EvidenceCoder(Protocol):
+    """A coder that can say which text spans support each code it ranks (:mod:`clincode.coders.evidence`)."""
+
+    def evidence_spans(self, texts: Sequence[str]) -> list[dict[int, list[Span]]]: ...
+
+    def predict_with_evidence(self, texts: Sequence[str]) -> tuple[np.ndarray, list[dict[int, list[Span]]]]: ...
+
+    def predict_evidence(self, texts: Sequence[str], top_k: int | None = 10) -> list[list[CodeEvidence]]: ...
 
 
 CODERS: Registry[type] = Registry("coder")

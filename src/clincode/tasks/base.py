@@ -51,6 +51,9 @@ class Predictions:
 
     probs [N, V] float32, targets [N, V] int8 in {1, 0, -1}, subject_id / visit_index / visit_time [N];
     for documents, visit_index and visit_time are 0 and doc_index [N] is the row in the split table.
+    ``evidence`` (coders that give it, when asked): per row, label index -> its evidence spans
+    (:class:`clincode.coders.Span`); ``thresholds`` [V]: the decision thresholds of the rule a
+    prediction output applies, when the caller sets them.
     """
 
     probs: np.ndarray
@@ -59,6 +62,8 @@ class Predictions:
     visit_index: np.ndarray
     visit_time: np.ndarray
     doc_index: np.ndarray | None = None
+    evidence: list[dict[int, list[Any]]] | None = None
+    thresholds: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.probs.shape[0])
@@ -195,7 +200,8 @@ class OnePassTask(Protocol):
     def fit_one_pass(self, cfg: RunConfig, data: Any, *, console: Console) -> OnePassFit: ...
 
     def predict_one_pass(
-        self, model: Any, cfg: RunConfig, data: Any, split: str, *, path: Path | None = None, keep: Keep = "targets"
+        self, model: Any, cfg: RunConfig, data: Any, split: str, *, path: Path | None = None, keep: Keep = "targets",
+        evidence: bool = False,
     ) -> Predictions: ...
 
 

@@ -63,16 +63,18 @@ def predict_split(
     keep: Keep = "targets",
     progress: bool = False,
     description: str = "predicting",
+    evidence: bool = False,
 ) -> Predictions:
     """Predictions of a trained model (a network, or a one-pass model of the task) on one split.
 
     A one-pass model (a coder, a history forecaster) is applied by its task
     (:meth:`clincode.tasks.base.OnePassTask.predict_one_pass`; ``path``: the data it reads, default
-    ``data.path``); a network reads the task's batches.
+    ``data.path``; ``evidence``: also each code's evidence spans, where the model gives them); a
+    network reads the task's batches.
     """
     if not isinstance(model, nn.Module):
         if not isinstance(task, OnePassTask):
             raise ValueError(f"{type(model).__name__} is fitted in one pass; the {task.name} task has no one-pass models")
-        return task.predict_one_pass(model, cfg, data, split, path=path, keep=keep)
+        return task.predict_one_pass(model, cfg, data, split, path=path, keep=keep, evidence=evidence)
     loader = task.loader(data, split, cfg, shuffle=False, eval=True)
     return predict_rows(model, loader, task, keep=keep, progress=progress, description=description)

@@ -5,8 +5,10 @@ runs forecast every visit (including each patient's last visit: the real forecas
 patients with a single visit; coding runs rank codes for every document. Output ``table`` is
 tidy: one row per (unit, listed code), the unit's identifying columns (the task's), then the
 code's rank, code, description, probability and whether it is at or above the decision threshold
-(``alert``); listed codes are the top-k plus every code above threshold. A task may write other
-formats (coding: ``codiesp``, the CodiEsp submission file).
+(``alert``); listed codes are the top-k plus every code above threshold; a coder that gives
+evidence adds the code's evidence spans (``spans``: start, end, text; in CSV a JSON string). A task
+may write other formats (coding: ``codiesp``, the CodiEsp ranking file; ``codiesp-x``, the
+CodiEsp-X file of evidence references).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import polars as pl
 from rich.console import Console
 
+from clincode.coders.evidence import spans_series
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
 from clincode.io import atomic_path
@@ -116,11 +119,16 @@ def predict_to_file(
     for name in [split] if split else list(SPLIT_NAMES):
         if data.split(name).height == 0:
             continue
-        preds[name] = predict_split(model, task, data, name, cfg, path=Path(data_dir), keep="visits", progress=cfg.trainer.progress)
+        preds[name] = predict_split(
+            model, task, data, name, cfg, path=Path(data_dir), keep="visits", progress=cfg.trainer.progress, evidence=True
+        )
     if not preds:
         raise ValueError(f"no {task.unit} to predict in {data_dir}" + (f" (split {split!r})" if split else ""))
     codes = list(label_space.codes_)
     if fmt != "table":
+        if artefact.thresholds is not None:  # formats that apply a decision rule read it here
+            for p in preds.values():
+                p.thresholds = rule_thresholds(artefact.thresholds, rule, len(codes))
         return task.write_output(fmt, out_file, data, preds, codes, top_k)
     assert writer is not None
     thresholds = rule_thresholds(artefact.thresholds, rule, len(codes))
@@ -130,15 +138,16 @@ def predict_to_file(
     for name, p in preds.items():
         rows, labels, rank = forecast_rows(p.probs, thresholds, top_k)
         ids = task.prediction_frame(data, name, p, rows, labels)
-        frames.append(
-            ids.with_columns(
-                pl.Series("rank", rank.astype(np.int32)),
-                pl.Series("code", codes_arr[labels], dtype=pl.String),
-                pl.Series("description", descriptions[labels], dtype=pl.String),
-                pl.Series("probability", p.probs[rows, labels].astype(np.float32)),
-                pl.Series("alert", p.probs[rows, labels] >= thresholds[labels]),
-            )
+        frame = ids.with_columns(
+            pl.Series("rank", rank.astype(np.int32)),
+            pl.Series("code", codes_arr[labels], dtype=pl.String),
+            pl.Series("description", descriptions[labels], dtype=pl.String),
+            pl.Series("probability", p.probs[rows, labels].astype(np.float32)),
+            pl.Series("alert", p.probs[rows, labels] >= thresholds[labels]),
         )
+        if p.evidence is not None:
+            frame = frame.with_columns(spans_series(p.evidence, rows, labels, as_text=writer == "write_csv"))
+        frames.append(frame)
     table = pl.concat(frames)
     if task.frame_order:
         table = table.sort(list(task.frame_order))

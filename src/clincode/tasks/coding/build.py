@@ -309,6 +309,8 @@ def build_coding_from_notes(
         ccs_codes = sorted(ccs_train, key=lambda g: (-ccs_train[g], g))
         ccs_counts = np.asarray([ccs_train[g] for g in ccs_codes], dtype=np.int64)
     ccs_index = {g: i for i, g in enumerate(ccs_codes)}
+    # a fitted run without CCS columns (prediction) needs no CCS lookup (loading the table costs ~1.5 s)
+    lookup_ccs = bool(ccs_index) or fitted is None
 
     columns: dict[str, dict[str, list]] = {s: {k: [] for k in SPLIT_SCHEMA} for s in SPLIT_NAMES}
     unseen: dict[str, Counter[str]] = {s: Counter() for s in SPLIT_NAMES}
@@ -328,7 +330,7 @@ def build_coding_from_notes(
         missing = [c for c in codes if c not in label_space.index_]
         unseen[split].update(missing)
         groups = set()
-        for c in codes:
+        for c in codes if lookup_ccs else ():
             g = _ccs_of(c)
             if g is None:
                 no_ccs[c] += 1

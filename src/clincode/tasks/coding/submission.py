@@ -11,7 +11,11 @@ mixing vocabularies must name the one to write (``vocab=``).
 
 MAP (TREC style, docs/methods.md section 5.3): per document, the mean over its gold codes of the
 precision at the rank where each is retrieved (0 for a gold code that is not retrieved); MAP
-averages over documents with at least one gold code. :func:`trec_map` computes it from a ranking
+averages over documents with at least one gold code.
+
+CodiEsp-X (:func:`codiesp_x_rows`, :func:`write_codiesp_x`): one line per evidence reference,
+``articleID<TAB>start end<TAB>label<TAB>code`` with label ``DIAGNOSTICO`` (ICD-10-CM) or
+``PROCEDIMIENTO`` (ICD-10-PCS), scored by :mod:`clincode.metrics.codiesp_x`. :func:`trec_map` computes it from a ranking
 file re-read with :func:`read_codiesp_ranking`; for a full ranking (``top_k=None``) without tied
 probabilities it equals ``clincode.metrics`` MAP computed on the probabilities.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -151,3 +156,55 @@ def trec_map(rankings: Mapping[str, Sequence[str]], gold: Mapping[str, Sequence[
             seen.add(code)
         aps.append(total / len(wanted))
     return float(np.mean(aps)) if aps else float("nan")
+
+
+X_LABELS = {"ICD10CM": "DIAGNOSTICO", "ICD10PCS": "PROCEDIMIENTO"}
+
+
+def codiesp_x_rows(
+    doc_ids: Sequence[str],
+    probs: np.ndarray,
+    label_codes: Sequence[str],
+    evidence: Sequence[Mapping[int, Sequence[Any]]],
+    thresholds: np.ndarray,
+    top_k: int | None = None,
+    spans_per_code: int | None = None,
+) -> list[tuple[str, int, int, str, str]]:
+    """The CodiEsp-X lines of a prediction: ``(doc, start, end, label, code)``.
+
+    Per document, its codes by decreasing probability (ties: column order), the first ``top_k``
+    (None: all), those at or above their threshold, those with at least one evidence span; each
+    gives its first ``spans_per_code`` spans (None: all; spans come strongest first). A code
+    without evidence cannot be written: the format needs a reference.
+    """
+    scores = np.asarray(probs)
+    labels = list(label_codes)
+    if scores.shape != (len(doc_ids), len(labels)) or len(evidence) != len(doc_ids):
+        raise ValueError(f"probs {scores.shape} and evidence ({len(evidence)}) must cover {len(doc_ids)} documents x {len(labels)} labels")
+    thresholds = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (len(labels),))
+    if (top_k is not None and top_k < 1) or (spans_per_code is not None and spans_per_code < 1):
+        raise ValueError(f"top_k ({top_k}) and spans_per_code ({spans_per_code}) must be >= 1 or None")
+    names = [codiesp_code(c) for c in labels]
+    kinds = [X_LABELS[split_code(c)[0]] for c in labels]
+    out: list[tuple[str, int, int, str, str]] = []
+    for d, doc in enumerate(doc_ids):
+        order = np.argsort(-scores[d], kind="stable")
+        if top_k is not None:
+            order = order[:top_k]
+        for j in order:
+            spans = evidence[d].get(int(j))
+            if not spans or scores[d, j] < thresholds[j]:
+                continue
+            for span in list(spans)[:spans_per_code]:
+                out.append((str(doc), int(span.start), int(span.end), kinds[j], names[j]))
+    return out
+
+
+def write_codiesp_x(path: Path, rows: Sequence[tuple[str, int, int, str, str]]) -> None:
+    """Write CodiEsp-X lines atomically: ``articleID<TAB>start end<TAB>label<TAB>code``, no header."""
+    bad = [r for r in rows if not str(r[0]).strip() or "\t" in str(r[0]) or "\n" in str(r[0])]
+    if bad:
+        raise ValueError(f"doc ids must be non-empty without tabs or newlines, got {bad[0][0]!r}")
+    text = "".join(f"{doc}\t{start} {end}\t{label}\t{code}\n" for doc, start, end, label, code in rows)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")

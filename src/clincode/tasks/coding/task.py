@@ -28,7 +28,7 @@ from rich.console import Console
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from clincode.coders import CODERS, build_coder
+from clincode.coders import CODERS, EvidenceCoder, build_coder
 from clincode.coders.registry import coder_params, fitted_label_codes
 from clincode.coders.terminology import icd10cm_descriptions
 from clincode.config import RunConfig, TextDataConfig
@@ -58,7 +58,7 @@ from clincode.tasks.base import (
 )
 from clincode.tasks.coding.batches import CodingCollator, CodingDataset
 from clincode.tasks.coding.build import CodingConfig, CodingData, build_coding, description_tokens, read_notes, resolve_notes_source
-from clincode.tasks.coding.submission import write_codiesp_ranking
+from clincode.tasks.coding.submission import codiesp_x_rows, write_codiesp_ranking, write_codiesp_x
 from clincode.tasks.sampler import bucketed_loader
 
 
@@ -216,7 +216,7 @@ class CodingTask:
     name: ClassVar[str] = "coding"
     unit: ClassVar[str] = "document"
     one_pass: ClassVar[Registry[type]] = CODERS
-    output_formats: ClassVar[tuple[str, ...]] = ("table", "codiesp")
+    output_formats: ClassVar[tuple[str, ...]] = ("table", "codiesp", "codiesp-x")
     frame_order: ClassVar[tuple[str, ...]] = ()  # loader order within each split
 
     def key(self, cfg: RunConfig) -> str:
@@ -267,14 +267,36 @@ class CodingTask:
     def write_output(
         self, fmt: str, out_file: Path, data: CodingData, preds: dict[str, Predictions], codes: Sequence[str], top_k: int
     ) -> int:
-        if fmt != "codiesp":
+        if fmt not in ("codiesp", "codiesp-x"):
             raise ValueError(f"--format must be one of {', '.join(self.output_formats)}, got {fmt!r}")
         doc_ids: list[str] = []
         for split, p in preds.items():
             assert p.doc_index is not None
             doc_ids += data.split(split)["doc_id"].gather(p.doc_index).to_list()
+        if fmt == "codiesp-x":
+            return self._write_codiesp_x(out_file, doc_ids, list(preds.values()), list(codes), top_k)
         write_codiesp_ranking(out_file, doc_ids, np.concatenate([p.probs for p in preds.values()]), list(codes), top_k)
         return len(doc_ids)
+
+    @staticmethod
+    def _write_codiesp_x(out_file: Path, doc_ids: list[str], preds: list[Predictions], codes: list[str], top_k: int) -> int:
+        """CodiEsp-X file: the top-k codes at or above the run's threshold, every evidence span of each."""
+        evidence: list[dict[int, list[Any]]] = []
+        thresholds = None
+        for p in preds:
+            if p.evidence is None:
+                raise ValueError(
+                    "--format codiesp-x needs evidence spans; this run's model gives none "
+                    "(use a dictionary coder: model.name mention_dictionary or mention_ranker)"
+                )
+            if p.thresholds is None:
+                raise ValueError("--format codiesp-x applies the run's decision threshold: run `clincode evaluate RUN_DIR` first")
+            evidence += p.evidence
+            thresholds = p.thresholds
+        assert thresholds is not None
+        rows = codiesp_x_rows(doc_ids, np.concatenate([p.probs for p in preds]), codes, evidence, thresholds, top_k)
+        write_codiesp_x(out_file, rows)
+        return len(rows)
 
     def documents(
         self, cfg: RunConfig, data: CodingData, split: str, path: Path | None = None, *, mentions: bool = False
@@ -346,10 +368,26 @@ class CodingTask:
         return OnePassFit(coder, space, {"keys_from": keys_from})
 
     def predict_one_pass(
-        self, model: Any, cfg: RunConfig, data: CodingData, split: str, *, path: Path | None = None, keep: Keep = "targets"
+        self, model: Any, cfg: RunConfig, data: CodingData, split: str, *, path: Path | None = None, keep: Keep = "targets",
+        evidence: bool = False,
     ) -> Predictions:
+        """Scores of a split's documents; ``evidence``: also each code's evidence spans, for coders
+        that give them (:class:`clincode.coders.EvidenceCoder`)."""
         docs = self.documents(cfg, data, split, path)
-        return self.document_predictions(data, split, np.clip(model.predict_proba(docs.texts), 0.0, 1.0))
+        if evidence and isinstance(model, EvidenceCoder):
+            probs, spans = model.predict_with_evidence(docs.texts)
+        else:
+            probs, spans = model.predict_proba(docs.texts), None
+        preds = self.document_predictions(data, split, np.clip(probs, 0.0, 1.0))
+        preds.evidence = spans
+        return preds
+
+    def split_documents(self, cfg: RunConfig, path: Path, split: str) -> Documents:
+        """Text and gold codes of one split of the notes at ``path``, read without encoding them
+        (what a one-pass coder needs; :meth:`documents` follows a prepared task's order instead)."""
+        config = replace(coding_config(text_config(cfg)), format="auto")
+        frame = read_notes(Path(path), config).frame.filter(pl.col("split") == split)
+        return Documents(frame["doc_id"].to_list(), frame["text"].to_list(), frame["codes"].to_list(), None)
 
     def document_predictions(self, data: CodingData, split: str, probs: np.ndarray) -> Predictions:
         """Predictions of a split scored document by document (row i = row i of the split table)."""

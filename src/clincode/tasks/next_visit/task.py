@@ -182,8 +182,10 @@ class NextVisitTask:
         return OnePassFit(model, data.label_space)
 
     def predict_one_pass(
-        self, model: Any, cfg: RunConfig, data: NextVisitData, split: str, *, path: Path | None = None, keep: Keep = "targets"
+        self, model: Any, cfg: RunConfig, data: NextVisitData, split: str, *, path: Path | None = None, keep: Keep = "targets",
+        evidence: bool = False,
     ) -> Predictions:
+        """Forecasts of a split's rows (``evidence`` is for coders of text; forecasts have none)."""
         source = path if path is not None else (None if cfg.data.path is None else Path(cfg.data.path))
         h = next_visit_histories(data, split, keep=keep, source=source)
         if not len(h):

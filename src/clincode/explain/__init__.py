@@ -1,0 +1,1 @@
+"""Static HTML explanations of coded documents (``clincode explain``): evidence highlighted, codes ranked."""
