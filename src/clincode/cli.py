@@ -482,11 +482,12 @@ def list_losses() -> None:
 
 @list_app.command("models")
 def list_models() -> None:
-    """Registered models (networks, then one-pass coders) with their parameters and defaults."""
+    """Registered models (networks, then one-pass coders and forecasters) with their parameters and defaults."""
     from clincode.coders.registry import describe_coders
+    from clincode.forecasters.registry import describe_forecasters
     from clincode.models import describe_models
 
-    _print_registry("models", describe_models() + describe_coders())
+    _print_registry("models", describe_models() + describe_coders() + describe_forecasters())
 
 
 @list_app.command("configs")
