@@ -189,3 +189,21 @@ def test_extended_label_space_runs_end_to_end(release, tmp_path):
     import polars as pl
 
     assert pl.read_parquet(out)["code"].is_in(codes).all()
+
+
+@pytest.mark.parametrize("empty", [False, True])
+def test_evidence_coder_refuses_training_data_without_evidence(release, tmp_path, empty):
+    """A coder configured to learn from evidence spans names the missing (or empty) trainX.tsv and writes nothing."""
+    import shutil
+
+    copy = tmp_path / "release"
+    shutil.copytree(release, copy)
+    x = copy / "train" / "trainX.tsv"
+    if empty:
+        x.write_text("")
+    else:
+        x.unlink()
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"trainX\.tsv is missing or holds no evidence span"):
+        train_run(coder_config("codiesp_dictionary", copy, out), console=QUIET)
+    assert not (out / "codiesp_dictionary").exists()

@@ -26,9 +26,13 @@ def run_is_done(run: GridRun) -> bool:
 
 
 def run_benchmark(
-    bench: BenchmarkConfig, *, console: Console | None = None, dry_run: bool = False, verbose: bool = False
+    bench: BenchmarkConfig, *, console: Console | None = None, dry_run: bool = False, verbose: bool = False,
+    results: Console | None = None,
 ) -> Path:
     """Train and evaluate every grid cell not yet done; then write results and summary.
+
+    Progress goes to ``console`` (stderr by default), the summary table to ``results`` (default
+    ``console``; the CLI gives stdout, so ``clincode demo > out.txt`` keeps the table).
 
     Without ``verbose`` each run prints one progress line; everything it would print (Lightning's
     banners, progress bars and model summary, the run's metric tables) goes to
@@ -70,7 +74,7 @@ def run_benchmark(
     from clincode.bench.summary import summarise, write_summary
 
     summary = summarise(results, axes=bench.axes())
-    write_summary(summary, root, axes=bench.axes(), console=console)
+    write_summary(summary, root, axes=bench.axes(), console=results or console)
     return root
 
 

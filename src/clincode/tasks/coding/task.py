@@ -356,6 +356,12 @@ class CodingTask:
         _, keys_from = coder_params(cfg.model.name, cfg.model.params)
         coder = build_coder(cfg.model.name, cfg.model.params, language)
         docs = self.documents(cfg, data, "train", mentions=keys_from in ("evidence", "both"))
+        if docs.mentions is not None and not any(docs.mentions):
+            _, root = resolve_notes_source(Path(cfg.data.path), coding_config(text_config(cfg)).format)  # type: ignore[arg-type]
+            raise ValueError(
+                f"{Path(root) / 'train' / 'trainX.tsv'} is missing or holds no evidence span of the training documents; "
+                f"model.params.keys_from={keys_from} learns from them (add the file, or set model.params.keys_from=terminology)"
+            )
         codes = list(data.label_space.codes_)
         descriptions = icd10cm_descriptions(codes) if keys_from in ("terminology", "both") else None
         coder.fit(docs.texts, docs.codes, docs.mentions, codes, descriptions=descriptions)
