@@ -409,7 +409,7 @@ def benchmark(
     from clincode.report.benchmark import build_report
 
     bench = load_benchmark(config, set_ or [])
-    root = run_benchmark(bench, console=err, dry_run=dry_run, verbose=verbose, results=out)
+    root = run_benchmark(bench, console=err, dry_run=dry_run, verbose=verbose, table_console=out)
     if not dry_run:
         report = build_report(root)
         out.print(f"results: {root / 'results.parquet'}\nreport:  {report}")
@@ -568,7 +568,7 @@ def demo(
     run_demo(
         out_dir, patients=patients, epochs=epochs, losses=names, seed=seed, num_labels=num_labels, console=err,
         verbose=verbose, density=Density.parse(density, "--density").value, config=config,
-        progression=Progression.parse(progression, "--progression").value, results=out,
+        progression=Progression.parse(progression, "--progression").value, table_console=out,
     )  # fmt: skip
 
 

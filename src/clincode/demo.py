@@ -156,7 +156,7 @@ def run_demo(
     density: str = DEFAULT_DENSITY,
     config: str | Path = DEFAULT_CONFIG,
     progression: str = DEMO_PROGRESSION,
-    results: Console | None = None,
+    table_console: Console | None = None,
 ) -> Path:
     """Cohort, one run per loss, report. Options are checked before anything is written; without
     ``verbose`` each run prints one line and its full output goes to its log file. ``density`` names
@@ -190,7 +190,7 @@ def run_demo(
         out_dir, cohort, epochs=epochs, losses=losses, seed=seed, num_labels=num_labels, density=density, config=config,
         progression=progression,
     )
-    root = run_benchmark(bench, console=console, verbose=verbose, results=results)
+    root = run_benchmark(bench, console=console, verbose=verbose, table_console=table_console)
     report = build_report(root)
     console.print(f"\nreport: {report}\n({time.perf_counter() - start:.0f} s in all)")
     return report

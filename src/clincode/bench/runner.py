@@ -27,11 +27,11 @@ def run_is_done(run: GridRun) -> bool:
 
 def run_benchmark(
     bench: BenchmarkConfig, *, console: Console | None = None, dry_run: bool = False, verbose: bool = False,
-    results: Console | None = None,
+    table_console: Console | None = None,
 ) -> Path:
     """Train and evaluate every grid cell not yet done; then write results and summary.
 
-    Progress goes to ``console`` (stderr by default), the summary table to ``results`` (default
+    Progress goes to ``console`` (stderr by default), the summary table to ``table_console`` (default
     ``console``; the CLI gives stdout, so ``clincode demo > out.txt`` keeps the table).
 
     Without ``verbose`` each run prints one progress line; everything it would print (Lightning's
@@ -74,7 +74,7 @@ def run_benchmark(
     from clincode.bench.summary import summarise, write_summary
 
     summary = summarise(results, axes=bench.axes())
-    write_summary(summary, root, axes=bench.axes(), console=results or console)
+    write_summary(summary, root, axes=bench.axes(), console=table_console or console)
     return root
 
 
