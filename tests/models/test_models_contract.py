@@ -30,6 +30,7 @@ from clincode.models import (
     LabelCountsHook,
     LabelDescriptionsHook,
     OutputBiasHook,
+    RepeatTableHook,
     build_model,
 )
 from clincode.models.text import TextEmbedding
@@ -319,6 +320,7 @@ def test_unknown_parameter_is_named(name: str, plm_vocab: int) -> None:
 METHOD = {
     LabelCountsHook: "set_label_counts",
     OutputBiasHook: "init_output_bias",
+    RepeatTableHook: "init_from_repeat_table",
     EmbeddingsHook: "load_embeddings",
     LabelDescriptionsHook: "set_label_descriptions",
     AuxiliaryLossHook: "auxiliary_loss",

@@ -34,6 +34,10 @@ CONTRACT = {
     "subject_id": (torch.long, 1),
     "visit_time": (torch.long, 2),
     "token_time": (torch.long, 2),
+    "history_index": (torch.long, 2),
+    "history_count": (torch.float32, 1),
+    "history_recency": (torch.float32, 1),
+    "history_gap_days": (torch.float32, 1),
 }
 
 
