@@ -222,11 +222,15 @@ def one_pass_names() -> dict[str, list[str]]:
     return {name: cls.one_pass.names() for name, cls in TASKS.items() if getattr(cls, "one_pass", None) is not None}  # type: ignore[attr-defined]
 
 
-def check_one_pass_params(registry: Registry[type], name: str, params: dict[str, Any], *, skip: tuple[str, ...] = ()) -> None:
+def check_one_pass_params(registry: Registry[type], name: str, params: dict[str, Any]) -> None:
     """A ValueError naming parameters the class of ``name`` does not accept (its constructor's)."""
     cls = registry.get(name)
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self" and p not in skip]
-    unknown = sorted(set(params) - set(accepted) - set(skip))
+    accepted = [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(
             f"unknown model.params for {registry.kind} {name!r}: {', '.join(unknown)}; accepted: {', '.join(accepted) or 'none'}"
