@@ -13,6 +13,7 @@ from rich.console import Console
 
 from clincode.forecasters import FORECASTERS, Histories
 from clincode.forecasters.baselines import PrevalenceForecaster, RepeatTableForecaster
+from clincode.forecasters.selection import micro_auprc
 from clincode.forecasters.tifu import TifuKnnForecaster, personal_vectors
 from clincode.metrics.repeat_explore import repeat_explore
 
@@ -101,6 +102,14 @@ def test_repeat_table_chooses_on_tuning_and_round_trips():
     assert (best["scheme"], best["smoothing"]) == (table.scheme_, table.smoothing_)
     back = RepeatTableForecaster.from_dict(json.loads(json.dumps(table.to_dict())))
     np.testing.assert_array_equal(back.predict_proba(tuning), table.predict_proba(tuning))
+    # Each candidate's tuning score, computed from (cell, label) groups, is the micro AUPRC of the
+    # matrix it predicts; on a tuning split of every visit, the rows without a next visit are ignored.
+    for keep in ("targets", "visits"):
+        tune = random_histories(6, n_patients=30, keep=keep)
+        fitted = RepeatTableForecaster().fit(train, tune)
+        for cand in fitted.selection_:
+            one = RepeatTableForecaster(cand["scheme"], cand["smoothing"]).fit(train)
+            assert cand["tuning_auprc_micro"] == pytest.approx(micro_auprc(one.predict_proba(tune), tune.target_matrix()), rel=1e-12)
     with pytest.raises(ValueError, match="tuning split"):
         RepeatTableForecaster().fit(train)
     with pytest.raises(ValueError, match="scheme must be"):
@@ -290,4 +299,4 @@ def test_repeat_path_matches_a_slow_reference_and_sees_no_later_visit():
                     gap = (s["visit_time"][t] - s["visit_time"][seen[-1]]) / 86400
                     phi = torch.tensor([float(rec == 0), np.log1p(rec), np.log1p(cnt), cnt / (t + 1), np.log1p(gap)], dtype=torch.float64)
                     want = model.repeat_scale * (float(model.repeat_bias[c]) + float(phi @ coef[c]))
-                assert float(got[b, t, c]) == pytest.approx(want, rel=1e-4, abs=1e-5), (b, t, c)
+                assert float(got[b, t, c].detach()) == pytest.approx(want, rel=1e-4, abs=1e-5), (b, t, c)

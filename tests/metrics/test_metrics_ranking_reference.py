@@ -8,6 +8,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from clincode.metrics import MetricsInputError, ranking_metrics
 from clincode.metrics._search import rowwise_searchsorted, segmented_searchsorted
+from clincode.metrics.ranking import micro_from_groups
 
 from helpers.metrics_data import awkward_data, patch_chunks
 
@@ -133,3 +134,18 @@ def test_ignored_entries_may_hold_anything() -> None:
     y = np.array([[1, -1], [0, -1], [0, 1]], np.int8)
     res = ranking_metrics(p, y)
     assert res.auroc[0] == 1.0 and np.isnan(res.auroc[1])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_micro_from_groups_equals_the_expanded_entries(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    g = 40
+    scores = np.round(rng.random(g), 1).astype(np.float32)  # groups share scores
+    n_pos, n_neg = rng.integers(0, 4, g), rng.integers(0, 6, g)
+    y = np.concatenate([np.r_[np.ones(p), np.zeros(n)] for p, n in zip(n_pos, n_neg, strict=True)])
+    s = np.repeat(scores, n_pos + n_neg)
+    auroc, auprc = micro_from_groups(scores, n_pos, n_neg)
+    assert auprc == pytest.approx(average_precision_score(y, s), rel=1e-12)
+    assert auroc == pytest.approx(roc_auc_score(y, s), rel=1e-12)
+    dense = ranking_metrics(s.reshape(-1, 1), y.astype(np.int8).reshape(-1, 1))
+    assert auprc == pytest.approx(dense.auprc_micro, rel=1e-12)

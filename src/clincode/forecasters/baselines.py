@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from clincode.forecasters.history import HistoryEntries, Histories
-from clincode.forecasters.selection import micro_auprc
+from clincode.metrics.ranking import micro_from_groups
 
 # scheme -> (recency bin edges, count bin edges): bin i holds values in [edges[i], edges[i + 1]).
 SCHEMES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
@@ -121,18 +121,48 @@ class RepeatTableForecaster:
         best: tuple[float, str, float, np.ndarray, np.ndarray] | None = None
         if len(candidates) > 1:
             assert tuning is not None
-            t_ent, t_y = tuning.entries(), tuning.target_matrix()
+            t_valid = tuning.target_matrix()[:, 0] >= 0  # rows with a next visit (all, for keep="targets")
+            t_ent = tuning.entries()
+            t_ent = HistoryEntries(*(a[t_valid[t_ent.row]] for a in (t_ent.row, t_ent.label, t_ent.count, t_ent.recency, t_ent.gap_days)))
+            t_pos = tuning.next_positive(t_ent).astype(np.int64)
+            t_all_pos = np.bincount(tuning.targets()[1], minlength=tuning.num_labels)
+            t_hist = np.bincount(t_ent.label, minlength=tuning.num_labels)
+            t_rows = int(t_valid.sum())
         for scheme, smoothing in candidates:
             never, cells = self._tables(train, ent, pos, scheme, smoothing)
             score = float("nan")
             if len(candidates) > 1:
-                score = micro_auprc(self._apply(tuning, t_ent, scheme, never, cells), t_y)  # type: ignore[arg-type]
+                score = self._tuning_score(tuning, t_rows, t_ent, t_pos, t_all_pos, t_hist, scheme, never, cells)  # type: ignore[arg-type]
                 self.selection_.append({"scheme": scheme, "smoothing": smoothing, "tuning_auprc_micro": score})
             if best is None or score > best[0]:
                 best = (score, scheme, smoothing, never, cells)
         assert best is not None
         _, self.scheme_, self.smoothing_, self.never_, self.cells_ = best
         return self
+
+    def _tuning_score(
+        self,
+        h: Histories,
+        n_rows: int,
+        ent: HistoryEntries,
+        pos: np.ndarray,
+        all_pos: np.ndarray,
+        hist: np.ndarray,
+        scheme: str,
+        never: np.ndarray,
+        cells: np.ndarray,
+    ) -> float:
+        """Micro AUPRC of ``_apply``'s matrix on the tuning split's ``n_rows`` rows with a next visit, from (cell, label) groups."""
+        v = h.num_labels
+        flat = self._cell(ent, scheme) * v + ent.label
+        n_cells = cells.shape[0]
+        n = np.bincount(flat, minlength=n_cells * v)
+        k = np.bincount(flat, weights=pos, minlength=n_cells * v).astype(np.int64)
+        never_n = n_rows - hist
+        never_k = all_pos - np.bincount(ent.label, weights=pos, minlength=v).astype(np.int64)
+        scores = np.concatenate([cells.ravel(), never])
+        value = micro_from_groups(scores, np.concatenate([k, never_k]), np.concatenate([n - k, never_n - never_k]))[1]
+        return float(value) if np.isfinite(value) else float("-inf")
 
     # -- prediction ------------------------------------------------------------------------------
     def _apply(self, h: Histories, ent: HistoryEntries, scheme: str, never: np.ndarray, cells: np.ndarray) -> np.ndarray:

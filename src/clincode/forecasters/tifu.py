@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from clincode.forecasters.history import Histories, ragged_arange
 from clincode.forecasters.selection import micro_auprc
@@ -106,25 +107,35 @@ class TifuKnnForecaster:
         ends = ends[np.diff(train.visit_offsets) > 0]
         return personal_vectors(train, ends, setting["group_size"], setting["within_decay"], setting["group_decay"])
 
-    def _scores(self, h: Histories, setting: dict[str, Any], train_vectors: sp.csr_matrix, train_subjects: np.ndarray) -> np.ndarray:
-        assert self.prior_ is not None
+    def _components(self, h: Histories, setting: dict[str, Any], train_vectors: sp.csr_matrix, train_subjects: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The rows' personal vectors (sparse) and the mean vectors of their k nearest training patients (N, V)."""
         u = personal_vectors(h, h.rows, setting["group_size"], setting["within_decay"], setting["group_decay"])
         k = min(int(setting["k"]), train_vectors.shape[0])
-        normed_train = _normalise(train_vectors).T.tocsr()  # (V, P_train)
-        normed = _normalise(u)
-        out = np.empty((len(h), h.num_labels), dtype=np.float32)
+        normed_train = _normalise(train_vectors).tocsr().astype(np.float32)  # (P_train, V)
+        normed = _normalise(u).astype(np.float32)
+        neighbours = np.empty((len(h), h.num_labels), dtype=np.float32)
         subjects = h.subject_id[h.row_patient]
         for lo in range(0, len(h), _BLOCK_ROWS):
             hi = min(lo + _BLOCK_ROWS, len(h))
-            sim = (normed[lo:hi] @ normed_train).toarray()  # (b, P_train)
-            sim[subjects[lo:hi, None] == train_subjects[None, :]] = -np.inf  # never a patient's own history
-            nn = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < sim.shape[1] else np.tile(np.arange(sim.shape[1]), (hi - lo, 1))
+            # Sparse training vectors times a dense block (cost nnz(train) x block rows), kept as
+            # (P_train, b) and searched down its columns: no transposed copy.
+            sim = normed_train @ normed[lo:hi].toarray().T  # (P_train, b)
+            sim[train_subjects[:, None] == subjects[None, lo:hi]] = -np.inf  # never a patient's own history
+            nn = torch.from_numpy(sim).topk(k, dim=0, sorted=False).indices.numpy().T  # (b, k)
             rows = np.repeat(np.arange(hi - lo), nn.shape[1])
             pick = sp.csr_matrix((np.full(rows.size, 1.0 / nn.shape[1]), (rows, nn.ravel())), shape=(hi - lo, train_vectors.shape[0]))
-            neighbours = (pick @ train_vectors).toarray()
-            own = u[lo:hi].toarray()
-            out[lo:hi] = setting["alpha"] * own + (1 - setting["alpha"]) * neighbours + _TIE * self.prior_
-        return np.clip(out, 0.0, 1.0)
+            neighbours[lo:hi] = (pick @ train_vectors).toarray()
+        return u, neighbours
+
+    def _blend(self, u: sp.csr_matrix, neighbours: np.ndarray, alpha: float) -> np.ndarray:
+        assert self.prior_ is not None
+        out = (1 - alpha) * neighbours + _TIE * self.prior_
+        out += (alpha * u).toarray()
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    def _scores(self, h: Histories, setting: dict[str, Any], train_vectors: sp.csr_matrix, train_subjects: np.ndarray) -> np.ndarray:
+        u, neighbours = self._components(h, setting, train_vectors, train_subjects)
+        return self._blend(u, neighbours, setting["alpha"])
 
     def fit(self, train: Histories, tuning: Histories | None = None) -> TifuKnnForecaster:
         _, cols = train.targets()
@@ -134,19 +145,24 @@ class TifuKnnForecaster:
             raise ValueError("tifu_knn chooses its settings on the tuning split; none was given")
         train_subjects = train.subject_id[np.diff(train.visit_offsets) > 0]
         best: tuple[float, dict[str, Any], sp.csr_matrix] | None = None
-        cache: dict[tuple[int, float, float], sp.csr_matrix] = {}
+        cache: dict[tuple[int, float, float, int], tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray | None]] = {}
         y = tuning.target_matrix() if tuning is not None and len(grid) > 1 else None
         for setting in grid:
-            key = (setting["group_size"], setting["within_decay"], setting["group_decay"])
+            # The vectors and the neighbours depend on the decays and k, not on alpha: one pass each.
+            key = (setting["group_size"], setting["within_decay"], setting["group_decay"], setting["k"])
             if key not in cache:
-                cache[key] = self._train_vectors(train, setting)
+                cache.clear()  # the grid lists each key's alphas together; keep one key's arrays
+                vectors = self._train_vectors(train, setting)
+                parts = self._components(tuning, setting, vectors, train_subjects) if y is not None else None
+                cache[key] = (vectors, *parts) if parts is not None else (vectors, vectors, None)
+            vectors, u, neighbours = cache[key]
             score = float("nan")
             if y is not None:
-                assert tuning is not None
-                score = micro_auprc(self._scores(tuning, setting, cache[key], train_subjects), y)
+                assert neighbours is not None
+                score = micro_auprc(self._blend(u, neighbours, setting["alpha"]), y)
                 self.selection_.append({**setting, "tuning_auprc_micro": score})
             if best is None or score > best[0]:
-                best = (score, setting, cache[key])
+                best = (score, setting, vectors)
         assert best is not None
         self.setting_, self.neighbours_ = best[1], best[2]
         self.neighbour_subjects_ = train_subjects
