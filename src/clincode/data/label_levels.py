@@ -11,7 +11,7 @@ Levels:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 LEVELS: tuple[str, ...] = ("code", "category", "ccs")
 CCS_PREFIX = "CCS//"
@@ -81,14 +81,3 @@ def label_mapper(level: str, prefixes: tuple[str, ...]) -> Callable[[str], str |
         return group if group.startswith(CCS_PREFIX) else CCS_PREFIX + group
 
     return to_ccs
-
-
-def map_codes(codes: Iterable[str], level: str, prefixes: tuple[str, ...]) -> dict[str, str]:
-    """{code: label} for the distinct codes that have a label at ``level`` (others omitted)."""
-    mapper = label_mapper(level, prefixes)
-    out: dict[str, str] = {}
-    for code in set(codes):
-        label = mapper(code)
-        if label is not None:
-            out[code] = label
-    return out

@@ -157,13 +157,6 @@ def dense_quadratic_form(v: Tensor, w_raw: Tensor) -> Tensor:
     return torch.linalg.vecdot(v @ symmetric_zero_diagonal(w_raw.to(v.dtype)), v)
 
 
-def lowrank_quadratic_form(v: Tensor, factors: Tensor) -> Tensor:
-    """q [R] for W = sym(A B^T), zero diagonal, [A | B] = factors, by plain autograd (the reference
-    for LowRankForm)."""
-    a, b = factors.to(v.dtype).chunk(2, dim=1)
-    return torch.linalg.vecdot(v @ a, v @ b) - (v * v) @ torch.linalg.vecdot(a, b)
-
-
 def lowrank_matrix(factors: Tensor) -> Tensor:
     """The dense W [V, V] that :class:`LowRankForm` uses implicitly."""
     a, b = factors.chunk(2, dim=1)

@@ -165,11 +165,6 @@ class CodingData:
             raise KeyError(f"split {name!r} is unknown; expected one of {', '.join(self.tables)}")
         return self.tables[name]
 
-    def ccs_descriptions(self) -> list[str]:
-        from clincode.codes import describe
-
-        return [describe(c) for c in self.ccs_codes]
-
     def training_tokens(self) -> list[list[str]]:
         """The training documents as token strings as the model sees them (truncated, OOV -> UNK)."""
         words = self.vocab.tokens_
