@@ -51,7 +51,11 @@ class TextDataConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    path: Path | None = Field(None, description="MEDS dataset directory (None: generate the default synthetic cohort)")
+    path: Path | None = Field(
+        None,
+        description="MEDS dataset directory (task coding: a CodiEsp release or notes table); "
+        "None: preparing the task raises a ValueError asking for --set data.path=DIR",
+    )
     task: Literal["next_visit", "coding"] = Field("next_visit", description="coding: notes -> codes (see data.text)")
     text: TextDataConfig | None = Field(None, description="text-coding settings (task: coding only; defaults filled in)")
     num_labels: int = Field(1538, gt=0, description="size of the label space (top codes in train)")
