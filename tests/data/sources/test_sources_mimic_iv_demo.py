@@ -11,9 +11,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import torch
 
 from clincode.data.schema import validate_meds_dir
 from clincode.data.sources import prepare_ehr
+from clincode.tasks.next_visit.batches import NextVisitCollator, next_visit_dataset
 from clincode.tasks.next_visit.build import build_next_visit
 
 pytestmark = pytest.mark.slow  # reads the real MIMIC-IV demo
@@ -80,7 +82,36 @@ def test_events_match_raw_tables(demo: Path, prepared: Path) -> None:
 
 def test_next_visit_task_builds(prepared: Path) -> None:
     data = build_next_visit(prepared, num_labels=50, progress=False)
-    assert data.label_space is not None
+    # 50 label columns: the most frequent diagnosis codes of the training split.
+    codes = list(data.label_space.codes_)
+    assert data.num_labels == len(codes) == 50
+    assert all(c.startswith(("ICD10CM//", "ICD9CM//")) for c in codes)
+    splits = pl.read_parquet(prepared / "metadata" / "subject_splits.parquet")
+    events = pl.read_parquet(prepared / "data")
+    train_ids = splits.filter(pl.col("split") == "train")["subject_id"]
+    in_train = events.filter(pl.col("subject_id").is_in(train_ids.implode()) & pl.col("code").is_in(codes))
+    assert set(in_train["code"]) == set(codes)  # every label is seen in training
+    # Patients stay in their split, no patient in two splits, every kept patient has a target visit.
+    split_of = dict(splits.iter_rows())
+    seen: set[int] = set()
+    for name in ("train", "tuning", "held_out"):
+        table = data.split(name)
+        ids = set(table["subject_id"].to_list())
+        assert ids and not ids & seen
+        seen |= ids
+        assert {split_of[i] for i in ids} == {name}
+        assert table["visit_time"].list.len().min() >= 2
+    # A batch of the first four training patients carries the batch contract with consistent shapes.
+    ds = next_visit_dataset(data, "train")
+    batch = NextVisitCollator(data.num_labels)([ds[i] for i in range(4)])
+    assert set(batch) >= {"codes", "visit", "age", "token_mask", "visit_mask", "sex", "targets", "subject_id", "visit_time"}
+    b, t, v = batch["targets"].shape
+    assert (b, v) == (4, 50) and batch["visit_mask"].shape == (4, t) and batch["codes"].shape == batch["token_mask"].shape
+    n_visits = batch["visit_mask"].sum(dim=1)
+    assert n_visits.tolist() == data.split("train")["visit_time"].list.len().head(4).to_list()
+    last = batch["targets"][torch.arange(b), n_visits - 1]
+    assert bool((last == -1).all())  # the last visit has no next visit to score
+    assert int((batch["targets"] == 1).sum()) > 0
 
 
 def test_splits_deterministic_by_seed(demo: Path, prepared: Path, tmp_path: Path) -> None:
