@@ -14,22 +14,24 @@ CodiEsp-X file of evidence references).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 from rich.console import Console
 
 from clincode.coders.evidence import spans_series
+from clincode.config import RunConfig
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
 from clincode.io import atomic_path
 from clincode.metrics import ThresholdTuner
-from clincode.tasks import Predictions, task_for
+from clincode.tasks import Predictions, Task, task_for
 from clincode.train.inference import predict_split
-from clincode.train.runs import RunError, load_run
+from clincode.train.runs import Artefact, RunError, load_run
 
 Rule = Literal["global", "per_label", "0.5"]
+RULES: tuple[str, ...] = ("global", "per_label", "0.5")
 WRITERS = {".parquet": "write_parquet", ".csv": "write_csv", ".jsonl": "write_ndjson"}
 
 
@@ -62,6 +64,11 @@ def check_request(out_file: Path, top_k: int, split: str | None, *, need_writer:
     return writer
 
 
+def check_max_unknown(max_unknown: float) -> None:
+    if not 0.0 <= max_unknown <= 1.0:
+        raise ValueError(f"--max-unknown must be in [0, 1], got {max_unknown}")
+
+
 def rule_thresholds(saved: dict, rule: str, num_labels: int) -> np.ndarray:
     """Per-label thresholds [V] of a decision rule (global / per_label / 0.5) from saved thresholds."""
     tuner = ThresholdTuner.from_dict(saved)
@@ -91,12 +98,43 @@ def predict_to_file(
     run's vocabulary accepted (data coded or written unlike the training data give meaningless
     predictions); the share is always reported. Raises ``ValueError`` / ``RunError`` with the reason.
     """
-    if not 0.0 <= max_unknown <= 1.0:
-        raise ValueError(f"--max-unknown must be in [0, 1], got {max_unknown}")
-    console = console or Console(stderr=True)
+    check_max_unknown(max_unknown)
     out_file = Path(out_file)
     writer = check_request(out_file, top_k, split, need_writer=fmt == "table")
     artefact, cfg = load_run(Path(run_dir))
+    if fmt != "table":
+        task, label_space, data, preds = run_predictions(
+            artefact, cfg, Path(run_dir), Path(data_dir), split=split, fmt=fmt, console=console, max_unknown=max_unknown
+        )
+        codes = list(label_space.codes_)
+        if artefact.thresholds is not None:  # formats that apply a decision rule read it here
+            for p in preds.values():
+                p.thresholds = rule_thresholds(artefact.thresholds, rule, len(codes))
+        return task.write_output(fmt, out_file, data, preds, codes, top_k)
+    assert writer is not None
+    table = predict_frame(
+        artefact, cfg, Path(run_dir), Path(data_dir), top_k=top_k, split=split, rule=rule, console=console,
+        max_unknown=max_unknown, spans_as_text=writer == "write_csv",
+    )  # fmt: skip
+    with atomic_path(out_file) as tmp:
+        getattr(table, writer)(tmp)
+    return table.height
+
+
+def run_predictions(
+    artefact: Artefact,
+    cfg: RunConfig,
+    run_dir: Path,
+    data_dir: Path,
+    *,
+    split: str | None = None,
+    fmt: str = "table",
+    console: Console | None = None,
+    max_unknown: float = 0.5,
+) -> tuple[Task, LabelSpace, Any, dict[str, Predictions]]:
+    """The task, label space, encoded data and per-split predictions of a loaded run on ``data_dir``."""
+    check_max_unknown(max_unknown)
+    console = console or Console(stderr=True)
     task = task_for(cfg)
     if fmt not in task.output_formats:
         raise ValueError(f"--format {fmt!r} is not an output of {task.name} runs; choose one of {', '.join(task.output_formats)}")
@@ -124,13 +162,34 @@ def predict_to_file(
         )
     if not preds:
         raise ValueError(f"no {task.unit} to predict in {data_dir}" + (f" (split {split!r})" if split else ""))
+    return task, label_space, data, preds
+
+
+def predict_frame(
+    artefact: Artefact,
+    cfg: RunConfig,
+    run_dir: Path,
+    data_dir: Path,
+    *,
+    top_k: int = 10,
+    split: str | None = None,
+    rule: Rule = "global",
+    console: Console | None = None,
+    max_unknown: float = 0.5,
+    spans_as_text: bool = False,
+) -> pl.DataFrame:
+    """The ``table`` output of ``clincode predict`` as a polars DataFrame (see the module docstring).
+
+    ``spans_as_text``: a coder's evidence spans as JSON strings (for CSV) instead of lists of structs.
+    """
+    check_request(Path("predictions.parquet"), top_k, split)
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    task, label_space, data, preds = run_predictions(
+        artefact, cfg, run_dir, data_dir, split=split, console=console, max_unknown=max_unknown
+    )
+    assert artefact.thresholds is not None  # run_predictions checked it
     codes = list(label_space.codes_)
-    if fmt != "table":
-        if artefact.thresholds is not None:  # formats that apply a decision rule read it here
-            for p in preds.values():
-                p.thresholds = rule_thresholds(artefact.thresholds, rule, len(codes))
-        return task.write_output(fmt, out_file, data, preds, codes, top_k)
-    assert writer is not None
     thresholds = rule_thresholds(artefact.thresholds, rule, len(codes))
     codes_arr = np.asarray(codes, dtype=object)
     descriptions = np.asarray(label_space.descriptions(), dtype=object)
@@ -146,11 +205,9 @@ def predict_to_file(
             pl.Series("alert", p.probs[rows, labels] >= thresholds[labels]),
         )
         if p.evidence is not None:
-            frame = frame.with_columns(spans_series(p.evidence, rows, labels, as_text=writer == "write_csv"))
+            frame = frame.with_columns(spans_series(p.evidence, rows, labels, as_text=spans_as_text))
         frames.append(frame)
     table = pl.concat(frames)
     if task.frame_order:
         table = table.sort(list(task.frame_order))
-    with atomic_path(out_file) as tmp:
-        getattr(table, writer)(tmp)
-    return table.height
+    return table
