@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"models", "coders", "forecasters"},
     {"tasks"},
     {"train"},
-    {"bench", "report", "segments_cli", "notes_cli", "audit", "explain"},
+    {"bench", "report", "segments_cli", "notes_cli", "audit", "explain", "api"},
     {"demo"},
     {"cli"},
 ]
