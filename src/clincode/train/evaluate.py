@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,9 @@ def evaluate_run(
         write_json(run_dir / "thresholds.json", artefact.thresholds)
     tuner = ThresholdTuner.from_dict(artefact.thresholds)
 
+    start = time.perf_counter()
     preds = predict_split(model, task, data, split, cfg, progress=progress, description=f"{split} split")
+    console.print(f"predicted the {split} split ({preds.probs.shape[0]:,} rows) in {time.perf_counter() - start:.1f} s")
     metrics = score_predictions(preds, data, cfg, tuner, split=split, n_bootstrap=n_bootstrap)
     metrics["run"] = {"name": cfg.name, "loss": cfg.loss.name, "model": cfg.model.name, "seed": cfg.seed, "split": split}
     suffix = "" if split == "held_out" else f"_{split}"
