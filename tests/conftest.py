@@ -22,7 +22,6 @@ from rich.console import Console
 from clincode.config import load_config
 from clincode.data.synthetic import generate_ehr_cohort
 from clincode.resources import config_path
-
 from helpers.training import tiny_overrides
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,5 +1,6 @@
 """The README opens with exactly two set-up commands, and CI runs the test one verbatim; the commands
-and options the docs show exist; the shipped texts stay inside the repository."""
+and options the docs show exist; the shipped texts stay inside the repository.
+"""
 
 import functools
 import re

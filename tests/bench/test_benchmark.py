@@ -1,5 +1,6 @@
 """Benchmark grid: expansion, resumable runs, tidy results, seed summary, report, audit; a grid over
-the text models on a tiny notes table."""
+the text models on a tiny notes table.
+"""
 
 import json
 
@@ -15,7 +16,6 @@ from clincode.bench.summary import summarise, summary_table
 from clincode.cli import app
 from clincode.config import ConfigError
 from clincode.resources import config_path
-
 from helpers.coding_notes import write_notes
 
 

@@ -1,5 +1,6 @@
 """benchmarks/gradient_share.py: the per-term gradients of the dependency-aware loss on a hand-worked
-row, their sum against the packaged loss, the shares, and a run on a tiny cohort."""
+row, their sum against the packaged loss, the shares, and a run on a tiny cohort.
+"""
 
 import importlib.util
 import math

@@ -1,5 +1,6 @@
 """benchmarks/prior_baseline.py: the training prevalence (LabelStats) counts valid entries only, and the
-model's probabilities are that prevalence at every visit of every patient."""
+model's probabilities are that prevalence at every visit of every patient.
+"""
 
 import importlib.util
 from pathlib import Path

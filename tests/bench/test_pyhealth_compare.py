@@ -1,5 +1,6 @@
 """benchmarks/pyhealth_compare.py: the exported samples are clincode's scored rows, in clincode's order,
-with the same targets, and no sample carries a code dated after its prediction time."""
+with the same targets, and no sample carries a code dated after its prediction time.
+"""
 
 import importlib.util
 import sys
@@ -38,11 +39,11 @@ def test_exported_rows_are_the_scored_rows_in_order(tiny_cohort, tmp_path):
             subjects.append(rows["subject_id"])
             visits.append(rows["visit_index"])
             targets.append(rows["targets"])
-        assert keys == list(zip(np.concatenate(subjects).tolist(), np.concatenate(visits).tolist()))
+        assert keys == list(zip(np.concatenate(subjects).tolist(), np.concatenate(visits).tolist(), strict=True))
         np.testing.assert_array_equal(y, np.concatenate(targets))
         assert len(samples) == len(keys) > 0
-        tokens = {int(s): t for s, t in zip(table["subject_id"].to_list(), table["tokens"].to_list())}
-        for sample, (subject, t) in zip(samples, keys):
+        tokens = {int(s): t for s, t in zip(table["subject_id"].to_list(), table["tokens"].to_list(), strict=True)}
+        for sample, (subject, t) in zip(samples, keys, strict=True):
             # Inputs: exactly visits 0..t of the patient; the label is visit t + 1's set.
             assert sample["conditions"] == [[f"t{c}" for c in visit] for visit in tokens[subject][: t + 1]]
             assert sample["patient_id"] == str(subject)

@@ -106,8 +106,8 @@ def test_prepare_ehr_mimic_iv_demo(tmp_path, shared_data):
 
 def test_choices_match_the_library():
     """The CLI's closed option sets are the library's own (sources, splits, languages, on_error)."""
-    from clincode.data.notes._skips import ON_ERROR_CHOICES
     from clincode.data.notes import NOTE_SOURCES
+    from clincode.data.notes._skips import ON_ERROR_CHOICES
     from clincode.data.notes.codiesp import TEXT_DIRS
     from clincode.data.sources import EHR_SOURCES
     from clincode.data.splits import SPLIT_NAMES

@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 from clincode.cli import app
 from clincode.data.notes import read_notes_table
 from clincode.data.notes.mimic import read_mimic_iii_notes
-
 from helpers.mimic_notes import III_EXPECTED_CODES, IV_EXPECTED_CODES, write_mimic_iii, write_mimic_iv
 
 runner = CliRunner()

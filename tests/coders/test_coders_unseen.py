@@ -1,5 +1,6 @@
 """Codes outside the training codes: ICD-10-CM relations, extended label space, back-off, hierarchy
-candidates in the ranker, fuzzy token reading."""
+candidates in the ranker, fuzzy token reading.
+"""
 
 import json
 import math

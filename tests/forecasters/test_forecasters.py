@@ -1,5 +1,6 @@
 """One-pass next-visit forecasters: label histories, the baselines against slow references, no
-look-ahead, and the runs through train / evaluate / predict."""
+look-ahead, and the runs through train / evaluate / predict.
+"""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def slow_entries(h: Histories) -> dict[tuple[int, int], tuple[int, int, float]]:
 def test_entries_and_targets_match_slow_reference(seed, keep):
     h = random_histories(seed, keep=keep)
     ent = h.entries()
-    got = {(int(r), int(c)): (int(n), int(k), float(g)) for r, c, n, k, g in zip(ent.row, ent.label, ent.count, ent.recency, ent.gap_days)}
+    got = {(int(r), int(c)): (int(n), int(k), float(g)) for r, c, n, k, g in zip(ent.row, ent.label, ent.count, ent.recency, ent.gap_days, strict=True)}
     want = slow_entries(h)
     assert got.keys() == want.keys()
     for key, (n, k, g) in want.items():

@@ -47,8 +47,8 @@ def _counts(T: list[list[int]]) -> tuple[list[int], list[int]]:
 
 def bce(X, T) -> float:
     total, n = 0.0, 0
-    for xr, tr in zip(X, T):
-        for x, t in zip(xr, tr):
+    for xr, tr in zip(X, T, strict=True):
+        for x, t in zip(xr, tr, strict=True):
             if t != -1:
                 total += neg_log_q(x, t)
                 n += 1
@@ -59,8 +59,8 @@ def weighted_bce(X, T, positives=None, valid=None) -> float:
     if positives is None:
         positives, valid = _counts(T)
     total, n = 0.0, 0
-    for xr, tr in zip(X, T):
-        for j, (x, t) in enumerate(zip(xr, tr)):
+    for xr, tr in zip(X, T, strict=True):
+        for j, (x, t) in enumerate(zip(xr, tr, strict=True)):
             if t == -1:
                 continue
             pw = (valid[j] - positives[j]) / max(positives[j], 1)
@@ -81,8 +81,8 @@ def class_balanced(X, T, beta=0.9999, positives=None) -> float:
         positives, _ = _counts(T)
     a = cb_weights(positives, beta)
     total, n = 0.0, 0
-    for xr, tr in zip(X, T):
-        for j, (x, t) in enumerate(zip(xr, tr)):
+    for xr, tr in zip(X, T, strict=True):
+        for j, (x, t) in enumerate(zip(xr, tr, strict=True)):
             if t != -1:
                 total += a[j] * neg_log_q(x, t)
                 n += 1
@@ -94,8 +94,8 @@ def focal_ho(X, T, gamma=2.0, beta=0.9999, eps=1e-6, positives=None) -> float:
         positives, _ = _counts(T)
     a = cb_weights(positives, beta)
     total, n = 0.0, 0
-    for xr, tr in zip(X, T):
-        for j, (x, t) in enumerate(zip(xr, tr)):
+    for xr, tr in zip(X, T, strict=True):
+        for j, (x, t) in enumerate(zip(xr, tr, strict=True)):
             if t == -1:
                 continue
             p = sigmoid(x)
@@ -109,8 +109,8 @@ def focal_ho(X, T, gamma=2.0, beta=0.9999, eps=1e-6, positives=None) -> float:
 
 def focal_marn(X, T, alpha=0.999, gamma=2.0) -> float:
     total, n = 0.0, 0
-    for xr, tr in zip(X, T):
-        for x, t in zip(xr, tr):
+    for xr, tr in zip(X, T, strict=True):
+        for x, t in zip(xr, tr, strict=True):
             if t == -1:
                 continue
             p_t = sigmoid(x) if t == 1 else sigmoid(-x)
@@ -121,8 +121,8 @@ def focal_marn(X, T, alpha=0.999, gamma=2.0) -> float:
 
 def asymmetric(X, T, gamma_pos=0.0, gamma_neg=4.0, clip=0.05) -> float:
     total, n = 0.0, 0
-    for xr, tr in zip(X, T):
-        for x, t in zip(xr, tr):
+    for xr, tr in zip(X, T, strict=True):
+        for x, t in zip(xr, tr, strict=True):
             if t == -1:
                 continue
             p = sigmoid(x)
@@ -164,7 +164,7 @@ def sh_inverse_beta(rows_positive: list[set[int]], segs: list[list[int]]) -> lis
 
 def sh(X, T, segs, inv_beta, gamma=0.0) -> float:
     total, n = 0.0, 0
-    for xr, tr in zip(X, T):
+    for xr, tr in zip(X, T, strict=True):
         for s, seg in enumerate(segs):
             w = 1.0 if any(tr[j] == 1 for j in seg) else inv_beta[s]
             for j in seg:
@@ -192,7 +192,7 @@ def dependency_aware(X, T, W_raw, alpha_neg=25.0, lam=10.0, eps=1e-6, loss_scale
     w_pos = N / (P + eps)
     w_neg = alpha_neg * P / (N + eps)
     total, rows = 0.0, 0
-    for xr, tr in zip(X, T):
+    for xr, tr in zip(X, T, strict=True):
         v = [0.0] * V
         for j in range(V):
             if tr[j] == -1:
@@ -238,12 +238,13 @@ def prior_penalty(W, prior, mask, prior_reg: float) -> float:
 
 def dependency_log(X, T, W, class_weights="none", alpha_neg=25.0, lam=10.0, eps=1e-6) -> float:
     """Rank-weighted -log q (largest weight on the largest loss) + lam (1 - sigmoid(u^T W u / K)),
-    u = kappa q; kappa = 1 or the paper's batch class weights. W: effective (symmetric, zero diagonal)."""
+    u = kappa q; kappa = 1 or the paper's batch class weights. W: effective (symmetric, zero diagonal).
+    """
     V = len(X[0])
     P = sum(1 for tr in T for t in tr if t == 1)
     N = sum(1 for tr in T for t in tr if t == 0)
     total, rows = 0.0, 0
-    for xr, tr in zip(X, T):
+    for xr, tr in zip(X, T, strict=True):
         valid = [j for j in range(V) if tr[j] != -1]
         K = len(valid)
         if K == 0:
@@ -271,7 +272,7 @@ def dependency_pl(X, T, W, mu=0.5, center=False) -> float:
     V = len(X[0])
     a = b = 0.0
     n = 0
-    for xr, tr in zip(X, T):
+    for xr, tr in zip(X, T, strict=True):
         for j in range(V):
             if tr[j] == -1:
                 continue

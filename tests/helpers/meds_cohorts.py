@@ -59,7 +59,8 @@ def epoch_seconds(t: dt.datetime) -> int:
 
 def random_cohort(seed: int, n_patients: int = 60, n_codes: int = 25) -> tuple[list[Event], dict[int, str]]:
     """Random events: diagnoses with a long tail, labs, births (sometimes missing), sexes
-    (sometimes missing or contradictory), sub-day times so windows matter, 0-12 visit times."""
+    (sometimes missing or contradictory), sub-day times so windows matter, 0-12 visit times.
+    """
     rng = np.random.default_rng(seed)
     diag = [f"ICD10CM//{chr(65 + i % 5)}{10 + i // 5}.{i % 3}" for i in range(n_codes)]
     weights = 1.0 / np.arange(1, n_codes + 1)
@@ -107,7 +108,8 @@ def reference_task(
     min_code_count: int = 1,
 ) -> dict:
     """Slow explicit builder. Returns dict with label codes/counts, vocab tokens, dropped counts and
-    per split {subject_id: dict(sex, visit_time, age, tokens (codes or None=UNK), token_time, labels)}."""
+    per split {subject_id: dict(sex, visit_time, age, tokens (codes or None=UNK), token_time, labels)}.
+    """
     by_subject: dict[int, list[tuple[dt.datetime | None, str]]] = {}
     for sid, t, code in events:
         by_subject.setdefault(sid, []).append((t, code))

@@ -79,13 +79,13 @@ IV_EXPECTED_CODES = {
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]], gz: bool = False) -> Path:
-    """Write ``rows`` under ``header`` as MIMIC does (quoted text fields, ``\\n`` line ends)."""
+    r"""Write ``rows`` under ``header`` as MIMIC does (quoted text fields, ``\n`` line ends)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if gz:
         path = path.with_name(path.name + ".gz")
         handle = gzip.open(path, "wt", encoding="utf-8", newline="")
     else:
-        handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        handle = open(path, "w", encoding="utf-8", newline="")
     with handle:
         writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
         writer.writerow(header)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -24,7 +24,7 @@ def _root() -> Path:
     return root
 
 
-@lru_cache(maxsize=None)
+@cache
 def cohort(seed: int = 7, name: str = "a", n_patients: int = N_PATIENTS, n_codes: int = N_CODES) -> Path:
     """A generated cohort directory (cached by arguments; ``name`` gives an independent copy)."""
     out = _root() / f"{name}-seed{seed}-{n_patients}-{n_codes}"
@@ -33,14 +33,14 @@ def cohort(seed: int = 7, name: str = "a", n_patients: int = N_PATIENTS, n_codes
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def events(seed: int = 7) -> pl.DataFrame:
     """All event rows of ``cohort(seed)`` in file order, with the shard file name."""
     files = sorted((cohort(seed) / "data").glob("*.parquet"))
     return pl.concat([pl.read_parquet(f).with_columns(shard=pl.lit(f.name)) for f in files])
 
 
-@lru_cache(maxsize=None)
+@cache
 def diagnoses(seed: int = 7) -> pl.DataFrame:
     """Diagnosis rows with the patient's sex, birth and visit number (1-based, by time)."""
     ev = events(seed)

@@ -1,5 +1,6 @@
 """A second, independently written reference of the dependency-aware loss (docs/methods.md section 1.3),
-straight from the text with plain autograd and a per-row Python loop: value and both gradients."""
+straight from the text with plain autograd and a per-row Python loop: value and both gradients.
+"""
 
 import torch
 

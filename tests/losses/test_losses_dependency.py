@@ -1,5 +1,6 @@
 """The dependency-aware loss: exact against a slow reference, two GEMMs, W access and export,
-the low-rank mode [ours], and the rank weights of the ordered weighted average."""
+the low-rank mode [ours], and the rank weights of the ordered weighted average.
+"""
 
 from __future__ import annotations
 
@@ -256,14 +257,14 @@ def test_export_writes_the_upper_triangle_with_code_names(tmp_path: Path) -> Non
     w = torch.tensor([[0.0, 0.5, -2.0], [0.5, 0.0, 1.0], [-2.0, 1.0, 0.0]])
     path = export_dependency_matrix(w, ["A01", "B02", "C03"], tmp_path / "deps" / "w.parquet")
     table = pq.read_table(path).to_pydict()
-    assert list(zip(table["code_a"], table["code_b"], table["weight"])) == [
+    assert list(zip(table["code_a"], table["code_b"], table["weight"], strict=True)) == [
         ("A01", "B02", 0.5),
         ("A01", "C03", -2.0),
         ("B02", "C03", 1.0),
     ]
     top_path = export_dependency_matrix(w, ["A01", "B02", "C03"], tmp_path / "top.parquet", top_k=2)
     top = pq.read_table(top_path).to_pydict()
-    assert list(zip(top["code_a"], top["code_b"], top["weight"])) == [("A01", "C03", -2.0), ("B02", "C03", 1.0)]
+    assert list(zip(top["code_a"], top["code_b"], top["weight"], strict=True)) == [("A01", "C03", -2.0), ("B02", "C03", 1.0)]
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["deps", "top.parquet", "w.parquet"]  # no temp files left
 
 
@@ -295,7 +296,7 @@ def test_backward_twice_with_retain_graph_accumulates(mode: str) -> None:
     first_p = [p.grad.clone() for p in loss.parameters()]
     out.backward()
     assert torch.allclose(x.grad, 2 * first_x, rtol=1e-6, atol=1e-9)
-    for p, g in zip(loss.parameters(), first_p):
+    for p, g in zip(loss.parameters(), first_p, strict=True):
         assert torch.allclose(p.grad, 2 * g, rtol=1e-6, atol=1e-9)
 
 

@@ -1,5 +1,6 @@
 """Every loss against a slow explicit loop written from docs/methods.md (float64, 1e-6), and
-hand-computed values for a tiny case of each."""
+hand-computed values for a tiny case of each.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest
 import torch
 
 from clincode.losses import LabelStats, build_loss
-
 from helpers import loss_references as ref
 
 LN2 = math.log(2.0)
@@ -44,7 +44,7 @@ def train_stats(seed: int, num_labels: int = 9) -> LabelStats:
 
 def rows_positive(stats: LabelStats) -> list[set[int]]:
     assert stats.indptr is not None and stats.indices is not None
-    return [set(stats.indices[a:b].tolist()) for a, b in zip(stats.indptr[:-1], stats.indptr[1:])]
+    return [set(stats.indices[a:b].tolist()) for a, b in zip(stats.indptr[:-1], stats.indptr[1:], strict=True)]
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Segmenter of the SH loss, property-based (hypothesis): a partition into maximal tail-first segments
-that each satisfy the std <= eta * min rule."""
+that each satisfy the std <= eta * min rule.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_segments_partition_labels_and_each_satisfies_the_rule(counts: np.ndarra
 def test_segments_are_tail_first_and_maximal(counts: np.ndarray, eta: float) -> None:
     seg = Segmenter(eta).fit(counts)
     f = counts.astype(np.float64)
-    for a, b in zip(seg.segments_[:-1], seg.segments_[1:]):
+    for a, b in zip(seg.segments_[:-1], seg.segments_[1:], strict=True):
         assert f[a].max() <= f[b].min()  # frequencies ascend from segment to segment
         # maximal: adding the next label (the rarest of the next segment) would break the rule
         nxt = b[np.argmin(f[b])]

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from clincode.losses import LabelStats, LabelStatsError, Segmenter, build_loss
-
 from helpers import loss_references as ref
 
 
@@ -142,7 +141,7 @@ def test_sh_fit_needs_the_rows_record_and_stores_buffers() -> None:
     stats = LabelStats.from_targets([t])
     loss = build_loss("sh", t.shape[1]).fit(stats)
     segs = ref.segments(stats.positives.tolist(), 0.5)
-    rows = [set(stats.indices[a:b].tolist()) for a, b in zip(stats.indptr[:-1], stats.indptr[1:])]
+    rows = [set(stats.indices[a:b].tolist()) for a, b in zip(stats.indptr[:-1], stats.indptr[1:], strict=True)]
     assert [s.tolist() for s in loss.segments()] == segs
     assert np.allclose(loss.inverse_beta(), ref.sh_inverse_beta(rows, segs))
     state = loss.state_dict()

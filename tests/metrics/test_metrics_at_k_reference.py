@@ -9,7 +9,6 @@ import pytest
 from sklearn.metrics import label_ranking_average_precision_score
 
 from clincode.metrics import row_ranking
-
 from helpers.metrics_data import awkward_data, patch_chunks
 
 

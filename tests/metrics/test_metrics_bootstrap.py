@@ -17,7 +17,6 @@ from clincode.metrics.bootstrap import (
     weighted_label_counts,
 )
 from clincode.metrics.evaluate import _core, _rules
-
 from helpers.metrics_data import awkward_data, patch_chunks, repeat_rows
 
 KS = (2, 5)
@@ -93,7 +92,7 @@ def test_dense_and_sparse_products_agree() -> None:
     pos_d, rules_d = weighted_label_counts(p, y, cols, thr, w, dense_fraction=0.0)
     pos_s, rules_s = weighted_label_counts(p, y, cols, thr, w, dense_fraction=1.1)
     np.testing.assert_array_equal(pos_d, pos_s)
-    for (a, b), (c, d) in zip(rules_d, rules_s):
+    for (a, b), (c, d) in zip(rules_d, rules_s, strict=True):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
     np.testing.assert_array_equal(pos_d[0], w[0] @ (y == 1))

@@ -14,7 +14,6 @@ from clincode.metrics import (
     evaluate,
     flatten_metrics,
 )
-
 from helpers.metrics_data import awkward_data
 
 

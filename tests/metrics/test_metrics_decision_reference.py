@@ -7,7 +7,6 @@ import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
 from clincode.metrics import decision_counts
-
 from helpers.metrics_data import awkward_data, patch_chunks
 
 

@@ -11,7 +11,6 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from clincode.metrics import ThresholdTuner, evaluate, flatten_metrics, format_table, write_metrics
-
 from helpers.metrics_data import awkward_data
 
 

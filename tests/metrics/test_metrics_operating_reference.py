@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from helpers.metrics_data import awkward_data, patch_chunks
 
 from clincode.metrics import evaluate
 from clincode.metrics.operating import budget_point, operating_points, recall_point
+from helpers.metrics_data import awkward_data, patch_chunks
 
 
 def _micro(tp: int, pp: int, pos: int, rows: int) -> dict[str, float]:

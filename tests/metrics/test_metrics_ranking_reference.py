@@ -9,7 +9,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from clincode.metrics import MetricsInputError, ranking_metrics
 from clincode.metrics._search import rowwise_searchsorted, segmented_searchsorted
 from clincode.metrics.ranking import micro_from_groups
-
 from helpers.metrics_data import awkward_data, patch_chunks
 
 
@@ -107,7 +106,7 @@ def test_segmented_searchsorted_matches_numpy() -> None:
     lengths = rng.integers(0, 51, size=7)
     for side in ("left", "right"):
         got = rowwise_searchsorted(rows, q_rows, q_vals, side, lengths)
-        want = [np.searchsorted(rows[r, : lengths[r]], v, side=side) for r, v in zip(q_rows, q_vals)]
+        want = [np.searchsorted(rows[r, : lengths[r]], v, side=side) for r, v in zip(q_rows, q_vals, strict=True)]
         np.testing.assert_array_equal(got, want)
     flat = np.sort(rng.random(10))
     assert segmented_searchsorted(flat, np.array([3]), np.array([3]), np.array([0.5]))[0] == 3  # empty slice

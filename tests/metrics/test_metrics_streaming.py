@@ -1,6 +1,7 @@
 """Validation metrics streamed over batches (clincode.metrics.streaming): the binned micro AUPRC is
 close to the exact average precision, and F1 at 0.5 from per-label counts equals scikit-learn on the
-whole split."""
+whole split.
+"""
 
 import numpy as np
 import pytest

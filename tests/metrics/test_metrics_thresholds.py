@@ -9,7 +9,6 @@ import pytest
 from sklearn.metrics import f1_score
 
 from clincode.metrics import ThresholdTuner, decision_counts
-
 from helpers.metrics_data import awkward_data, patch_chunks
 
 

@@ -98,7 +98,7 @@ Builder = Callable[..., nn.Module]
 
 @pytest.fixture
 def make(tiny_encoder: Path, plm_vocab: int) -> Builder:
-    """make(name, seed=0, setup=True): the model with TINY params, set up as the training path does."""
+    """Builder ``make(name, seed=0, setup=True)``: the model with TINY params, set up as the training path does."""
 
     def build(name: str, seed: int = 0, setup: bool = True) -> nn.Module:
         torch.manual_seed(seed)

@@ -9,7 +9,6 @@ import torch
 
 from clincode.encoders import WordpieceEncoding
 from clincode.models import build_model
-
 from helpers.tiny_bert import tiny_bert_dir
 
 V = 7

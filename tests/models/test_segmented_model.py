@@ -58,7 +58,7 @@ def test_logits_are_each_sub_models_outputs_in_label_order(base: str) -> None:
     assert logits.shape == (B, V)
     # reference: an explicit loop placing sub-model r's column j at label segments[r][j]
     expected = torch.empty(B, V)
-    for part, labels in zip(model.parts, model.segments()):
+    for part, labels in zip(model.parts, model.segments(), strict=True):
         out = part(b)
         for j, label in enumerate(labels):
             expected[:, label] = out[:, j]
@@ -106,7 +106,7 @@ def test_gradient_of_segment_parameters_comes_only_from_its_segment_loss(shared:
         torch.manual_seed(5)
         part = segmented_harmonic_loss(model(b), only_r, segment_ids, inv_beta) * (labels.size / V)
         g_full, g_part = grads(full, params), grads(part, params)
-        for a, c in zip(g_full, g_part):
+        for a, c in zip(g_full, g_part, strict=True):
             assert a is not None and c is not None
             assert torch.allclose(a, c, atol=1e-7), f"segment {r}"
         assert any(a.abs().sum() > 0 for a in g_full)
@@ -125,7 +125,7 @@ def test_shared_encoder_has_one_encoder_and_one_head_per_segment() -> None:
         tokens, mask = b["tokens"], b["token_mask"]
         h = enc.dropout(enc.encoder(enc.embed(tokens, mask), mask))
         expected = torch.empty(B, V)
-        for head, labels in zip(heads, model.segments()):
+        for head, labels in zip(heads, model.segments(), strict=True):
             expected[:, labels] = head(h, mask)[0]
     assert torch.allclose(logits, expected, atol=1e-6)
     att = model.attention_weights(b)
@@ -182,7 +182,7 @@ def test_label_descriptions_reach_each_segment_model_with_its_rows() -> None:
     unbuilt = build_model("segmented", vocab_size=VOCAB, num_labels=V, params={"base_params": SMALL})
     unbuilt.set_label_descriptions(ids, mask)  # before the segments exist: handed over at build time
     unbuilt.set_segments(seg)
-    for part, labels in zip(unbuilt.parts, unbuilt.segments()):
+    for part, labels in zip(unbuilt.parts, unbuilt.segments(), strict=True):
         assert torch.equal(part.desc_ids, ids[labels])
     with pytest.raises(ValueError, match="does not support init_queries_from_descriptions"):
         build_model(

@@ -1,5 +1,6 @@
 """The text models (cnn, bigru, caml, laat, marn): shapes, padding, attention, embeddings, errors; the
-unpacked BiGRUEncoder against the packed reference; masked max."""
+unpacked BiGRUEncoder against the packed reference; masked max.
+"""
 
 from __future__ import annotations
 

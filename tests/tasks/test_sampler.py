@@ -1,5 +1,6 @@
 """LengthBucketBatchSampler: length buckets, determinism per epoch, and rank sharding (W ranks with
-batch b see the 1-process batches of W*b)."""
+batch b see the 1-process batches of W*b).
+"""
 
 from __future__ import annotations
 

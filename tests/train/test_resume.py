@@ -1,6 +1,7 @@
 """A training run killed with SIGKILL (or stopped by SIGTERM) and restarted with the same command resumes
 from its last checkpoint, ends with metrics identical to an uninterrupted run (default dropout: the random
-states are in the checkpoint) and keeps its CSV log (each epoch once)."""
+states are in the checkpoint) and keeps its CSV log (each epoch once).
+"""
 
 import json
 import os
@@ -14,7 +15,6 @@ import pytest
 
 from clincode.metrics import flatten_metrics
 from clincode.resources import config_path
-
 from helpers.training import tiny_overrides
 
 

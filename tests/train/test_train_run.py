@@ -9,13 +9,12 @@ import yaml
 from rich.console import Console
 
 from clincode.config import load_config
-from clincode.tasks.next_visit.batches import collate_next_visit, next_visit_dataset
 from clincode.losses import LabelStats, build_loss
 from clincode.resources import config_path
 from clincode.tasks import task_for
+from clincode.tasks.next_visit.batches import collate_next_visit, next_visit_dataset
 from clincode.train.fit import train_run
 from clincode.train.runs import Artefact, RunError
-
 from helpers.training import tiny_overrides
 
 
@@ -106,8 +105,8 @@ def test_curves_and_per_label_tables(tiny_run):
     c = micro_curve(probs, targets, points=1000)
     valid = targets != -1
     prec, rec, thr = precision_recall_curve(targets[valid], probs[valid])
-    ref = {round(t, 6): (p, r) for p, r, t in zip(prec[:-1], rec[:-1], thr)}
-    for t, p, r, a in zip(c["threshold"], c["precision"], c["recall"], c["alerts_per_row"]):
+    ref = {round(t, 6): (p, r) for p, r, t in zip(prec[:-1], rec[:-1], thr, strict=True)}
+    for t, p, r, a in zip(c["threshold"], c["precision"], c["recall"], c["alerts_per_row"], strict=True):
         assert ref[round(t, 6)] == pytest.approx((p, r))
         assert a == pytest.approx(((probs >= t) & valid).sum() / valid.any(axis=1).sum())
 
@@ -128,7 +127,8 @@ def test_prior_bias_reaches_the_model_from_the_training_counts(tiny_cohort, tmp_
 
 def test_prior_bias_follows_the_loss_weighted_bce_starts_at_one_half(tiny_cohort, tmp_path):
     """With weighted_bce (pos_weight = negatives / positives) the favoured constant is p = 1/2 for
-    every label with training positives, and the prevalence (clipped) for the others."""
+    every label with training positives, and the prevalence (clipped) for the others.
+    """
     from clincode.tasks import task_for
 
     overrides = {"model.params.prior_bias": "true", "loss.name": "weighted_bce"}

@@ -1,5 +1,6 @@
 """read_codiesp(mentions=True): CodiEsp's evidence spans (X files) on tiny fixtures and on the real release
-(../shared/data/codiesp; skipped when it is absent)."""
+(../shared/data/codiesp; skipped when it is absent).
+"""
 
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_mentions_are_read_with_offsets(tmp_path):
     assert first[0]["text"] == "orquitis" and first[0]["starts"] == [13] and first[0]["ends"] == [21]
     assert first[3]["starts"] == [24, 46] and first[3]["ends"] == [30, 52]
     for r in first:
-        assert " ".join(TEXT[s:e] for s, e in zip(r["starts"], r["ends"])) == r["text"]
+        assert " ".join(TEXT[s:e] for s, e in zip(r["starts"], r["ends"], strict=True)) == r["text"]
 
 
 def test_only_the_chosen_code_types(tmp_path):

@@ -8,7 +8,6 @@ import pytest
 from clincode.data.errors import DataError, DataNotFoundError
 from clincode.data.notes import read_notes_table
 from clincode.data.notes.mimic import read_mimic_iii_notes, read_mimic_iv_notes
-
 from helpers.mimic_notes import (
     DIAGNOSES_ICD,
     DS,
@@ -40,7 +39,7 @@ def test_mimic_iii_codes_dotted_like_caml_and_documents(tmp_path, gz):
     frame = table.frame
     assert frame.columns == ["doc_id", "subject_id", "text", "codes", "split"]
     assert frame["subject_id"].dtype == pl.Int64
-    assert dict(zip(frame["doc_id"], frame["subject_id"])) == {
+    assert dict(zip(frame["doc_id"], frame["subject_id"], strict=True)) == {
         "101": 1, "102": 1, "103": 2, "104": 3, "105": 4, "106": 5, "108": 7,
     }  # fmt: skip
     # 107 has a summary but no code; 109 has codes but no summary: both counted, neither silent.
@@ -149,7 +148,7 @@ def test_caml_split_lists(tmp_path):
     root = write_mimic_iii(tmp_path / "iii")
     caml = _write_caml(tmp_path / "caml", {"train": [101, 102, 104], "dev": [103], "test": [105, 106]})
     table = read_mimic_iii_notes(root, split_ids=caml)
-    got = dict(zip(table.frame["doc_id"], table.frame["split"]))
+    got = dict(zip(table.frame["doc_id"], table.frame["split"], strict=True))
     assert got == {"101": "train", "102": "train", "104": "train", "103": "tuning", "105": "held_out", "106": "held_out"}
     assert table.skipped["documents_not_in_split_lists"] == 1  # 108 is in no list (like MIMIC-III-50)
     assert table.report["documents"] == {"train": 3, "tuning": 1, "held_out": 2}
@@ -192,7 +191,7 @@ def test_edin_split_table(tmp_path, fmt):
     path = tmp_path / f"splits.{fmt}"
     {"feather": splits.write_ipc, "csv": splits.write_csv, "parquet": splits.write_parquet}[fmt](path)
     table = read_mimic_iii_notes(root, split_ids=path)
-    got = dict(zip(table.frame["doc_id"], table.frame["split"]))
+    got = dict(zip(table.frame["doc_id"], table.frame["split"], strict=True))
     assert got == {"101": "train", "102": "train", "103": "tuning", "104": "train", "105": "held_out", "106": "held_out", "108": "tuning"}
     pl.DataFrame({"_id": [101], "fold": ["train"]}).write_ipc(tmp_path / "bad.feather")
     with pytest.raises(DataError, match="expected an id column"):
@@ -215,7 +214,7 @@ def test_patient_split_is_disjoint_seeded_and_80_10_10(tmp_path):
     assert a.equals(read_mimic_iii_notes(root, seed=3).frame)
     assert not a["split"].equals(read_mimic_iii_notes(root, seed=4).frame["split"])
     per_subject = defaultdict(set)
-    for subject, split in zip(a["subject_id"], a["split"]):
+    for subject, split in zip(a["subject_id"], a["split"], strict=True):
         per_subject[subject].add(split)
     assert all(len(s) == 1 for s in per_subject.values())  # no patient in two splits
     counts = defaultdict(int)

@@ -12,7 +12,6 @@ import pytest
 from clincode.data.notes.noise_encoder import SentenceEmbedder
 from clincode.data.notes.noise_filter import filter_labels
 from clincode.encoders import EncoderError
-
 from helpers.tiny_bert import tiny_bert_dir
 
 DESCRIPTIONS = {

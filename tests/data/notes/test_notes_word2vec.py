@@ -59,7 +59,7 @@ def test_same_topic_words_closer_than_cross_topic():
     across = [_cos(emb[vocab.id(a)], emb[vocab.id(b)]) for a in heart for b in kidney]
     assert np.mean(within) > np.mean(across) + 0.2
     # each word's nearest other word is in its own topic
-    for group, other in ((heart, kidney), (kidney, heart)):
+    for group in (heart, kidney):
         for w in group:
             best = max((x for x in heart + kidney if x != w), key=lambda x: _cos(emb[vocab.id(w)], emb[vocab.id(x)]))
             assert best in group

@@ -1,5 +1,6 @@
 """A MEDS dataset as source: canonical dtypes, source splits kept (invalid split files refused),
-out-of-life events counted."""
+out-of-life events counted.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """MIMIC-III v1.4 layout on small hand-written fixtures: every bad-input rule is counted or raises; the
-demo's lower-case headers read like the full release's."""
+demo's lower-case headers read like the full release's.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """End to end on the real MIMIC-IV demo (../shared/data/mimic-iv-demo-2.2; skipped when it is absent):
-prepare, validate, check against the raw CSVs, build a task."""
+prepare, validate, check against the raw CSVs, build a task.
+"""
 
 from __future__ import annotations
 
@@ -117,7 +118,10 @@ def test_next_visit_task_builds(prepared: Path) -> None:
 def test_splits_deterministic_by_seed(demo: Path, prepared: Path, tmp_path: Path) -> None:
     again = prepare_ehr("mimic-iv", demo / "hosp", tmp_path / "again", progress=False)
     other = prepare_ehr("mimic-iv", demo, tmp_path / "other", seed=1, progress=False)
-    read = lambda p: pl.read_parquet(p / "metadata" / "subject_splits.parquet").sort("subject_id")  # noqa: E731
+
+    def read(p: Path) -> pl.DataFrame:
+        return pl.read_parquet(p / "metadata" / "subject_splits.parquet").sort("subject_id")
+
     assert read(prepared).equals(read(again))
     assert not read(prepared).equals(read(other))
     assert read(prepared).group_by("split").len().sort("split")["len"].to_list() == [10, 80, 10]  # held_out, train, tuning

@@ -1,12 +1,13 @@
 """Named visit densities of the synthetic EHR generator: the default cohort is unchanged, the
 admission preset gives 15-20 codes per visit (and per next-visit target row) with a valid
-true_dependency.parquet; the --density option of `synth ehr` and `demo`."""
+true_dependency.parquet; the --density option of `synth ehr` and `demo`.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import inspect
+import io
 import json
 import os
 import subprocess
@@ -56,7 +57,7 @@ def cohort_fingerprint(root: Path) -> tuple[str, np.ndarray]:
     h = hashlib.sha256()
     for f in sorted((root / "data").glob("*.parquet")):
         ev = pl.read_parquet(f)
-        for s, t, c in zip(ev["subject_id"].to_list(), ev["time"].dt.epoch("us").to_list(), ev["code"].to_list()):
+        for s, t, c in zip(ev["subject_id"].to_list(), ev["time"].dt.epoch("us").to_list(), ev["code"].to_list(), strict=True):
             h.update(f"{s},{t},{c}\n".encode())
     for name, cols in (("subject_splits", None), ("true_dependency", ["code_a", "code_b"]), ("codes", ["code"])):
         for row in pl.read_parquet(root / "metadata" / f"{name}.parquet", columns=cols).iter_rows():
@@ -105,7 +106,8 @@ def test_default_cohort_is_unchanged(tmp_path):
 @pytest.mark.slow
 def test_generator_does_not_depend_on_the_simd_kernels(tmp_path):
     """The same cohort with numpy's run-time SIMD dispatch on (this CPU's best kernels) and off
-    (baseline kernels; OpenBLAS at a pre-AVX core): identical events, couplings equal to rounding."""
+    (baseline kernels; OpenBLAS at a pre-AVX core): identical events, couplings equal to rounding.
+    """
     from numpy._core._multiarray_umath import __cpu_dispatch__
 
     native = _generate_with({}, tmp_path / "native")
@@ -171,7 +173,7 @@ def test_admission_true_dependency_is_valid(admission):
         .len()
     )
     co = co.join(dep.select("code_a", "code_b", coupled=pl.lit(True)), on=["code_a", "code_b"], how="left")
-    expected = np.array([n[a] * n[b] / visits for a, b in zip(co["code_a"], co["code_b"])])
+    expected = np.array([n[a] * n[b] / visits for a, b in zip(co["code_a"], co["code_b"], strict=True)])
     ratio = np.log(co["len"].to_numpy() / expected)
     coupled = co["coupled"].fill_null(False).to_numpy()
     ok = expected >= 1.0

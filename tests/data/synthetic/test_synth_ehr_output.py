@@ -15,7 +15,6 @@ from clincode.data.synthetic import ehr, generate_ehr_cohort
 from clincode.data.synthetic.ehr import FIRST_SUBJECT_ID
 from clincode.data.synthetic.params import SynthParams, min_patients_for_splits
 from clincode.data.synthetic.universe import available_codes
-
 from helpers import synthetic_cohorts as h
 
 SEED = 7

@@ -7,7 +7,6 @@ import polars as pl
 from scipy import sparse
 
 from clincode.codes import is_pregnancy_code, sex_restriction
-
 from helpers import synthetic_cohorts as h
 
 SEED = 7
@@ -112,7 +111,7 @@ def test_truly_coupled_pairs_have_higher_pmi() -> None:
     n_visits = y.shape[0]
     truth = np.zeros_like(co, dtype=bool)
     dep = h.metadata(SEED, "true_dependency")
-    for a, b in zip(dep["code_a"], dep["code_b"]):
+    for a, b in zip(dep["code_a"], dep["code_b"], strict=True):
         truth[index[a], index[b]] = True
     i, j = np.triu_indices(len(codes), k=1)
     expected = n[i] * n[j] / n_visits

@@ -8,14 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 
+from clincode.codes import is_billable_icd10cm
 from clincode.data.splits import split_counts
 from clincode.data.synthetic.clusters import CLUSTERS
 from clincode.data.synthetic.params import SynthParams
 from clincode.data.synthetic.processes import build_processes, true_coupling
 from clincode.data.synthetic.ragged import draw_categorical, emit_members, ragged_arange
 from clincode.data.synthetic.universe import build_universe, curated_ranking
-from clincode.codes import is_billable_icd10cm
-
 from helpers import synthetic_cohorts as h
 
 SEED = 7
@@ -63,7 +62,7 @@ def test_coupling_matches_explicit_loop_over_processes() -> None:
     used = set(h.metadata(SEED, "codes")["code"])
     expected: dict[tuple[str, str], float] = defaultdict(float)
     for _, group in lp.group_by("process_id"):
-        rows = list(zip(group["code"], group["emission_prob"]))
+        rows = list(zip(group["code"], group["emission_prob"], strict=True))
         for x, (ca, ea) in enumerate(rows):
             for cb, eb in rows[x + 1 :]:
                 a, b = min(ca, cb), max(ca, cb)

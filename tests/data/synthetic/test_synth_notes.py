@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from clincode.data.notes import read_notes_table
-from clincode.data.synthetic.notes import generate_notes
 from clincode.data.synthetic.note_phrases import draw_mention, inclusion_terms, normalise, scrub, surface_forms, typo
 from clincode.data.synthetic.note_text import NEGATIONS, CodeText, compose_note
+from clincode.data.synthetic.notes import generate_notes
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +53,14 @@ def test_one_document_per_visit_with_the_visits_codes(notes, tiny_cohort):
 
 def test_splits_are_the_cohorts_patient_splits(notes, tiny_cohort):
     cohort_splits = dict(pl.read_parquet(tiny_cohort / "metadata" / "subject_splits.parquet").iter_rows())
-    assert all(cohort_splits[s] == split for s, split in zip(notes["subject_id"], notes["split"]))
+    assert all(cohort_splits[s] == split for s, split in zip(notes["subject_id"], notes["split"], strict=True))
     per_subject = notes.group_by("subject_id").agg(pl.col("split").n_unique())
     assert per_subject["split"].max() == 1
 
 
 def test_no_label_description_verbatim(notes, descriptions):
     checked = 0
-    for text, codes in zip(notes["text"], notes["codes"]):
+    for text, codes in zip(notes["text"], notes["codes"], strict=True):
         flat = normalise(text)
         for code in codes:
             assert normalise(descriptions[code]) not in flat, (code, descriptions[code])

@@ -1,13 +1,14 @@
 """The Bayes forecast of a synthetic cohort (clincode.data.synthetic.oracle) against Monte Carlo:
 visit-level draws redrawn many times with the latent state fixed, through the generator's own
-visit_codes; plus its use of nothing after the prediction time and its input checks."""
+visit_codes; plus its use of nothing after the prediction time and its input checks.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import shutil
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +31,15 @@ SPARSE = dict(n_patients=60, n_codes=150, seed=5, shard_size=30, mean_codes_per_
 DEFAULT = dict(n_patients=60, n_codes=150, seed=6, shard_size=30)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _oracle(**kwargs) -> CohortOracle:
     return CohortOracle.from_params(SynthParams(**kwargs))
 
 
 class _AtVisit:
     """The uniforms ``progression_onsets`` draws visit by visit: real ones at visit ``j`` only, 1.0
-    elsewhere (never below a hazard), so the targets start at visit ``j`` or not at all."""
+    elsewhere (never below a hazard), so the targets start at visit ``j`` or not at all.
+    """
 
     def __init__(self, j: int, rng: np.random.Generator) -> None:
         self.j, self.rng, self.step = j, rng, 0
@@ -70,7 +72,8 @@ def monte_carlo(params: SynthParams, oracle: CohortOracle, draws: int, chunk: in
     ``draw_presence`` / ``draw_onsets`` draws with an onset before t+1, progression targets through
     ``progression_onsets`` run from the fixed state) and the code set of each one that does
     (``emit_members``), the record flags of the active conditions, then acute episodes, background
-    and filler codes through the generator's ``visit_codes`` (each row as a one-visit patient)."""
+    and filler codes through the generator's ``visit_codes`` (each row as a one-visit patient).
+    """
     model, n_codes = oracle.model, len(oracle.model.universe)
     proc, tables, matrix = model.processes, model.tables, model.progression
     p_prev, r = params.prevalent_fraction, params.chronic_record_prob
@@ -185,7 +188,8 @@ def assert_matches(counts: np.ndarray, p: np.ndarray, draws: int, min_cells: int
 
 def z_scores(counts: np.ndarray, p: np.ndarray, other: np.ndarray, draws: int) -> np.ndarray:
     """z-scores of ``counts`` against the probabilities ``other``, with the variance under ``p``,
-    on the cells where that variance is at least 5."""
+    on the cells where that variance is at least 5.
+    """
     var = draws * p * (1 - p)
     big = var >= 5
     return (counts[big] - draws * other[big]) / np.sqrt(var[big])
@@ -272,7 +276,8 @@ def test_oracle_ignores_what_is_drawn_after_the_prediction_time(cohort) -> None:
     """Row t (t = rank 1, target t+1 = rank 2) is unchanged when anything drawn for visit t+1 or
     later changes: which conditions start at t+1 or later (onsets, processes) and their code sets,
     the times and ages of the visits after t+1 (all but the last: its age band sets the chronic
-    risk, part of the visit schedule); and the event files are never read."""
+    risk, part of the visit schedule); and the event files are never read.
+    """
     oracle = _oracle(**DEFAULT)
     lat = oracle.latent
     n_vis = np.diff(lat.visit_ptr)

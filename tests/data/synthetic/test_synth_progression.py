@@ -1,27 +1,27 @@
 """Disease progression in the synthetic generator (progression="clinical"): the truth table, onset
 hazards raised by their source conditions near the published RR, prevalence kept, the default
-unchanged, and the oracle still exact (Monte Carlo)."""
+unchanged, and the oracle still exact (Monte Carlo).
+"""
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import polars as pl
 import pytest
+from test_synth_oracle import assert_matches, clone, every_row, monte_carlo, z_scores
 
 from clincode.data.synthetic import generate_ehr_cohort
 from clincode.data.synthetic.oracle import CohortLatent, CohortOracle
 from clincode.data.synthetic.params import SynthParams
 from clincode.data.synthetic.progression import CONCEPTS, EDGES
 
-from test_synth_oracle import assert_matches, clone, every_row, monte_carlo, z_scores  # noqa: E402  (same folder, on pytest's path)
-
 BIG = dict(n_patients=20_000, n_codes=2000, seed=2, shard_size=10_000)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _oracle(progression: str, **kwargs) -> CohortOracle:
     return CohortOracle.from_params(SynthParams(progression=progression, **kwargs))
 
@@ -67,7 +67,8 @@ def test_truth_table(tmp_path) -> None:
 
 def crude_hazard_ratio(lat: CohortLatent, source: int, target: int) -> tuple[float, int]:
     """Onsets of ``target`` per patient-visit at risk (visits >= 1, target not started), with
-    ``source`` started at an earlier visit vs not; and the number of exposed onsets."""
+    ``source`` started at an earlier visit vs not; and the number of exposed onsets.
+    """
     patient, onset, process = _condition_table(lat)
     never = np.iinfo(np.int64).max
     o_src = np.full(lat.n_patients, never)
@@ -91,7 +92,7 @@ def test_onset_hazard_raised_near_the_relative_risk() -> None:
     assert plain.model.progression is None and matrix is not None
     targets = set(matrix.targets().tolist())
     checked = []
-    for s, t, rr in zip(matrix.source, matrix.target, matrix.relative_risk):
+    for s, t, rr in zip(matrix.source, matrix.target, matrix.relative_risk, strict=True):
         if int(s) in targets:  # an exogenous source: its own onsets are not raised by anything
             continue
         hr_clinical, events = crude_hazard_ratio(clinical.latent, int(s), int(t))

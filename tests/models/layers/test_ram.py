@@ -1,5 +1,6 @@
 """RAM (MARN's Recalibrated Aggregation Module): parameter count, the explicit equations, and the
-transposed blocks (conv1d rewrite) against ConvTranspose1d."""
+transposed blocks (conv1d rewrite) against ConvTranspose1d.
+"""
 
 from __future__ import annotations
 

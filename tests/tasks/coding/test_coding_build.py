@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from clincode.tasks.coding.build import CodingConfig, CodingData, build_coding, description_tokens
 from clincode.data.errors import DataNotFoundError
 from clincode.data.notes import UNK_ID, tokenize
 from clincode.tasks.coding.batches import CodingCollator, CodingDataset
-
+from clincode.tasks.coding.build import CodingConfig, CodingData, build_coding, description_tokens
 from helpers.coding_notes import HELD_OUT_ONLY_CODE, HELD_OUT_ONLY_WORD, notes_frame, write_notes
 
 

@@ -1,5 +1,6 @@
 """The coding path on the real CodiEsp release (../shared/data/codiesp; skipped when it is absent): tiny
-CNN, two batches, and the CodiEsp ranking export scored by TREC MAP."""
+CNN, two batches, and the CodiEsp ranking export scored by TREC MAP.
+"""
 
 import csv
 import json

@@ -17,7 +17,6 @@ from clincode.resources import config_path
 from clincode.tasks.coding.submission import codiesp_x_rows, write_codiesp_x
 from clincode.train.fit import train_run
 from clincode.train.predict import predict_to_file
-
 from helpers.codiesp_release import PHRASES, write_release
 
 QUIET = Console(quiet=True)

@@ -16,10 +16,9 @@ from clincode.data.notes.noise_encoder import SentenceEmbedder
 from clincode.data.notes.noise_filter import filter_labels
 from clincode.losses import Segmenter
 from clincode.resources import config_path
-from clincode.train import fit
 from clincode.tasks.coding.task import coding_label_stats, prepare_coding
+from clincode.train import fit
 from clincode.train.runs import Artefact
-
 from helpers.tiny_bert import tiny_bert_dir, write_notes
 
 QUIET = Console(quiet=True)

@@ -1,5 +1,6 @@
 """The coding task end to end on a tiny notes table: train (MARN multitask), artefacts, resume, hooks,
-CLI, packaged configs."""
+CLI, packaged configs.
+"""
 
 import io
 import json
@@ -16,14 +17,13 @@ from typer.testing import CliRunner
 
 from clincode.cli import app
 from clincode.config import load_config
-from clincode.tasks.coding.build import description_tokens
 from clincode.losses import MultitaskLoss
 from clincode.models import MODELS
 from clincode.resources import config_path
-from clincode.train import fit
+from clincode.tasks.coding.build import description_tokens
 from clincode.tasks.coding.task import prepare_coding, word2vec_matrix
+from clincode.train import fit
 from clincode.train.runs import Artefact
-
 from helpers.coding_notes import notes_frame, tiny_overrides, write_notes
 
 QUIET = Console(quiet=True)
@@ -197,8 +197,8 @@ def test_cli_evaluate_and_predict_on_a_coding_run(marn_run, notes, tmp_path):
 
 @pytest.mark.parametrize("model", ["cnn", "bigru", "caml", "laat", "marn"])
 def test_packaged_codiesp_configs_build_their_model_and_loss(model, notes, tmp_path):
-    from clincode.tasks.coding.batches import CodingCollator, CodingDataset
     from clincode.tasks import task_for
+    from clincode.tasks.coding.batches import CodingCollator, CodingDataset
 
     cfg = load_config(config_path(f"codiesp_{model}"), [f"data.path={notes}", f"out_dir={tmp_path}", "data.text.min_df=2", "data.text.w2v_epochs=1"])
     assert cfg.trainer.batch_size == 16 and cfg.optim.lr == 1e-3 and cfg.optim.weight_decay == 0.0

@@ -1,5 +1,6 @@
 """Next-visit batches: exact contract, no future event in any input, targets = next visit's labels,
-loaders with the length-bucket sampler."""
+loaders with the length-bucket sampler.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from clincode.tasks.sampler import LengthBucketBatchSampler
+from clincode.data.labels import LabelSpace
 from clincode.tasks.next_visit.batches import (
     NextVisitCollator,
     NextVisitDataset,
     collate_next_visit,
     next_visit_dataset,
 )
-from clincode.data.labels import LabelSpace
 from clincode.tasks.next_visit.build import build_next_visit
-
+from clincode.tasks.sampler import LengthBucketBatchSampler
 from helpers.meds_cohorts import epoch_seconds, random_cohort, write_meds
 
 CONTRACT = {

@@ -11,10 +11,9 @@ import polars as pl
 import pytest
 
 from clincode.data.labels import LabelSpace
-from clincode.tasks.next_visit.data import NextVisitData, iter_saved_patients, scan_split
 from clincode.data.schema import DataError, DataNotFoundError
 from clincode.tasks.next_visit.build import build_next_visit
-
+from clincode.tasks.next_visit.data import NextVisitData, iter_saved_patients, scan_split
 from helpers.meds_cohorts import decoded_split, random_cohort, reference_task, write_meds
 
 D = dt.datetime

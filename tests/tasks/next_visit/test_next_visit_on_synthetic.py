@@ -6,11 +6,10 @@ import polars as pl
 import pytest
 import torch
 
-from clincode.tasks.next_visit.batches import NextVisitDataset, collate_next_visit
 from clincode.data.labels import LabelSpace
 from clincode.data.synthetic import generate_ehr_cohort
+from clincode.tasks.next_visit.batches import NextVisitDataset, collate_next_visit
 from clincode.tasks.next_visit.build import build_next_visit
-
 from helpers.meds_cohorts import decoded_split, reference_task
 
 

@@ -1,5 +1,6 @@
 """The streamed (bounded-memory) task build equals the in-memory build, and saved tasks load as
-memory-mapped arrays that give the same samples as the in-memory tables."""
+memory-mapped arrays that give the same samples as the in-memory tables.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from clincode.tasks.next_visit.arrays import ARRAY_LAYOUT, FlatSplit
 from clincode.tasks.next_visit.batches import NextVisitDataset, collate_next_visit, next_visit_dataset
 from clincode.tasks.next_visit.build import build_next_visit
 from clincode.tasks.next_visit.data import NextVisitData
-
 from helpers.meds_cohorts import random_cohort, write_meds
 
 SPLITS = ("train", "tuning", "held_out")
@@ -24,7 +24,8 @@ SPLITS = ("train", "tuning", "held_out")
 
 def _cohort(tmp_path: Path, seed: int, interleaved: bool) -> Path:
     """Four shards of a random cohort; interleaved puts every 4th subject in the same shard, so
-    the per-unit parts overlap in subject_id range and the final merge must interleave them."""
+    the per-unit parts overlap in subject_id range and the final merge must interleave them.
+    """
     events, splits = random_cohort(seed, n_patients=90)
     sids = sorted(splits)
     shards = [sids[i::4] for i in range(4)] if interleaved else [list(a) for a in np.array_split(sids, 4)]
