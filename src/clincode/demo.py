@@ -26,7 +26,8 @@ def ensure_cohort(
     path: Path, *, patients: int, seed: int, console: Console, density: str = DEFAULT_DENSITY, progression: str = "none"
 ) -> Path:
     """Generate the demo cohort unless an identical one is already there (``density``: a name of
-    :data:`clincode.data.synthetic.DENSITY_PRESETS`; ``progression``: none or clinical)."""
+    :data:`clincode.data.synthetic.DENSITY_PRESETS`; ``progression``: none or clinical).
+    """
     from clincode.data.synthetic import density_preset, generate_ehr_cohort
 
     preset = density_preset(density)
@@ -51,7 +52,8 @@ def density_suffix(density: str) -> str:
 
 def progression_suffix(progression: str) -> str:
     """``""`` for the generator without progression (the paths of the figures documented with it),
-    ``"-<progression>"`` otherwise."""
+    ``"-<progression>"`` otherwise.
+    """
     return "" if progression == "none" else f"-{progression}"
 
 
@@ -165,7 +167,8 @@ def run_demo(
     a run ``config`` other than ``demo`` (``-<config>``), e.g. ``demo_behrt``, the earlier setting.
     ``progression``: the cohort's disease progression (default clinical; ``none`` is the generator
     without it, ``-<progression>`` suffix otherwise). Beside the runs, the benchmark fits the history
-    baselines and the oracle (the cohort's Bayes forecast) on the same rows."""
+    baselines and the oracle (the cohort's Bayes forecast) on the same rows.
+    """
     from clincode.bench.runner import run_benchmark
     from clincode.report.benchmark import build_report
 

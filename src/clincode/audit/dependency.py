@@ -58,7 +58,7 @@ def true_pair_matrix(codes: list[str], true_pairs: pl.DataFrame) -> np.ndarray:
     index = {c: i for i, c in enumerate(codes)}
     truth = np.zeros((len(codes), len(codes)), dtype=bool)
     coupled = true_pairs.filter(pl.col("coupling") != 0)
-    for a, b in zip(coupled["code_a"].to_list(), coupled["code_b"].to_list()):
+    for a, b in zip(coupled["code_a"].to_list(), coupled["code_b"].to_list(), strict=True):
         if a in index and b in index:
             truth[index[a], index[b]] = truth[index[b], index[a]] = True
     return truth
@@ -98,7 +98,8 @@ def annotate_pairs(
     pairs: pl.DataFrame, codes: list[str], pmi_matrix: np.ndarray, c: np.ndarray, truth: np.ndarray | None = None
 ) -> pl.DataFrame:
     """The strongest pairs with their training co-occurrence count and PMI, and (on synthetic
-    cohorts) whether the generator truly couples them: what a clinician checks a pair against."""
+    cohorts) whether the generator truly couples them: what a clinician checks a pair against.
+    """
     index = {code: i for i, code in enumerate(codes)}
     a = np.array([index[x] for x in pairs["code_a"].to_list()], dtype=np.int64)
     b = np.array([index[x] for x in pairs["code_b"].to_list()], dtype=np.int64)

@@ -65,7 +65,7 @@ def _cells(summary: pl.DataFrame, keys: list[str]) -> list[tuple[tuple[Any, ...]
     out = []
     for cell in cells:
         sub = summary
-        for k, v in zip(keys, cell):
+        for k, v in zip(keys, cell, strict=True):
             sub = sub.filter(pl.col(k) == v)
         out.append((cell, {r["metric"]: r for r in sub.iter_rows(named=True)}))
     return out
@@ -170,7 +170,7 @@ def plain_summary(summary: pl.DataFrame, axes: list[str], metrics: list[tuple[st
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < n_keys else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(c.ljust(w) if i < n_keys else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([TERMINAL_TITLE, line(header), rule] + [line(r) for r in rows])

@@ -20,9 +20,11 @@ from clincode.coders.registry import CODERS, DocumentCoder, EvidenceCoder, build
 from clincode.coders.terminology import icd10cm_descriptions
 
 __all__ = [
+    "CODERS",
     "LANGUAGES",
     "CandidateRanker",
     "CodeEvidence",
+    "DocumentCoder",
     "Evidence",
     "EvidenceCoder",
     "Mention",
@@ -30,7 +32,9 @@ __all__ = [
     "Span",
     "TextNormalizer",
     "as_mention",
+    "build_coder",
     "codiesp_map",
+    "coder_from_state",
     "fitted_label_codes",
     "icd10cm_descriptions",
     "strip_accents",

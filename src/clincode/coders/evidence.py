@@ -76,7 +76,8 @@ def spans_series(
 ) -> pl.Series:
     """Column ``spans`` of listed (row, label) pairs: each pair's spans as ``{start, end, text}`` structs
     (strongest first; an empty list for a code without evidence), or, ``as_text``, as a JSON string
-    (for CSV, which holds no nested values)."""
+    (for CSV, which holds no nested values).
+    """
     values = [
         [{"start": s.start, "end": s.end, "text": s.text} for s in evidence[int(r)].get(int(c), ())]
         for r, c in zip(rows, labels, strict=True)

@@ -17,7 +17,7 @@ where a code never seen in training can be proposed because a related code was m
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import simple_icd_10_cm as sicd
@@ -30,7 +30,7 @@ def _is_code(item: str) -> bool:
     return "-" not in item and sicd.is_valid_item(item)
 
 
-@lru_cache(maxsize=None)
+@cache
 def related_codes(code: str) -> tuple[tuple[str, str], ...]:
     """``(code, relation)`` pairs of ``code``'s ICD-10-CM parent, siblings and children (each code once)."""
     if not code.startswith(PREFIX):
@@ -75,7 +75,8 @@ class LabelHierarchy:
 
     def backoff(self, scores: dict[int, float]) -> dict[int, tuple[float, int, int]]:
         """Label -> (best source score, number of sources, relation of the best source) over
-        the labels related to some label of ``scores`` (label index -> match score)."""
+        the labels related to some label of ``scores`` (label index -> match score).
+        """
         out: dict[int, tuple[float, int, int]] = {}
         for src, s in scores.items():
             for r, rel in zip(self.related[src], self.relation[src], strict=True):

@@ -1,1 +1,1 @@
-
+"""Data: MEDS cohorts, label spaces, vocabularies, splits, clinical notes and synthetic generators."""

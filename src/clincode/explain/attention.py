@@ -1,4 +1,4 @@
-"""Attention as evidence for label-attention networks (CAML, LAAT, MARN): the most attended window.
+r"""Attention as evidence for label-attention networks (CAML, LAAT, MARN): the most attended window.
 
 A label-attention layer (:class:`clincode.models.layers.label_attention.LabelAttention`) gives,
 for each label, weights over the document's token positions. The evidence shown for a code is the
@@ -8,7 +8,7 @@ coder's matches), and labelled as attention wherever it is shown.
 
 The weights are read with a forward hook on the network's label-attention layer for the run's
 labels (MARN's ICD head, not its CCS head); the model code is untouched. Token position ``i`` is the
-``i``-th token of :func:`clincode.data.notes.text.tokenize` (lower-cased ``\\w+`` words without the
+``i``-th token of :func:`clincode.data.notes.text.tokenize` (lower-cased ``\w+`` words without the
 purely numeric ones), the tokens the coding task encodes.
 """
 

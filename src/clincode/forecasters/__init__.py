@@ -1,5 +1,6 @@
 """One-pass next-visit forecasters: history baselines (prevalence, repeat table, TIFU-KNN) and the
-synthetic cohort's Bayes forecast (oracle)."""
+synthetic cohort's Bayes forecast (oracle).
+"""
 
 from clincode.forecasters.history import Histories, HistoryEntries
 from clincode.forecasters.registry import BASELINES, FORECASTERS, HistoryForecaster, default_references

@@ -67,7 +67,8 @@ class WeightedBCELoss(FrequencyLoss):
 
     def prior_probability(self, prevalence: Tensor) -> Tensor:
         """1/2 for every label with positives: with ``pos_weight = (1 - pi) / pi`` the weighted
-        log-loss of a constant p, ``-(1 - pi) (log p + log(1 - p))``, is smallest at p = 1/2."""
+        log-loss of a constant p, ``-(1 - pi) (log p + log(1 - p))``, is smallest at p = 1/2.
+        """
         prevalence = torch.as_tensor(prevalence, dtype=torch.float64)
         return torch.where(prevalence > 0, torch.full_like(prevalence, 0.5), prevalence)
 

@@ -61,7 +61,8 @@ def training_pmi(stats: LabelStats, smoothing: float = 1.0) -> np.ndarray:
 
 def pair_mask(stats: LabelStats, top_k: int | None) -> np.ndarray:
     """float [V, V]: 1 on the kept pairs (all off-diagonal pairs, or each label's ``top_k`` most
-    frequent co-occurring partners, kept when either end keeps it), 0 elsewhere and on the diagonal."""
+    frequent co-occurring partners, kept when either end keeps it), 0 elsewhere and on the diagonal.
+    """
     v = stats.num_labels
     if top_k is None:
         mask = np.ones((v, v))
@@ -73,6 +74,9 @@ def pair_mask(stats: LabelStats, top_k: int | None) -> np.ndarray:
 
 class _LearnedW(LossModule):
     """A dense symmetric W with zero diagonal, restricted to a pair mask, with a PMI prior."""
+
+    w_mask: Tensor  # buffers
+    w_prior: Tensor
 
     def __init__(self, num_labels: int, init: WInit, prior_reg: float, top_k: int | None) -> None:
         super().__init__(num_labels)

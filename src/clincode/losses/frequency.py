@@ -29,6 +29,10 @@ class FrequencyLoss(LossModule):
     and warns once. Fitted counts are buffers, so they are saved in ``state_dict()``.
     """
 
+    positives_: Tensor  # buffers
+    valid_: Tensor
+    fitted_: Tensor
+
     def __init__(self, num_labels: int, statistics: Statistics) -> None:
         super().__init__(num_labels)
         check_statistics(statistics)

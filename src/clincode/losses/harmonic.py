@@ -36,7 +36,7 @@ def _inverse_beta(n_pos: Tensor, n_neg: Tensor) -> Tensor:
 
 
 def _segment_positive(y: Tensor, segment_ids: Tensor, num_segments: int) -> Tensor:
-    """bool [R, S]: does the row have a positive label in segment s? (one small matmul, no loop)"""
+    """bool [R, S]: does the row have a positive label in segment s (one small matmul, no loop)?"""
     onehot = F.one_hot(segment_ids, num_segments).to(y.dtype)  # (V, S)
     return (y @ onehot) > 0
 
@@ -117,6 +117,10 @@ class SegmentedHarmonicLoss(LossModule):
     """
 
     _gamma_default = 0.0
+
+    segment_ids_: Tensor  # buffers
+    inv_beta_: Tensor
+    num_segments_: Tensor
 
     def __init__(self, num_labels: int, eta: float = 0.5, statistics: Statistics = "dataset") -> None:
         super().__init__(num_labels)

@@ -24,7 +24,7 @@ from .rowwise import rowdot
 
 
 def symmetric_zero_diagonal(w_raw: Tensor) -> Tensor:
-    """W = (W_raw + W_raw^T) / 2 with its diagonal set to zero (Ho et al. 2026). [V, V]"""
+    """W = (W_raw + W_raw^T) / 2 with its diagonal set to zero, [V, V] (Ho et al. 2026)."""
     w = torch.empty_like(w_raw).copy_(w_raw.mT)  # a blocked transpose copy: 3x faster than add(w, w.mT)
     w.add_(w_raw).mul_(0.5)
     w.diagonal().zero_()
@@ -34,7 +34,8 @@ def symmetric_zero_diagonal(w_raw: Tensor) -> Tensor:
 class Workspace:
     """Free [R, V] buffers a form may take instead of allocating (the spent sort keys of the
     ranking step). On the CPU every fresh large buffer costs page faults, about as much as
-    four passes over it, so reusing memory that is already mapped matters."""
+    four passes over it, so reusing memory that is already mapped matters.
+    """
 
     def __init__(self, like: Tensor, buffers: list[Tensor] | None = None) -> None:
         self._like = like
@@ -43,7 +44,8 @@ class Workspace:
     @classmethod
     def from_spent(cls, spent: Tensor, like: Tensor) -> Workspace:
         """Slots of ``like``'s shape and dtype carved out of a spent buffer (two from int64 keys
-        for float32 values, one for float64)."""
+        for float32 values, one for float64).
+        """
         rows, cols = like.shape
         n, size = rows * cols, like.element_size()
         start = spent.storage_offset() * spent.element_size() // size
@@ -111,7 +113,7 @@ class DenseForm:
 
 
 class LowRankForm:
-    """Low-rank symmetric W = sym(A B^T) with zero diagonal, from factors [A | B] [V, 2r]. [ours]"""
+    """Low-rank symmetric W = sym(A B^T) with zero diagonal, from factors [A | B] [V, 2r] [ours]."""
 
     def __init__(self, factors: Tensor) -> None:
         if factors.dim() != 2 or factors.shape[1] % 2:
@@ -153,7 +155,8 @@ class LowRankForm:
 
 def dense_quadratic_form(v: Tensor, w_raw: Tensor) -> Tensor:
     """q [R], q_r = v_r^T W v_r with W = sym(W_raw), zero diagonal, by plain autograd (3 GEMMs):
-    the reference the fast path is tested against."""
+    the reference the fast path is tested against.
+    """
     return torch.linalg.vecdot(v @ symmetric_zero_diagonal(w_raw.to(v.dtype)), v)
 
 

@@ -59,7 +59,8 @@ def descending_ranks(v: Tensor, invalid: Tensor | None = None, out: Tensor | Non
 
 def rank_weights(v: Tensor, valid: Tensor) -> Tensor:
     """omega [R, V]: ``2 i / (K (K + 1))`` for the entry of descending rank i among the row's K
-    valid values; 0 for invalid entries and for rows without valid values. See descending_ranks."""
+    valid values; 0 for invalid entries and for rows without valid values. See descending_ranks.
+    """
     if v.dim() != 2 or valid.shape != v.shape:
         raise ValueError(
             f"rank_weights expects v and valid of the same shape [R, V], got {tuple(v.shape)} and {tuple(valid.shape)}"
@@ -105,7 +106,7 @@ def _run_in_blocks(work: Callable[[int, int], None], rows: int, size: int) -> No
         work(0, rows)
         return
     bounds = np.linspace(0, rows, threads + 1).astype(np.int64)
-    futures = [_pool().submit(work, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    futures = [_pool().submit(work, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     for future in futures:
         future.result()
 

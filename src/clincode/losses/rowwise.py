@@ -1,5 +1,6 @@
 """Row-wise reductions over [R, V] without [R, V] temporaries (used inside the hand-written
-autograd Functions of the dependency-aware loss, where no gradient is tracked)."""
+autograd Functions of the dependency-aware loss, where no gradient is tracked).
+"""
 
 from __future__ import annotations
 

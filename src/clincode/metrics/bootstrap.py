@@ -90,7 +90,7 @@ def weighted_label_counts(
         x = take_block(probs, sl, cols)
         gold = t == 1
         pos += _wsum(w, gold, dense_fraction)
-        for thr, (tp, pp) in zip(thresholds, per_rule):
+        for thr, (tp, pp) in zip(thresholds, per_rule, strict=True):
             pred = predicted(x, t, thr)
             tp += _wsum(w, pred & gold, dense_fraction)
             pp += _wsum(w, pred, dense_fraction)
@@ -150,7 +150,7 @@ def replicate_metrics(
     n_rows = weights @ valid_rows
     names = list(rules)
     pos, per_rule = weighted_label_counts(probs, targets, cols, [rules[r] for r in names], weights)
-    for name, (tp, pp) in zip(names, per_rule):
+    for name, (tp, pp) in zip(names, per_rule, strict=True):
         for key, val in prf(tp, pp, pos).items():
             out[f"rules.{name}.{key}"] = val
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from clincode.metrics.repeat_explore import format_repeat_explore
 from clincode.metrics.buckets import BUCKET_NAMES
+from clincode.metrics.repeat_explore import format_repeat_explore
 
 # Sections that describe the evaluation rather than measure the model.
 _NOT_METRICS = frozenset({"ci", "bootstrap", "run", "boundaries"})

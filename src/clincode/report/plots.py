@@ -8,10 +8,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from clincode.io import atomic_path  # noqa: E402
+from clincode.io import atomic_path
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -40,7 +40,7 @@ def alert_curves(
 ) -> Path:
     """Alert volume (predicted positives per visit) against recall; dots = each run's tuned rule."""
     fig, ax = plt.subplots(figsize=(6.5, 5))
-    for i, (name, c) in enumerate(curves.items()):
+    for name, c in curves.items():
         line = ax.plot(c["recall"], c["alerts_per_row"], label=name, lw=1.5)[0]
         if name in points:
             r, a = points[name]
@@ -78,14 +78,14 @@ def balance_plot(per_code: dict[str, tuple[np.ndarray, np.ndarray]], path: Path,
     fig, ax = plt.subplots(figsize=(6.5, 5))
     for name, (freq, loss) in per_code.items():
         order = np.argsort(freq)
-        f, l = freq[order], loss[order]
-        ok = np.isfinite(l)
-        ax.scatter(f[ok], l[ok], s=4, alpha=0.25)
+        f, ls = freq[order], loss[order]
+        ok = np.isfinite(ls)
+        ax.scatter(f[ok], ls[ok], s=4, alpha=0.25)
         # binned median trend per loss, so runs can be compared at a glance
         bins = np.unique(np.quantile(f[ok], np.linspace(0, 1, 11))) if ok.sum() > 10 else np.array([])
         if len(bins) > 2:
             idx = np.clip(np.digitize(f[ok], bins[1:-1]), 0, len(bins) - 2)
-            med = [np.median(l[ok][idx == k]) if (idx == k).any() else np.nan for k in range(len(bins) - 1)]
+            med = [np.median(ls[ok][idx == k]) if (idx == k).any() else np.nan for k in range(len(bins) - 1)]
             ax.plot(np.sqrt(bins[:-1] * bins[1:]), med, lw=2, label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")

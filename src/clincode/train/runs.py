@@ -62,7 +62,7 @@ class Artefact:
             torch.save(self.__dict__, tmp)
 
     @classmethod
-    def load(cls, path: Path) -> "Artefact":
+    def load(cls, path: Path) -> Artefact:
         if not path.is_file():
             raise RunError(f"{path} does not exist: the run has not finished training (run `clincode train` again to resume)")
         try:

@@ -36,7 +36,7 @@ def find_csv(root: Path, name: str, what: str) -> Path:
 def csv_header(path: Path) -> list[str]:
     """Column names on the first line of ``path`` (gzip-compressed when it ends in ``.gz``)."""
     try:
-        raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+        raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
         with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as handle:
             return next(csv.reader(handle), [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:

@@ -81,10 +81,10 @@ class EmbeddingCache:
     def embed(self, embedder: Embedder, texts: list[str], batch_size: int) -> np.ndarray:
         """Embeddings of ``texts`` [N, D]; only texts not yet cached go through the encoder."""
         keys = [self.key(t) for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.table}.items())
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self.table}.items())
         if missing:
             vectors = embedder.embed([t for _, t in missing], batch_size)
-            self.table.update(zip([k for k, _ in missing], vectors))
+            self.table.update(zip([k for k, _ in missing], vectors, strict=True))
             with atomic_path(self.path) as tmp:
                 with open(tmp, "wb") as handle:
                     np.savez(handle, keys=np.array(list(self.table)), vectors=np.stack(list(self.table.values())))

@@ -1,6 +1,6 @@
-"""MARN's text pipeline: tokenisation, training-set vocabulary, truncated id sequences.
+r"""MARN's text pipeline: tokenisation, training-set vocabulary, truncated id sequences.
 
-Follows docs/methods.md section 4.1 (Sun et al. 2022, after CAML's preprocessing): lowercase, ``\\w+``
+Follows docs/methods.md section 4.1 (Sun et al. 2022, after CAML's preprocessing): lowercase, ``\w+``
 tokens, tokens made only of numeric characters dropped, first 4,000 tokens kept; the vocabulary
 is every word occurring in at least 3 *training* documents (document frequency, not count),
 others map to UNK; PAD = 0, UNK = 1.
@@ -30,10 +30,10 @@ _WORD = re.compile(r"\w+")
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased ``\\w+`` tokens of ``text``, without purely numeric tokens (``"42"``, ``"3"``).
+    r"""Lower-cased ``\w+`` tokens of ``text``, without purely numeric tokens (``"42"``, ``"3"``).
 
     Tokens mixing letters and digits (``"2nd"``, ``"b12"``) are kept, as in CAML / MARN
-    (``str.isnumeric``). ``\\w`` is Unicode-aware, so Spanish ``"años"`` stays one token.
+    (``str.isnumeric``). ``\w`` is Unicode-aware, so Spanish ``"años"`` stays one token.
     """
     return [tok for tok in _WORD.findall(text.lower()) if not tok.isnumeric()]
 

@@ -43,7 +43,8 @@ def _check_positive(name: str, value: int) -> None:
 
 class _Sentences:
     """Re-iterable view of the documents as gensim sentences (gensim iterates once per epoch + once
-    for the vocabulary): OOV words replaced by UNK, long documents cut into 10,000-token chunks."""
+    for the vocabulary): OOV words replaced by UNK, long documents cut into 10,000-token chunks.
+    """
 
     def __init__(self, documents: Sequence[Sequence[str]], vocab: TextVocab) -> None:
         self.documents = documents

@@ -115,7 +115,7 @@ def _automatic_drafts(universe: CodeUniverse, max_size: int, rng: np.random.Gene
     # Key: (grouping, restriction, chronic?). Splitting a CCS category by HCUP's chronic indicator
     # keeps each code's process kind equal to its own: E11.9 is never an "acute episode".
     groups: dict[tuple[str, str, bool], list[int]] = {}
-    for c, (group, restriction) in enumerate(zip(universe.group, universe.restriction)):
+    for c, (group, restriction) in enumerate(zip(universe.group, universe.restriction, strict=True)):
         chronic = bool(universe.chronic[c]) and restriction != "F_pregnancy"
         groups.setdefault((group, restriction or "", chronic), []).append(c)
     kept: dict[tuple[str, str, bool], list[int]] = {}
@@ -204,7 +204,8 @@ def build_processes(
 
 def _filler_weights(rate: np.ndarray, restricted: np.ndarray, chronic: np.ndarray) -> np.ndarray:
     """Weights of the one code given to a visit that got none: acute-type codes anyone may carry
-    (a random chronic code would hand children hypertension), else any unrestricted code."""
+    (a random chronic code would hand children hypertension), else any unrestricted code.
+    """
     acute = np.where(restricted | chronic, 0.0, rate)
     return acute if acute.sum() > 0 else np.where(restricted, 0.0, rate)
 

@@ -179,6 +179,7 @@ def progression_onsets(
 
     Args:
         fixed: (patient, process, onset) of the conditions of non-target processes.
+
     Returns:
         (patient, process, onset) of the target conditions drawn.
     """
@@ -195,7 +196,7 @@ def progression_onsets(
     onset[f_patient[keep], [slot[int(k)] for k in f_process[keep]]] = f_onset[keep]
     log_rr = np.zeros((involved.size, n_t))
     t_slot = {int(k): i for i, k in enumerate(targets)}
-    for s, t, rr in zip(matrix.source, matrix.target, matrix.relative_risk):
+    for s, t, rr in zip(matrix.source, matrix.target, matrix.relative_risk, strict=True):
         log_rr[slot[int(s)], t_slot[int(t)]] = np.log(rr)
     target_slots = np.array([slot[int(k)] for k in targets], dtype=np.int64)
 

@@ -32,6 +32,7 @@ def emit_members(
         member_ptr: (K + 1,) CSR offsets of the members of each process.
         member_code: (M,) code index of each member.
         member_prob: (M,) emission probability e_{k,c} of each member.
+
     Returns:
         (row, code): (E,) index into ``process`` of the activation that emitted each code, and the
         code index, ordered by activation then member.

@@ -93,7 +93,8 @@ def draw_chronic_progression(
 ) -> tuple[ChronicConditions, np.ndarray]:
     """As :func:`draw_chronic` with disease progression (:mod:`progression`): the conditions of
     the matrix's target processes are drawn visit by visit from ``latent_rng``, which draws the
-    whole latent chronic state; the record flags come from ``rng``."""
+    whole latent chronic state; the record flags come from ``rng``.
+    """
     if tables.chronic_ids.size == 0:
         return ChronicConditions.empty(), np.zeros(0, dtype=bool)
     patient, process = draw_presence(cohort, tables, latent_rng)
@@ -112,7 +113,8 @@ def draw_chronic_progression(
 
 def draw_presence(cohort: Cohort, tables: RateTables, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(patient, process) of every chronic condition: process k with probability
-    ``chronic_risk[sex, band at the last visit, k]``, sorted by patient then process."""
+    ``chronic_risk[sex, band at the last visit, k]``, sorted by patient then process.
+    """
     n_chronic = tables.chronic_ids.size
     sex = cohort.sex_index()
     band = age_band(cohort.last_visit_age())
@@ -145,7 +147,8 @@ def _with_code_sets(patient: np.ndarray, process: np.ndarray, onset: np.ndarray,
 
 def record_flags(active: np.ndarray, record_prob: float, rng: np.random.Generator) -> np.ndarray:
     """(sum(active),) bool: whether each of the ``active[i]`` visits of condition i from its onset
-    on records it; always at the onset (a condition is coded when it is diagnosed)."""
+    on records it; always at the onset (a condition is coded when it is diagnosed).
+    """
     active_ptr = np.concatenate([[0], np.cumsum(active)])
     recorded = rng.random(int(active_ptr[-1])) < record_prob
     recorded[active_ptr[:-1][active > 0]] = True
@@ -207,7 +210,8 @@ def _background(visits: np.ndarray, proc: LatentProcesses, rng: np.random.Genera
 
 def _at_least_one(visits: np.ndarray, proc: LatentProcesses, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One code for each of ``visits`` (visits left without any code), drawn among the codes
-    anyone may carry in proportion to their target frequency."""
+    anyone may carry in proportion to their target frequency.
+    """
     code = draw_categorical(np.cumsum(proc.filler), visits.size, rng)
     return visits, code
 
@@ -234,7 +238,8 @@ def visit_codes(
     rng: np.random.Generator,
 ) -> VisitCodes:
     """The codes of every visit given the latent chronic state: recorded chronic codes, acute
-    episodes, background codes, and one filler code for each visit left without any."""
+    episodes, background codes, and one filler code for each visit left without any.
+    """
     n_codes = proc.background.size
     all_visits = np.arange(cohort.visit_us.size, dtype=np.int64)
     parts = [

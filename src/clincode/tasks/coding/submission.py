@@ -1,7 +1,7 @@
-"""CodiEsp (CLEF eHealth 2020) submission files: a ranked code list per document.
+r"""CodiEsp (CLEF eHealth 2020) submission files: a ranked code list per document.
 
 Format, matching the gold files ``{train,dev,test}/{split}{D,P}.tsv`` of the release: no header,
-one line per (document, code), ``articleID<TAB>code``, UTF-8, ``\\n`` line ends, codes without the
+one line per (document, code), ``articleID<TAB>code``, UTF-8, ``\n`` line ends, codes without the
 vocabulary prefix, lower case; ICD-10-CM dotted after the 3rd character (``ICD10CM//N44.8`` ->
 ``n44.8``, ``ICD10CM//R52`` -> ``r52``), ICD-10-PCS without a dot (``ICD10PCS//BW03ZZZ`` ->
 ``bw03zzz``). The official CodiEsp-D / CodiEsp-P measure is MAP over the ranking given by the
