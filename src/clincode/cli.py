@@ -10,8 +10,9 @@ import enum
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, NoReturn, Optional, Self
+from typing import Annotated, Any, NoReturn, Self
 
 import typer
 from rich.console import Console
@@ -50,7 +51,8 @@ def debug_enabled() -> bool:
 
 def error_message(exc: BaseException) -> str:
     """One line for ``exc``: clincode's own checks speak for themselves; anything else (a library's
-    error, an unexpected failure) is prefixed with its type."""
+    error, an unexpected failure) is prefixed with its type.
+    """
     if isinstance(exc, KeyError) and exc.args:
         msg = str(exc.args[0])
     elif isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
@@ -86,7 +88,7 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - the one place every command's failure is reported
+        except Exception as exc:  # the one place every command's failure is reported
             if debug_enabled():
                 raise
             fail(error_message(exc))
@@ -126,7 +128,7 @@ class Choice(enum.StrEnum):
 
 def _choices(name: str, values: list[str]) -> type[Choice]:
     """A :class:`Choice` whose values are the names of a registry (sources are registered, not listed here)."""
-    return Choice(name, [(v.upper().replace("-", "_"), v) for v in values])  # type: ignore[return-value]
+    return Choice(name, [(v.upper().replace("-", "_"), v) for v in values])  # type: ignore[call-arg, return-value]  # functional Enum API
 
 
 EhrSource = _choices("EhrSource", EHR_SOURCES.names())
@@ -239,8 +241,8 @@ def synth_ehr(
 @cli_errors
 def synth_notes_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="output directory (created; must not exist unless --overwrite)")],
-    cohort: Annotated[Optional[Path], typer.Option("--cohort", help="an existing synthetic cohort (clincode synth ehr)")] = None,
-    patients: Annotated[Optional[int], typer.Option("--patients", help="generate a fresh cohort of N patients instead")] = None,
+    cohort: Annotated[Path | None, typer.Option("--cohort", help="an existing synthetic cohort (clincode synth ehr)")] = None,
+    patients: Annotated[int | None, typer.Option("--patients", help="generate a fresh cohort of N patients instead")] = None,
     codes: Annotated[int, typer.Option("--codes", help="distinct ICD-10-CM codes of a generated cohort (as synth ehr --codes)")] = 500,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing output directory")] = False,
@@ -263,7 +265,7 @@ app.add_typer(prepare_app, name="prepare")
 def prepare_ehr_cmd(
     path: Annotated[Path, typer.Argument(help="the release: MIMIC-IV root (with hosp/), MIMIC-III CSV folder, or MEDS dir")],
     out_dir: Annotated[Path, typer.Option("--out", help="output MEDS directory (must not exist unless --overwrite)")],
-    source: Annotated[str, typer.Option("--source", metavar=EhrSource.metavar(), help="kind of release")] = EhrSource.MIMIC_IV.value,
+    source: Annotated[str, typer.Option("--source", metavar=EhrSource.metavar(), help="kind of release")] = EhrSource.MIMIC_IV.value,  # type: ignore[attr-defined]  # members made from the registry
     icd9_to_icd10: Annotated[bool, typer.Option("--icd9-to-icd10", help="map ICD-9-CM diagnoses to ICD-10-CM (GEMs)")] = False,
     include_death: Annotated[bool, typer.Option("--include-death", help="write MEDS_DEATH events")] = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the patient-level split")] = 0,
@@ -287,12 +289,12 @@ def prepare_ehr_cmd(
 def prepare_notes_cmd(
     path: Annotated[Path, typer.Argument(help="the release: MIMIC-III CSV folder, MIMIC-IV-Note root, or CodiEsp root")],
     out_dir: Annotated[Path, typer.Option("--out", help="output directory (must not exist unless --overwrite)")],
-    source: Annotated[str, typer.Option("--source", metavar=NotesSource.metavar(), help="kind of release")] = NotesSource.MIMIC_III.value,
-    splits: Annotated[Optional[Path], typer.Option("--splits", help="CAML *_hadm_ids.csv directory or Edin et al. split table (MIMIC); default: by patient")] = None,
-    split_variant: Annotated[Optional[str], typer.Option("--split-variant", metavar=SplitVariant.metavar(), help="CAML list variant (MIMIC)")] = None,
-    hosp: Annotated[Optional[Path], typer.Option("--hosp", help="MIMIC-IV root with hosp/ (mimic-iv-note; default: PATH)")] = None,
-    code_types: Annotated[Optional[str], typer.Option("--code-types", metavar="<D|P|D,P>", help=CODE_TYPES_HELP + " (default: D,P for MIMIC, D for CodiEsp)")] = None,
-    icd_version: Annotated[Optional[str], typer.Option("--icd-version", metavar=IcdVersion.metavar(), help="mimic-iv-note: keep ICD-9 or ICD-10 codes only (default: both)")] = None,
+    source: Annotated[str, typer.Option("--source", metavar=NotesSource.metavar(), help="kind of release")] = NotesSource.MIMIC_III.value,  # type: ignore[attr-defined]  # members made from the registry
+    splits: Annotated[Path | None, typer.Option("--splits", help="CAML *_hadm_ids.csv directory or Edin et al. split table (MIMIC); default: by patient")] = None,
+    split_variant: Annotated[str | None, typer.Option("--split-variant", metavar=SplitVariant.metavar(), help="CAML list variant (MIMIC)")] = None,
+    hosp: Annotated[Path | None, typer.Option("--hosp", help="MIMIC-IV root with hosp/ (mimic-iv-note; default: PATH)")] = None,
+    code_types: Annotated[str | None, typer.Option("--code-types", metavar="<D|P|D,P>", help=CODE_TYPES_HELP + " (default: D,P for MIMIC, D for CodiEsp)")] = None,
+    icd_version: Annotated[str | None, typer.Option("--icd-version", metavar=IcdVersion.metavar(), help="mimic-iv-note: keep ICD-9 or ICD-10 codes only (default: both)")] = None,
     language: Annotated[str, typer.Option("--language", metavar=Language.metavar(), help="CodiEsp text: en (machine-translated) or es (original)")] = Language.EN.value,
     on_error: Annotated[str, typer.Option("--on-error", metavar=OnError.metavar(), help="raise at the first bad input, or skip and count bad inputs")] = OnError.RAISE.value,
     seed: Annotated[int, typer.Option("--seed", help="seed of the patient-level split")] = 0,
@@ -321,7 +323,7 @@ def prepare_notes_cmd(
 @cli_errors
 def train(
     config: Annotated[Path, typer.Argument(help="YAML run config (see configs/)")],
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: a.b=value (repeatable)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key: a.b=value (repeatable)")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="discard an existing run of the same name")] = False,
 ) -> None:
     """Train a model (resuming an interrupted run), tune thresholds, evaluate on held_out."""
@@ -338,7 +340,7 @@ def train(
 def evaluate_cmd(
     run_dir: Annotated[Path, typer.Argument(help="a run directory written by `clincode train`")],
     retune: Annotated[bool, typer.Option("--retune", help="tune thresholds on the tuning split again")] = False,
-    bootstrap: Annotated[Optional[int], typer.Option("--bootstrap", help="bootstrap resamples (default: the run's config)")] = None,
+    bootstrap: Annotated[int | None, typer.Option("--bootstrap", help="bootstrap resamples (default: the run's config)")] = None,
     split: Annotated[str, typer.Option("--split", metavar=EvalSplit.metavar(), help="split to score")] = EvalSplit.HELD_OUT.value,
 ) -> None:
     """Score a trained run: metrics.json and metrics.md in the run directory."""
@@ -356,9 +358,12 @@ def predict(
     data: Annotated[Path, typer.Option("--data", help="MEDS dataset directory (or, for a text-coding run, notes) to predict on")],
     out_file: Annotated[Path, typer.Option("--out", help="output file: .parquet, .csv or .jsonl")],
     top_k: Annotated[int, typer.Option("--top-k", help="top codes listed per visit")] = 10,
-    split: Annotated[Optional[str], typer.Option("--split", metavar=Split.metavar(), help="only this split of the dataset (default: all)")] = None,
+    split: Annotated[str | None, typer.Option("--split", metavar=Split.metavar(), help="only this split of the dataset (default: all)")] = None,
     rule: Annotated[str, typer.Option("--rule", metavar=Rule.metavar(), help="decision rule of the `alert` column")] = Rule.GLOBAL.value,
-    fmt: Annotated[str, typer.Option("--format", metavar=OutputFormat.metavar(), help="codiesp: CodiEsp ranking file; codiesp-x: CodiEsp-X evidence references (coding runs only)")] = OutputFormat.TABLE.value,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", metavar=OutputFormat.metavar(), help="codiesp: CodiEsp ranking file; codiesp-x: CodiEsp-X evidence references (coding runs only)"),
+    ] = OutputFormat.TABLE.value,
     max_unknown: Annotated[float, typer.Option("--max-unknown", help="largest share of input tokens outside the run's vocabulary accepted (0-1)")] = 0.5,
 ) -> None:
     """Forecast the next visit's codes for every patient and visit of a dataset.
@@ -371,7 +376,7 @@ def predict(
 
     n = predict_to_file(
         run_dir, data, out_file, top_k=top_k, split=_optional(Split, split, "--split"),
-        rule=Rule.parse(rule, "--rule").value, console=err, fmt=OutputFormat.parse(fmt, "--format").value,  # type: ignore[arg-type]
+        rule=Rule.parse(rule, "--rule").value, console=err, fmt=OutputFormat.parse(fmt, "--format").value,
         max_unknown=max_unknown,
     )  # fmt: skip
     out.print(f"wrote {n} rows to {out_file}")
@@ -384,7 +389,7 @@ def explain(
     data: Annotated[Path, typer.Option("--data", help="the notes to explain (a CodiEsp release or notes table)")],
     out_dir: Annotated[Path, typer.Option("--out", help="output folder: index.html and docs/<document>.html")],
     split: Annotated[str, typer.Option("--split", help="split to show: train, tuning, held_out (or dev, test)")] = "held_out",
-    doc: Annotated[Optional[list[str]], typer.Option("--doc", help="only this document id (repeatable)")] = None,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="only this document id (repeatable)")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="codes listed per document")] = 10,
 ) -> None:
     """Static HTML pages: each document's text with its codes' evidence highlighted, codes ranked, gold marked."""
@@ -399,7 +404,7 @@ def explain(
 @cli_errors
 def benchmark(
     config: Annotated[Path, typer.Argument(help="benchmark YAML: base run config + grid axes (see configs/benchmark_losses.yaml)")],
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a key of every run: a.b=value (repeatable)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a key of every run: a.b=value (repeatable)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list the runs and their status, train nothing")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
@@ -445,7 +450,7 @@ def audit(
 def segments(
     path: Annotated[Path, typer.Argument(help="a MEDS cohort directory, a CodiEsp root, or a notes table file")],
     eta: Annotated[float, typer.Option("--eta", help="segmentation tolerance eta_S (> 0; the paper uses 0.5)")] = 0.5,
-    num_labels: Annotated[Optional[int], typer.Option("--num-labels", help="label space size V: the top-V codes of train (default: all)")] = None,
+    num_labels: Annotated[int | None, typer.Option("--num-labels", help="label space size V: the top-V codes of train (default: all)")] = None,
     language: Annotated[str, typer.Option("--language", metavar=Language.metavar(), help="CodiEsp text: en (machine-translated) or es (original)")] = Language.EN.value,
     code_types: Annotated[str, typer.Option("--code-types", metavar="<D|P|D,P>", help="CodiEsp " + CODE_TYPES_HELP)] = "D",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
@@ -546,7 +551,7 @@ def demo(
     num_labels: Annotated[
         int, typer.Option("--num-labels", help="label space size V: the top-V codes of train (capped at the codes seen there)")
     ] = 1538,
-    labels: Annotated[Optional[int], typer.Option("--labels", hidden=True, help="alias of --num-labels")] = None,
+    labels: Annotated[int | None, typer.Option("--labels", hidden=True, help="alias of --num-labels")] = None,
     density: Annotated[str, typer.Option("--density", metavar=Density.metavar(), help=DENSITY_HELP)] = "outpatient",
     progression: Annotated[
         str, typer.Option("--progression", metavar=Progression.metavar(), help=PROGRESSION_HELP + " (the demo's default: clinical)")
@@ -557,7 +562,8 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
     """The main job: synthetic cohort, one EHR Transformer per loss beside the history baselines and the
-    cohort's Bayes forecast (oracle), evaluation, comparison report."""
+    cohort's Bayes forecast (oracle), evaluation, comparison report.
+    """
     from clincode.demo import run_demo
 
     names = [x.strip() for x in losses.split(",") if x.strip()]
@@ -575,9 +581,9 @@ def demo(
 def _click_exceptions() -> tuple[type[Exception], type[Exception], type[BaseException]]:
     """(ClickException, NoArgsIsHelpError, Abort) of the click that typer runs on."""
     try:  # typer >= 0.16 vendors click
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[import-not-found]
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
     except ImportError:  # pragma: no cover
-        from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[no-redef]
+        from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[assignment]  # click's own, before typer vendored it
     return ClickException, NoArgsIsHelpError, typer.Abort
 
 
@@ -587,12 +593,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(sys.argv[1:] if argv is None else argv, prog_name="clincode", standalone_mode=False)
     except no_args as exc:
-        exc.show()  # type: ignore[attr-defined]
+        exc.show()  # type: ignore[attr-defined]  # typed as Exception by _click_exceptions
         sys.exit(2)
     except click_error as exc:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+        message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]  # a click exception, typed as Exception by _click_exceptions
         err.print(f"error: {message}{hint}", highlight=False, soft_wrap=True, markup=False)
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     except (abort, KeyboardInterrupt):

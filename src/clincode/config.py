@@ -29,7 +29,7 @@ class TextDataConfig(_Strict):
         "auto", description="auto: a directory with train/dev/test is CodiEsp, else a notes table (file or dir/notes.parquet)"
     )
     language: Literal["en", "es"] = Field("en", description="CodiEsp text: en (machine-translated) or es (original)")
-    code_types: list[Literal["D", "P"]] = Field(default_factory=lambda: ["D"], description="CodiEsp code files: D, P")
+    code_types: list[Literal["D", "P"]] = Field(default_factory=lambda: list[Literal["D", "P"]](["D"]), description="CodiEsp code files: D, P")
     code_prefixes: list[str] | None = Field(None, description="label codes' prefixes (None: every prefix seen in train)")
     on_error: Literal["raise", "skip"] = "raise"
     max_tokens: int = Field(4000, ge=1, description="first tokens kept per document (MARN: 4000)")
@@ -185,7 +185,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
     """The top-level mapping of a YAML file; a missing, non-UTF-8, invalid or non-mapping file
-    raises one :class:`ConfigError` naming the file."""
+    raises one :class:`ConfigError` naming the file.
+    """
     from clincode.io import read_text_file
 
     path = Path(path)

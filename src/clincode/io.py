@@ -15,12 +15,12 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     import polars as pl
 
-PARQUET_COMPRESSION = "zstd"
+PARQUET_COMPRESSION: Final = "zstd"
 
 
 @contextmanager
@@ -191,10 +191,11 @@ STAGING_MARK = ".tmp-"
 
 def clean_stale_staging(out: Path, notice: Callable[[str], Any] | None = None) -> list[Path]:
     """Remove temp directories of ``out`` left by a killed process (``.NAME.tmp-PID-*`` / ``.NAME.old-PID-*``
-    whose process is gone); each removal is reported through ``notice`` (default: stderr)."""
+    whose process is gone); each removal is reported through ``notice`` (default: stderr).
+    """
     import sys
 
-    removed = []
+    removed: list[Path] = []
     if not out.parent.is_dir():
         return removed
     for kind in ("tmp", "old"):

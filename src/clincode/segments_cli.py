@@ -84,7 +84,7 @@ def notes_label_counts(
     from clincode.data.notes import read_codiesp, read_notes_table
 
     if is_codiesp_dir(path):
-        table = read_codiesp(path, language=language, code_types=code_types)  # type: ignore[arg-type]
+        table = read_codiesp(path, language=language, code_types=code_types)  # type: ignore[arg-type]  # option strings checked against read_codiesp's Literal choices
     else:
         table = read_notes_table(path)
     train = table.frame.filter(table.frame["split"] == "train")

@@ -89,6 +89,7 @@ def _write_audit(
     task = task_for(cfg)
     data = task.prepare(cfg, console=console)
     stats = task.label_stats(data)
+    assert stats.indptr is not None and stats.indices is not None  # the label stats of a task's data
     c, counts, n_rows = cooccurrence(stats.indptr, stats.indices, len(codes))
     pmi_m = pmi(c, counts, n_rows)
     corr = w_pmi_correlation(w, pmi_m, c)

@@ -42,7 +42,7 @@ class BenchmarkConfig(BaseModel):
     out_dir: Path = Path("benchmarks-out")
     base: Path | dict[str, Any] | None = None
     set: list[str] = Field(default_factory=list)
-    grid: dict[str, list[Any]] = Field(default_factory=lambda: {"loss.name": list(DEFAULT_LOSSES), "seed": [0]})
+    grid: dict[str, list[Any]] = Field(default_factory=lambda: {"loss.name": list[Any](DEFAULT_LOSSES), "seed": list[Any]([0])})
     #: one-pass reference forecasters run beside a next-visit grid (None: the defaults, see module docstring)
     baselines: list[str] | None = None
 
@@ -106,7 +106,7 @@ def _resolve(bench: BenchmarkConfig, overrides: list[str], what: str) -> RunConf
             return RunConfig.model_validate(apply_overrides(bench.base, overrides))
         except ValidationError as err:
             raise ConfigError(f"benchmark {bench.name}: invalid run config for {what}: {err}") from None
-    return load_config(bench.base, overrides)  # type: ignore[arg-type]
+    return load_config(bench.base, overrides)
 
 
 def _value(v: Any) -> str:
@@ -119,7 +119,7 @@ def expand(bench: BenchmarkConfig) -> list[GridRun]:
     runs = []
     out_dir = f"out_dir={bench.out_dir / bench.name / 'runs'}"
     for values in itertools.product(*(bench.grid[a] for a in axes)):
-        cell = dict(zip(axes, values))
+        cell = dict(zip(axes, values, strict=True))
         cell_overrides = [f"{a}={_value(v)}" for a, v in cell.items()]
         name = "__".join(f"{a.split('.')[-1]}={_slug(v)}" for a, v in cell.items()) or "run"
         overrides = list(bench.set) + cell_overrides + [f"name={name}", out_dir]

@@ -120,7 +120,7 @@ def collect_results(runs: list[GridRun]) -> pl.DataFrame:
         ci = metrics.get("ci", {})
         for key, value in flatten_metrics(metrics).items():
             lo, hi = ci.get(key, (None, None))
-            row = {axis: str(v) for axis, v in run.axes.items()}
+            row: dict[str, Any] = {axis: str(v) for axis, v in run.axes.items()}
             row.update(run=run.name, metric=key, value=float(value), ci_low=lo, ci_high=hi)
             rows.append(row)
     if not rows:

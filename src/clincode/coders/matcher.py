@@ -100,8 +100,9 @@ class BagMatcher:
                 continue
             for key_id in key_ids:
                 key = self.keys[key_id]
-                others = [positions.get(t) for t in key[1:]]
-                if any(p is None for p in others):
+                found = [positions.get(t) for t in key[1:]]
+                others = [p for p in found if p is not None]
+                if len(others) < len(found):
                     continue
                 limit = len(key) + self.window
                 for a in anchor_pos:

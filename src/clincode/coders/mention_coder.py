@@ -260,9 +260,9 @@ class MentionCoder:
 
             for code, phrases in cie10_es_descriptions(self.label_codes).items():
                 descriptions[code] = list(dict.fromkeys([*descriptions.get(code, ()), *phrases]))
-        for code, phrases in descriptions.items():
+        for code, described in descriptions.items():
             if code in index:
-                for phrase in phrases:
+                for phrase in described:
                     add(phrase, index[code], True)
         if not key_codes:
             raise ValueError(
@@ -354,7 +354,7 @@ class MentionCoder:
             matches = [
                 m
                 for m in matches
-                if not any(f <= m.first and m.last <= l and (l - f) > (m.last - m.first) for f, l in spans)
+                if not any(first <= m.first and m.last <= last and (last - first) > (m.last - m.first) for first, last in spans)
             ]
         return matches
 

@@ -247,8 +247,8 @@ class CandidateRanker:
         gold_sets: list[set[int]] = []
         parts = []
         for k in range(self.folds):
-            inside = np.flatnonzero(fold != k)
-            held = np.flatnonzero(fold == k)
+            inside = np.flatnonzero(fold != k).tolist()
+            held = np.flatnonzero(fold == k).tolist()
             coder = MentionCoder(**self.coder_params).fit(
                 [texts[i] for i in inside],
                 [gold[i] for i in inside],
@@ -361,7 +361,8 @@ class CandidateRanker:
 
     def evidence_spans(self, texts: Sequence[str]) -> list[dict[int, list[Span]]]:
         """Per document, label index -> the dictionary's evidence spans of the code (see
-        :meth:`MentionCoder.code_spans`); a candidate from the prior or the neighbour votes alone has none."""
+        :meth:`MentionCoder.code_spans`); a candidate from the prior or the neighbour votes alone has none.
+        """
         if self.coder is None:
             raise RuntimeError("CandidateRanker is not fitted; call fit() or from_dict() first")
         return self.coder.evidence_spans(texts)

@@ -57,7 +57,7 @@ class EvidenceCoder(Protocol):
     def predict_evidence(self, texts: Sequence[str], top_k: int | None = 10) -> list[list[CodeEvidence]]: ...
 
 
-CODERS: Registry[type] = Registry("coder")
+CODERS: Registry[type[Any]] = Registry("coder")
 CODERS.register("mention_dictionary")(MentionCoder)
 CODERS.register("mention_ranker")(CandidateRanker)
 

@@ -27,12 +27,13 @@ def prefix_consensus(table: Mapping[str, V]) -> dict[str, V]:
                 seen[prefix] = value
             elif old is not _AMBIGUOUS and old != value:
                 seen[prefix] = _AMBIGUOUS
-    return {prefix: value for prefix, value in seen.items() if value is not _AMBIGUOUS}  # type: ignore[misc]
+    return {prefix: value for prefix, value in seen.items() if value is not _AMBIGUOUS}  # type: ignore[misc]  # _AMBIGUOUS filtered out
 
 
 def lookup_with_prefixes(body: str, table: Mapping[str, V], consensus: Mapping[str, V]) -> V | None:
     """``table[body]``, else the longest prefix of ``body`` (itself included) found in ``table`` or
-    ``consensus`` (the latter also maps a non-leaf such as ``N18`` whose descendants all agree)."""
+    ``consensus`` (the latter also maps a non-leaf such as ``N18`` whose descendants all agree).
+    """
     for end in range(len(body), 2, -1):
         prefix = body[:end]
         if prefix in table:

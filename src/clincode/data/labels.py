@@ -86,7 +86,7 @@ class LabelSpace:
                 n_visits += 1
                 labels = {self.label_of(code) for code in visit}
                 labels.discard(None)
-                counts.update(labels)  # type: ignore[arg-type]
+                counts.update(labels)  # type: ignore[arg-type]  # None discarded above
         return self.fit_label_counts(counts, n_visits=n_visits)
 
     def fit_label_counts(self, label_counts: Mapping[str, int], n_visits: int | None = None) -> LabelSpace:

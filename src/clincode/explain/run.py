@@ -27,7 +27,7 @@ from clincode.explain.page import Page, PageCode, page_file_names, render_index,
 from clincode.io import write_text
 from clincode.metrics import ThresholdTuner
 from clincode.tasks import task_for
-from clincode.tasks.base import DocumentTask
+from clincode.tasks.base import Documents, DocumentTask
 from clincode.tasks.coding.task import CodingTask
 from clincode.train.inference import predict_split
 from clincode.train.runs import RunError, load_run
@@ -66,6 +66,7 @@ def explain_run(
     label_space = LabelSpace.from_dict(artefact.label_space)
     model = artefact.build_model()
     data = None
+    docs: Documents | None
     if isinstance(model, DocumentCoder) and isinstance(task, CodingTask):  # a coder reads text only: no encoding
         docs = task.split_documents(cfg, Path(data_dir), split)
     else:
@@ -94,20 +95,20 @@ def explain_run(
     elif label_attention_layer(model, len(label_space.codes_)) is not None:
         # a label-attention network: its most attended window per code, labelled as attention
         assert data is not None
-        loader = task.loader(data, split, cfg, shuffle=False, eval=True)
+        loader = task.loader(data, split, cfg, shuffle=False, eval=True)  # type: ignore[arg-type]  # data is this task's own
         doc_index, all_probs, position, weight = attention_rows(model, loader, task, len(label_space.codes_))
-        where = {int(d): i for i, d in enumerate(doc_index)}
-        order_rows = [where[i] for i in rows]
+        row_of = {int(d): i for i, d in enumerate(doc_index)}
+        order_rows = [row_of[i] for i in rows]
         probs = all_probs[order_rows]
-        listed = np.argsort(-probs, axis=1, kind="stable")[:, : min(top_k, probs.shape[1])]
-        evidence = [attention_spans(texts[n], listed[n], position[r], weight[r]) for n, r in enumerate(order_rows)]
+        top = np.argsort(-probs, axis=1, kind="stable")[:, : min(top_k, probs.shape[1])]
+        evidence = [attention_spans(texts[n], top[n], position[r], weight[r]) for n, r in enumerate(order_rows)]
         kind = "attention"
     else:  # another network scores the whole split through the task's loader; no evidence
         assert data is not None
         preds = predict_split(model, task, data, split, cfg, path=Path(data_dir), keep="visits")
         assert preds.doc_index is not None
-        position = {int(d): i for i, d in enumerate(preds.doc_index)}
-        probs = preds.probs[[position[i] for i in rows]]
+        row_of = {int(d): i for i, d in enumerate(preds.doc_index)}
+        probs = preds.probs[[row_of[i] for i in rows]]
     codes = list(label_space.codes_)
     descriptions = label_space.descriptions()
     threshold = ThresholdTuner.from_dict(artefact.thresholds).global_threshold_ if artefact.thresholds else None

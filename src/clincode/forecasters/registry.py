@@ -34,7 +34,7 @@ class HistoryForecaster(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-FORECASTERS: Registry[type] = Registry("forecaster")
+FORECASTERS: Registry[type[Any]] = Registry("forecaster")
 FORECASTERS.register("prevalence")(PrevalenceForecaster)
 FORECASTERS.register("repeat_table")(RepeatTableForecaster)
 FORECASTERS.register("tifu_knn")(TifuKnnForecaster)

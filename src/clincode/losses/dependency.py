@@ -80,7 +80,7 @@ class _DependencyTerms(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: torch.autograd.function.FunctionCtx,
         x: Tensor,
         t: Tensor,
@@ -120,29 +120,29 @@ class _DependencyTerms(torch.autograd.Function):
         c_row = rowdot(v, ranks) * scale  # (R,); ignored entries have v = 0
         work = Workspace.from_spent(spent, v)  # the sort keys' memory, for the form's buffers
         q, saved = form.forward(v, params, work)
-        ctx.form = form  # type: ignore[attr-defined]
-        ctx.counts = (len(params), len(saved))  # type: ignore[attr-defined]
+        ctx.form = form  # type: ignore[attr-defined]  # autograd's ctx carries the attributes set in forward
+        ctx.counts = (len(params), len(saved))  # type: ignore[attr-defined]  # autograd's ctx carries the attributes set in forward
         ctx.spare = work.free  # type: ignore[attr-defined]  # plain buffers, no version check wanted
         ctx.save_for_backward(v, dv_dx, ranks, scale, *params, *saved)
         ctx.mark_non_differentiable(k)
         return c_row, q, k
 
     @staticmethod
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_c: Tensor, grad_q: Tensor, grad_k: Tensor | None
     ) -> tuple[Tensor | None, ...]:
-        tensors = ctx.saved_tensors  # type: ignore[attr-defined]
+        tensors = ctx.saved_tensors  # type: ignore[attr-defined]  # autograd's ctx carries the attributes set in forward
         v, dv_dx, ranks, scale = tensors[:4]
-        n_params, n_saved = ctx.counts  # type: ignore[attr-defined]
+        n_params, n_saved = ctx.counts  # type: ignore[attr-defined]  # autograd's ctx carries the attributes set in forward
         params = tuple(tensors[4 : 4 + n_params])
         saved = tuple(tensors[4 + n_params : 4 + n_params + n_saved])
         # the spare buffers serve the first backward only: a second one (retain_graph) must not
         # overwrite the gradient the first returned
-        spare, ctx.spare = ctx.spare, []  # type: ignore[attr-defined]
+        spare, ctx.spare = ctx.spare, []  # type: ignore[attr-defined]  # autograd's ctx carries the attributes set in forward
         work = Workspace(v, spare)
-        grad_v, grad_params = ctx.form.backward(v, saved, grad_q, params, work)  # type: ignore[attr-defined]
+        grad_v, grad_params = ctx.form.backward(v, saved, grad_q, params, work)  # type: ignore[attr-defined]  # autograd's ctx carries the attributes set in forward
         grad_v.addcmul_(ranks, (grad_c * scale).unsqueeze(1))  # dC/dv = omega
-        grad_x = grad_v.mul_(dv_dx) if ctx.needs_input_grad[0] else None  # type: ignore[attr-defined]
+        grad_x = grad_v.mul_(dv_dx) if ctx.needs_input_grad[0] else None  # type: ignore[attr-defined]  # autograd's ctx carries the attributes set in forward
         return (grad_x, None, None, None, None, *grad_params)
 
 
@@ -248,7 +248,8 @@ class DependencyAwareLoss(LossModule):
     def reset_parameters(self) -> None:
         """Dense: kaiming_uniform(a = sqrt(5)) as nn.Linear, or zeros with ``init="zeros"`` (the
         authors' option). Low rank [ours]: U(-b, b) with b = (3 / (rank V))^(1/4), so that
-        sym(A B^T) has the entry variance of sym(dense init)."""
+        sym(A B^T) has the entry variance of sym(dense init).
+        """
         if self.mode == "dense" and self.init == "zeros":
             nn.init.zeros_(self.w_raw)
         elif self.mode == "dense":

@@ -81,8 +81,8 @@ def assign_buckets(train_counts: np.ndarray, spec: BucketSpec = BucketSpec()) ->
     counts = np.asarray(train_counts, dtype=np.int64)
     if spec.kind == "count":
         medium_min, head_min = spec.edges
-        tail_max = math.ceil(medium_min) - 1
-        medium_max = math.ceil(head_min) - 1
+        tail_max: float = math.ceil(medium_min) - 1
+        medium_max: float = math.ceil(head_min) - 1
     else:
         srt = np.sort(counts)
         v = srt.size

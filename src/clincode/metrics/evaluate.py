@@ -136,6 +136,7 @@ def evaluate(
         out["operating_points"] = operating_points(probs, targets, cols, budgets, recall_targets)
         advance("all labels")
         if bucket_parts is not None:
+            assert train_counts is not None  # buckets are made from them
             section: dict[str, Any] = {"boundaries": bucket_parts.describe(train_counts)}
             for name in BUCKET_NAMES:
                 b_cols = bucket_parts.cols(name)

@@ -15,6 +15,9 @@ from clincode.models.protocols import (
     RepeatTableHook,
 )
 from clincode.models.registry import MODELS, build_model, describe_models
+
+# Import order is registration order, which is the order models are listed in.
+# isort: off
 from clincode.models import ehr_transformer as _ehr_transformer  # noqa: F401  (registers)
 from clincode.models import cnn as _cnn  # noqa: F401  (registers)
 from clincode.models import bigru as _bigru  # noqa: F401  (registers)
@@ -24,6 +27,7 @@ from clincode.models import laat as _laat  # noqa: F401  (registers)
 from clincode.models import marn as _marn  # noqa: F401  (registers)
 from clincode.models import plm as _plm  # noqa: F401  (registers)
 from clincode.models import segmented as _segmented  # noqa: F401  (registers)
+# isort: on
 
 __all__ = [
     "HOOKS",

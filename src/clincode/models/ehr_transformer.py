@@ -50,7 +50,7 @@ to a logit carries a factor p(1 - p), so an entry pushed to p ~ 1 early stays th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -58,8 +58,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clincode.models.registry import MODELS
-
-
 
 REPEAT_FEATURES = 5  # recency / frequency features of the repeat path
 
@@ -256,7 +254,7 @@ class EHRTransformer(nn.Module):
         flat = codes[token_mask]
         offsets = torch.cumsum(counts, 0) - counts
         # An empty bag (a padded visit) sums to a zero row.
-        per_visit = F.embedding_bag(flat, self.history.weight, offsets, mode="sum", padding_idx=0)  # (B*T, V)
+        per_visit = F.embedding_bag(flat, self.history.weight, offsets, mode="sum", padding_idx=0)  # type: ignore[union-attr]  # only called with the history path on; (B*T, V)
         per_visit = per_visit.reshape(b, num_visits, -1)
         steps = torch.arange(1, num_visits + 1, device=codes.device, dtype=per_visit.dtype)
         return per_visit.cumsum(1) / steps.view(1, -1, 1)

@@ -44,7 +44,9 @@ class LAAT(DescriptionQueryInit):
 
     def _description_token_features(self, ids: Tensor, mask: Tensor) -> Tensor:
         h = self.encoder(self.embed(ids, mask), mask)  # (N, L, 2H)
-        return torch.tanh(self.attention.projection(h))  # (N, L, d_a): U's space
+        projection = self.attention.projection
+        assert projection is not None  # LAAT's attention always projects
+        return torch.tanh(projection(h))  # (N, L, d_a): U's space
 
     def _encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         tokens, mask = batch_inputs(batch)

@@ -65,7 +65,7 @@ class MARN(DescriptionQueryInit):
         o, mask = self.features(batch)
         return self.icd_head(o, mask)[1]
 
-    def forward(self, batch: dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
+    def forward(self, batch: dict[str, Tensor]) -> Tensor | dict[str, Tensor]:  # type: ignore[override]  # the CCS head adds a second output
         o, mask = self.features(batch)
         icd = self.icd_head(o, mask)[0]
         if self.ccs_head is None:

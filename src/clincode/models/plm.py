@@ -143,5 +143,5 @@ def _with_lora(encoder: nn.Module, r: int, alpha: float, dropout: float, targets
         raise ValueError(
             f"plm lora_target_modules {list(targets)} must name modules of the encoder; not found: {unknown}"
         )
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), bias="none")
+    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), bias="none")  # type: ignore[arg-type]  # peft scales by alpha / r: a float works
     return get_peft_model(encoder, config)

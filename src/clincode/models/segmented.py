@@ -63,6 +63,8 @@ class SegmentedLabelAttention(nn.Module):
     label in both forms.
     """
 
+    inverse_: Tensor  # buffer
+
     def __init__(self, in_dim: int, segments: list[np.ndarray], projection_dim: int | None) -> None:
         super().__init__()
         self.heads = nn.ModuleList(LabelAttention(in_dim, int(s.size), projection_dim) for s in segments)
@@ -91,6 +93,9 @@ class SegmentedModel(nn.Module):
         shared_encoder: one encoder, one label-attention head per segment [ours] instead of one
             complete model per segment (the paper).
     """
+
+    segment_of_: Tensor  # buffers
+    inverse_: Tensor
 
     def __init__(
         self,
@@ -173,10 +178,10 @@ class SegmentedModel(nn.Module):
     def _give_descriptions(self) -> None:
         assert self._descriptions is not None
         ids, mask = self._descriptions
-        for part, labels in zip(self.parts, self.segments()):
+        for part, labels in zip(self.parts, self.segments(), strict=True):
             if hasattr(part, "set_label_descriptions"):
                 index = torch.as_tensor(labels, device=ids.device)
-                part.set_label_descriptions(ids.index_select(0, index), mask.index_select(0, index))
+                part.set_label_descriptions(ids.index_select(0, index), mask.index_select(0, index))  # type: ignore[operator]  # hasattr-checked
 
     def segments(self) -> list[np.ndarray]:
         """Label indices of each segment (segment 0 = the rarest labels)."""
@@ -224,8 +229,8 @@ class SegmentedModel(nn.Module):
         """Label attention [B, V, T] in label order (bases with label attention only)."""
         self._check_built()
         if self.shared is not None:
-            return self.shared.attention_weights(batch)  # type: ignore[operator]
-        outs = [part.attention_weights(batch) for part in self.parts]  # type: ignore[operator]
+            return self.shared.attention_weights(batch)  # type: ignore[operator]  # bases with label attention only (checked by the caller)
+        outs = [part.attention_weights(batch) for part in self.parts]  # type: ignore[operator]  # bases with label attention only (checked by the caller)
         return torch.cat(outs, dim=1).index_select(1, self.inverse_)
 
     def load_embeddings(self, matrix: Tensor) -> None:
@@ -234,7 +239,7 @@ class SegmentedModel(nn.Module):
         for model in [self.shared] if self.shared is not None else list(self.parts):
             if not hasattr(model, "load_embeddings"):
                 raise ValueError(f"segmented base {self.base!r} has no word embedding to initialise; set data.text.word2vec false")
-            model.load_embeddings(matrix)
+            model.load_embeddings(matrix)  # type: ignore[operator]  # hasattr-checked
 
     # -- state ------------------------------------------------------------------------------
     def _load_from_state_dict(

@@ -15,6 +15,8 @@ pooling and attention ignore padding).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -114,6 +116,8 @@ class DescriptionQueryInit(TextModel):
     """
 
     init_queries_from_descriptions: bool
+    desc_ids: Tensor | None  # buffers
+    desc_mask: Tensor | None
     # Descriptions encoded this many at a time (bounds memory for MARN's 600-d features).
     DESCRIPTION_CHUNK = 256
 
@@ -123,7 +127,7 @@ class DescriptionQueryInit(TextModel):
         self.register_buffer("desc_ids", None, persistent=False)
         self.register_buffer("desc_mask", None, persistent=False)
 
-    def _description_head(self) -> nn.Module:
+    def _description_head(self) -> Any:  # the label-attention layer (num_labels, set_query_rows)
         """The :class:`LabelAttention` head whose labels the descriptions describe."""
         raise NotImplementedError
 
@@ -171,6 +175,7 @@ class DescriptionQueryInit(TextModel):
     def init_queries(self) -> None:
         """Set the head's U rows from the descriptions (steps 1-3 of the class docstring)."""
         vectors = self.description_features()
+        assert self.desc_mask is not None  # description_features() checked they are set
         rows = self.desc_mask.any(1) & (vectors.norm(dim=1) > 0)
         self._description_head().set_query_rows(vectors, rows)
 

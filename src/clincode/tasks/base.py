@@ -139,7 +139,8 @@ class Task(Protocol):
 
     def unknown_share(self, data: Any) -> tuple[float, int] | None:
         """(share of input tokens outside the vocabulary, number of tokens) over every split, or None
-        when the inputs have no vocabulary of the run's own (e.g. a pretrained tokenizer)."""
+        when the inputs have no vocabulary of the run's own (e.g. a pretrained tokenizer).
+        """
         ...
 
 
@@ -174,7 +175,8 @@ class DocumentTask(Protocol):
 @dataclass
 class OnePassFit:
     """A model fitted in one pass (no gradient steps), the label space of its columns and what the
-    task saves with it (``extras`` of the artefact)."""
+    task saves with it (``extras`` of the artefact).
+    """
 
     model: Any
     label_space: LabelSpace
@@ -191,7 +193,7 @@ class OnePassTask(Protocol):
     one-pass run once, from ``model.name``, and asks the task for the rest.
     """
 
-    one_pass: ClassVar[Registry[type]]
+    one_pass: ClassVar[Registry[type[Any]]]
 
     def check_one_pass(self, name: str, params: dict[str, Any]) -> None:
         """Raise a ValueError naming an unknown or out-of-range parameter (before any data work)."""
@@ -213,16 +215,16 @@ def one_pass_owner(model_name: str) -> type[OnePassTask] | None:
     for _, cls in TASKS.items():
         registry = getattr(cls, "one_pass", None)
         if registry is not None and model_name in registry:
-            return cls  # type: ignore[return-value]
+            return cls  # type: ignore[return-value]  # a task class with one-pass models
     return None
 
 
 def one_pass_names() -> dict[str, list[str]]:
     """Task name -> its one-pass model names."""
-    return {name: cls.one_pass.names() for name, cls in TASKS.items() if getattr(cls, "one_pass", None) is not None}  # type: ignore[attr-defined]
+    return {name: cls.one_pass.names() for name, cls in TASKS.items() if getattr(cls, "one_pass", None) is not None}  # type: ignore[attr-defined]  # getattr-checked
 
 
-def check_one_pass_params(registry: Registry[type], name: str, params: dict[str, Any]) -> None:
+def check_one_pass_params(registry: Registry[type[Any]], name: str, params: dict[str, Any]) -> None:
     """A ValueError naming parameters the class of ``name`` does not accept (its constructor's)."""
     cls = registry.get(name)
     accepted = [

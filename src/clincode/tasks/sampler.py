@@ -106,7 +106,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         rng = np.random.default_rng((self.seed, self.epoch))
         perm = rng.permutation(n)
         pool = size * self.pool_batches
-        batches = []
+        batches: list[np.ndarray] = []
         for start in range(0, n, pool):
             chunk = perm[start : start + pool]
             chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]

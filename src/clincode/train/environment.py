@@ -27,7 +27,7 @@ def git_revision(start: Path | None = None) -> str | None:
 
 
 def environment(seed: int) -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

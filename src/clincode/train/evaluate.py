@@ -37,7 +37,7 @@ def evaluate_run(
     if artefact.label_space != data.label_space.to_dict():
         # The model's columns are not the prepared task's (a coder that extended its label space):
         # encode the data with the run's own label space so targets and columns line up.
-        data = task.prepare_for_predict(cfg, Path(cfg.data.path), LabelSpace.from_dict(artefact.label_space), artefact.vocab)  # type: ignore[arg-type]
+        data = task.prepare_for_predict(cfg, Path(cfg.data.path), LabelSpace.from_dict(artefact.label_space), artefact.vocab)  # type: ignore[arg-type]  # a trained run has data.path
     model = artefact.build_model()
     progress = cfg.trainer.progress
 

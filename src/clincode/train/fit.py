@@ -13,8 +13,8 @@ import logging
 import random
 import shutil
 import warnings
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -29,17 +29,17 @@ from rich.console import Console
 
 from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
+from clincode.launch import is_first_process
 from clincode.losses.registry import check_loss_params
 from clincode.models import MODELS
 from clincode.models.registry import check_model_params
 from clincode.registry import UnknownNameError
-from clincode.train.one_pass import fit_one_pass_run
-from clincode.train.environment import environment
-from clincode.train.evaluate import evaluate_run
-from clincode.launch import is_first_process
 from clincode.tasks import task_for
 from clincode.tasks.base import OnePassTask, one_pass_names, one_pass_owner
+from clincode.train.environment import environment
+from clincode.train.evaluate import evaluate_run
 from clincode.train.module import ClincodeModule
+from clincode.train.one_pass import fit_one_pass_run
 from clincode.train.runs import ARTEFACT, Artefact, RunError, run_dir_for
 
 
@@ -112,11 +112,11 @@ class _ContinuingCSVLogger(CSVLogger):
         self._resume_step = resume_step
 
     @property
-    def experiment(self) -> ExperimentWriter:  # type: ignore[override]
+    def experiment(self) -> ExperimentWriter:
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _ContinuingWriter(self.log_dir, self._resume_step)
-        return self._experiment
+        return self._experiment  # type: ignore[return-value]  # always the _ContinuingWriter set here
 
 
 def _checkpoint_step(path: Path | None) -> int | None:
@@ -171,7 +171,7 @@ class RngState(L.Callback):
         name, keys, pos, has_gauss, cached = np.random.get_state()
         state: dict[str, Any] = {
             "python": random.getstate(),
-            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+            "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),  # type: ignore[attr-defined]  # the legacy tuple state
             "torch": torch.get_rng_state(),
         }
         if torch.cuda.is_available():
@@ -219,7 +219,7 @@ def build_trainer(
         devices=tc.devices,
         num_nodes=tc.num_nodes,
         strategy=tc.strategy,
-        precision=tc.precision,  # type: ignore[arg-type]
+        precision=tc.precision,  # type: ignore[arg-type]  # a validated string for Lightning's precision Literal
         gradient_clip_val=tc.gradient_clip_val,
         logger=_ContinuingCSVLogger(run_dir, _checkpoint_step(resume)),
         callbacks=callbacks,
@@ -259,7 +259,7 @@ def train_run(
     owner = one_pass_owner(cfg.model.name)
     if owner is not None:
         if not isinstance(task, owner) or not isinstance(task, OnePassTask):
-            raise ValueError(f"model {cfg.model.name!r} is a one-pass model of the {owner.name} task; data.task is {task.name!r}")
+            raise ValueError(f"model {cfg.model.name!r} is a one-pass model of the {owner.name} task; data.task is {task.name!r}")  # type: ignore[attr-defined]  # task classes all have a name
         task.check_one_pass(cfg.model.name, dict(cfg.model.params))
     else:
         try:

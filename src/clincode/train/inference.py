@@ -49,7 +49,8 @@ def predict_rows(
     if not out["probs"]:
         raise ValueError("no rows to predict: the split is empty")
     docs = out.pop("doc_index")
-    return Predictions(**{k: np.concatenate(v) for k, v in out.items()}, doc_index=np.concatenate(docs) if docs else None)
+    arrays: dict[str, Any] = {k: np.concatenate(v) for k, v in out.items()}
+    return Predictions(**arrays, doc_index=np.concatenate(docs) if docs else None)
 
 
 def predict_split(

@@ -11,7 +11,7 @@ and validation metrics use the ICD logits. A model with ``auxiliary_loss(batch) 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -19,8 +19,8 @@ from torch import Tensor, nn
 
 from clincode.config import OptimConfig
 from clincode.losses import MultitaskLoss
-from clincode.models import AuxiliaryLossHook
 from clincode.metrics.streaming import BinnedMicroAP, DecisionCounts05
+from clincode.models import AuxiliaryLossHook
 
 
 class NonFiniteLossError(ValueError):
@@ -80,7 +80,7 @@ class ClincodeModule(L.LightningModule):
                 loss = loss + extra
         if batch_idx == 0 and self.current_epoch == 0 and hasattr(self.criterion, "validate"):
             # Input checks ran once on real data; skip them on the hot path from here on.
-            self.criterion.validate = False
+            self.criterion.validate = False  # type: ignore[assignment]  # a LossModule flag, hasattr-checked
         if not torch.isfinite(loss.detach()):
             # Stop at the first non-finite loss: training on would pick a "best" checkpoint of a
             # diverged model and write a NaN artefact.
@@ -108,13 +108,13 @@ class ClincodeModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         pos, neg = self.val_auprc.state()
         if self.trainer.world_size > 1:  # sum the histograms of every rank before computing
-            pos, neg = self.all_gather(pos).sum(0), self.all_gather(neg).sum(0)
+            pos, neg = cast(Tensor, self.all_gather(pos)).sum(0), cast(Tensor, self.all_gather(neg)).sum(0)
             self.val_auprc.reset()
             self.val_auprc.merge(pos, neg)
         self.log("val/auprc_micro", self.val_auprc.compute(), prog_bar=True)
         counts = self.val_f1.counts
         if self.trainer.world_size > 1:
-            counts = self.all_gather(counts).sum(0)
+            counts = cast(Tensor, self.all_gather(counts)).sum(0)
             self.val_f1.reset()
             self.val_f1.merge(counts)
         macro, micro = self.val_f1.compute()
@@ -142,7 +142,7 @@ class ClincodeModule(L.LightningModule):
             return opt
         warm = self.optim.warmup_steps
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warm))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}  # type: ignore[return-value]
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}  # type: ignore[return-value]  # Lightning's annotation omits this documented dict form
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["clincode"] = self.run_meta

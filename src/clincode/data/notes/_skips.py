@@ -25,7 +25,7 @@ def check_on_error(on_error: str) -> OnError:
     """Return ``on_error`` if it is ``"raise"`` or ``"skip"``; ValueError otherwise."""
     if on_error not in ON_ERROR_CHOICES:
         raise ValueError(f"on_error is {on_error!r}; expected one of {', '.join(ON_ERROR_CHOICES)}.")
-    return on_error  # type: ignore[return-value]
+    return on_error  # type: ignore[return-value]  # checked against ON_ERROR_CHOICES above
 
 
 class SkipCounter:

@@ -268,14 +268,14 @@ def _assemble(
         splits, unlisted = splits_from_ids(hadms, read_split_ids(Path(split_ids), split_variant), skips, source)
         _add(info, "documents_not_in_split_lists", unlisted)
     else:
-        splits = splits_by_patient(subjects, seed) if hadms else []
+        splits = list[str | None](splits_by_patient(subjects, seed)) if hadms else []
     keep = [i for i, s in enumerate(splits) if s is not None]
     frame = build_frame(
         doc_id=[str(hadms[i]) for i in keep],
         subject_id=[subjects[i] for i in keep],
         text=[texts[i] for i in keep],
         codes=[codes[i] for i in keep],
-        split=[splits[i] for i in keep],  # type: ignore[misc]
+        split=[splits[i] for i in keep],  # type: ignore[misc]  # keep holds the rows whose split is set
     )
     check_nonempty(frame, source)
     # Unknown codes of documents dropped afterwards (not in any split list) are not reported.

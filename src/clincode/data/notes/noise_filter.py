@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -112,7 +112,7 @@ def filter_labels(
 
     embed = _embed_fn(enc, cache_dir, batch_size, progress)
     doc_vectors = _document_vectors(enc, embed, [texts[i] for i in scored_rows], chunk)
-    code_vectors = _unit(embed([descriptions[c] for c in described])) if described else np.zeros((0, 1))
+    code_vectors = _unit(embed([cast(str, descriptions[c]) for c in described])) if described else np.zeros((0, 1))
     code_index = {c: j for j, c in enumerate(described)}
     doc_index = {i: k for k, i in enumerate(scored_rows)}
 

@@ -122,7 +122,7 @@ def build_frame(
 
 def build_mentions(rows: Sequence[tuple[str, str, str, str, list[int], list[int]]]) -> pl.DataFrame:
     """The mentions frame from (doc_id, code, type, text, starts, ends) tuples (may be empty)."""
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in MENTION_SCHEMA]
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in MENTION_SCHEMA]
     return pl.DataFrame(
         {name: pl.Series(list(col), dtype=dtype) for (name, dtype), col in zip(MENTION_SCHEMA.items(), columns, strict=True)}
     )

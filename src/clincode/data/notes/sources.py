@@ -89,7 +89,7 @@ def _read_mimic_iv(
 
 
 def _read_codiesp(path: Path, *, language: str, code_types: Sequence[str] | None, on_error: str) -> NotesTable:
-    return read_codiesp(path, language=language, code_types=tuple(code_types or ("D",)), on_error=on_error)  # type: ignore[arg-type]
+    return read_codiesp(path, language=language, code_types=tuple(code_types or ("D",)), on_error=on_error)  # type: ignore[arg-type]  # strings checked against read_codiesp's Literal choices
 
 
 register_source(

@@ -9,7 +9,7 @@ a subject id, the text, the codes and the split. Codes are a list column (parque
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -127,7 +127,7 @@ def read_notes_table(
 _KINDS = {".parquet": "parquet", ".csv": "CSV", ".jsonl": "JSON lines", ".ndjson": "JSON lines"}
 
 
-def _read(path: Path, reader) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _read(path: Path, reader: Callable[[Path], pl.DataFrame]) -> pl.DataFrame:
     """Run ``reader`` on ``path``; an empty, truncated, non-UTF-8 or malformed file raises one DataError naming it."""
     from clincode.io import short_error
 

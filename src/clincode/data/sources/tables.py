@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal, overload
 
 import polars as pl
 
@@ -16,6 +17,14 @@ from clincode.data.errors import DataError, DataNotFoundError
 # Datetime layouts seen in MIMIC-III v1.4 and MIMIC-IV v2.x exports (dates are midnight).
 DATETIME_FORMATS: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 COLUMN_KINDS: tuple[str, ...] = ("int", "str", "datetime")
+
+
+@overload
+def find_table(root: Path, names: Sequence[str], *, required: Literal[True] = ...) -> Path: ...
+
+
+@overload
+def find_table(root: Path, names: Sequence[str], *, required: bool) -> Path | None: ...
 
 
 def find_table(root: Path, names: Sequence[str], *, required: bool = True) -> Path | None:
@@ -29,9 +38,9 @@ def find_table(root: Path, names: Sequence[str], *, required: bool = True) -> Pa
     by_lower = {p.name.lower(): p for p in sorted(root.iterdir()) if p.is_file()} if root.is_dir() else {}
     for name in names:
         for suffix in (".csv.gz", ".csv"):
-            path = by_lower.get(f"{name}{suffix}".lower())
-            if path is not None:
-                return path
+            found = by_lower.get(f"{name}{suffix}".lower())
+            if found is not None:
+                return found
     if required:
         tried = ", ".join(f"{n}.csv[.gz]" for n in names)
         raise DataNotFoundError(f"{root} has no {tried}; this table is required.")

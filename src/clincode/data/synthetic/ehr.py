@@ -47,17 +47,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from clincode.data.splits import SPLIT_NAMES
 from clincode.data.synthetic.calibrate import RateTables, calibrate
-from clincode.data.synthetic.demographics import sample_cohort
+from clincode.data.synthetic.demographics import Cohort, sample_cohort
 from clincode.data.synthetic.params import GENERATOR_NAME, GENERATOR_VERSION, SynthParams
 from clincode.data.synthetic.processes import LatentProcesses, build_processes, true_coupling
 from clincode.data.synthetic.progress import progress_bar
-from clincode.data.synthetic.demographics import Cohort
 from clincode.data.synthetic.progression import ProgressionMatrix, calibrate_scale, progression_matrix, progression_table
 from clincode.data.synthetic.simulate import (
     ChronicConditions,
@@ -155,7 +154,8 @@ def n_shards(params: SynthParams) -> int:
 
 def shard_latent(params: SynthParams, model: CohortModel, shard: int) -> ShardLatent:
     """Patients, visits and chronic conditions of ``shard`` exactly as :func:`generate_ehr_cohort`
-    draws them (the oracle of :mod:`clincode.data.synthetic.oracle` replays this)."""
+    draws them (the oracle of :mod:`clincode.data.synthetic.oracle` replays this).
+    """
     rng = np.random.default_rng([params.seed, 1, shard])
     first = shard * params.shard_size
     size = min(params.shard_size, params.n_patients - first)
@@ -242,7 +242,7 @@ def generate_ehr_cohort(
         chronic_record_prob=chronic_record_prob, prevalent_fraction=prevalent_fraction,
         female_fraction=female_fraction, pediatric_fraction=pediatric_fraction,
         short_gap_fraction=short_gap_fraction, median_gap_days=median_gap_days,
-        split_fractions=tuple(split_fractions), start_date=start_date, end_date=end_date,
+        split_fractions=cast("tuple[float, float, float]", tuple(split_fractions)), start_date=start_date, end_date=end_date,
         progression=progression,
     )  # fmt: skip
     params.validate()
@@ -317,7 +317,7 @@ def _write_cohort(
         "visits": n_visits,
         "diagnosis_events": n_diag,
         "code_counts": code_counts,
-        "splits": {name: int(n) for name, n in zip(SPLIT_NAMES, split_sizes)},
+        "splits": {name: int(n) for name, n in zip(SPLIT_NAMES, split_sizes, strict=True)},
     }
 
 
@@ -334,7 +334,7 @@ def _write_metadata(tmp: Path, params: SynthParams, model: CohortModel, counts: 
     n_universe = len(universe)
     code_counts = counts.pop("code_counts")
     used = code_counts[:n_universe] > 0
-    static_used = tuple(code for code, n in zip(STATIC_CODES, code_counts[n_universe:]) if n > 0)
+    static_used = tuple(code for code, n in zip(STATIC_CODES, code_counts[n_universe:], strict=True) if n > 0)
     write_parquet(codes_metadata(universe.codes, used, static_used), meta / "codes.parquet")
     a, b, coupling = true_coupling(proc)
     dependency = dependency_table(universe.codes, a, b, coupling, used)

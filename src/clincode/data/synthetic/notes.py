@@ -89,7 +89,7 @@ def generate_notes(
             cohort_dir = generate_ehr_cohort(tmp / "cohort", n_patients=n_patients, n_codes=n_codes, seed=seed, progress=False)
             cohort_label = "cohort"
         else:
-            cohort_dir = Path(cohort)  # type: ignore[arg-type]
+            cohort_dir = Path(cohort)  # type: ignore[arg-type]  # a path here: the no-cohort case is handled above
             cohort_label = str(cohort)
         frame, counts = build_notes(cohort_dir, seed)
         write_parquet(frame, tmp / "notes.parquet")
@@ -187,7 +187,7 @@ def build_notes(cohort: Path, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
         "distinct_codes": len(counts_by_code),
         "label_occurrences": int(sum(counts_by_code.values())),
         "mean_codes_per_document": round(sum(counts_by_code.values()) / frame.height, 4),
-        "mean_characters_per_document": round(float(lengths.mean()), 1),
+        "mean_characters_per_document": round(float(lengths.mean()), 1),  # type: ignore[arg-type]  # polars types Series.mean() as any scalar
         "negated_mentions": n_negations,
     }
     return frame, counts

@@ -131,7 +131,10 @@ def replay_latent(params: SynthParams, model: CohortModel) -> CohortLatent:
         starts = cond.code_ptr[:-1][order]
         code.append(cond.code[np.repeat(starts, sizes[order]) + ragged_arange(sizes[order])])
         del latent
-    ptr = lambda counts: np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)  # noqa: E731
+
+    def ptr(counts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+
     return CohortLatent(
         female=np.concatenate(female),
         visit_ptr=ptr(n_visits),
@@ -199,7 +202,7 @@ class CohortOracle:
         self._log_rr = np.zeros((n_chronic, targets.size))
         if matrix is not None:
             t_index = {int(k): i for i, k in enumerate(targets)}
-            for s, t, rr in zip(matrix.source, matrix.target, matrix.relative_risk):
+            for s, t, rr in zip(matrix.source, matrix.target, matrix.relative_risk, strict=True):
                 self._log_rr[self._chronic_slot[s], t_index[int(t)]] = np.log(rr)
         # Per patient: the (sex, band) group of the last visit and the number of visits.
         self._last_group = latent.visit_group[latent.visit_ptr[1:] - 1].astype(np.int64)
@@ -336,7 +339,8 @@ class CohortOracle:
 
     def visit_probabilities(self, patient: np.ndarray, visit: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """(B, L) float64 probabilities of universe codes ``cols`` at global visit indices ``visit``,
-        given the state up to the visit before (module docstring)."""
+        given the state up to the visit before (module docstring).
+        """
         lat, r = self.latent, self.record_prob
         n_rows, n_cols = patient.size, cols.size
         rank = visit - lat.visit_ptr[patient]

@@ -28,7 +28,7 @@ DENSITY_PRESETS: dict[str, dict[str, float]] = {
 DEFAULT_DENSITY = "outpatient"
 
 
-def density_preset(name: str) -> dict[str, float]:
+def density_preset(name: str) -> dict[str, Any]:
     """Keyword arguments of :func:`~clincode.data.synthetic.generate_ehr_cohort` for a named density.
 
     ``generate_ehr_cohort(out, n_patients=..., n_codes=..., **density_preset("admission"))``.
@@ -68,7 +68,8 @@ class SynthParams:
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for ``dataset.json`` (tuples become lists). ``progression`` is left out when
-        "none", so cohorts without progression keep the ``dataset.json`` they always had."""
+        "none", so cohorts without progression keep the ``dataset.json`` they always had.
+        """
         out = asdict(self)
         out["split_fractions"] = list(self.split_fractions)
         if self.progression == "none":
@@ -82,7 +83,7 @@ class SynthParams:
         if self.n_patients < smallest:
             from clincode.data.splits import SPLIT_NAMES, split_counts
 
-            empty = [n for n, c in zip(SPLIT_NAMES, split_counts(self.n_patients, self.split_fractions)) if c == 0]
+            empty = [n for n, c in zip(SPLIT_NAMES, split_counts(self.n_patients, self.split_fractions), strict=True) if c == 0]
             raise ValueError(
                 f"n_patients is {self.n_patients}: split(s) {', '.join(empty)} would have no patient; "
                 f"expected n_patients >= {smallest} with split fractions {list(self.split_fractions)}."
@@ -136,14 +137,14 @@ def _int_at_least(name: str, value: object, minimum: int) -> None:
 
 def _positive(name: str, value: object, minimum: float = 0.0) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value <= 0 or value < minimum:  # type: ignore[operator]
+    if not ok or value <= 0 or value < minimum:  # type: ignore[operator]  # isinstance-checked in ok
         bound = f">= {minimum:g}" if minimum > 0 else "> 0"
         raise ValueError(f"{name}={value!r} must be a finite number {bound}.")
 
 
 def _fraction(name: str, value: object) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not 0.0 <= value <= 1.0:  # type: ignore[operator]
+    if not ok or not 0.0 <= value <= 1.0:  # type: ignore[operator]  # isinstance-checked in ok
         raise ValueError(f"{name}={value!r} must be a number in [0, 1].")
 
 

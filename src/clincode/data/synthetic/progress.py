@@ -8,13 +8,13 @@ from typing import Any, Protocol
 
 
 class ProgressLike(Protocol):
-    def add_task(self, description: str, total: float | None = ...) -> Any: ...
+    def add_task(self, description: str, *, total: float | None = ...) -> Any: ...
     def update(self, task_id: Any, *, description: str | None = ...) -> None: ...
     def advance(self, task_id: Any, advance: float = ...) -> None: ...
 
 
 class _Silent:
-    def add_task(self, description: str, total: float | None = None) -> int:
+    def add_task(self, description: str, *, total: float | None = None) -> int:
         return 0
 
     def update(self, task_id: Any, *, description: str | None = None) -> None:

@@ -134,7 +134,7 @@ def read_notes(path: Path, config: CodingConfig) -> NotesTable:
     """The canonical notes table of ``data.path`` (CodiEsp release or notes table file)."""
     kind, source = resolve_notes_source(path, config.format)
     if kind == "codiesp":
-        return read_codiesp(source, language=config.language, code_types=config.code_types, on_error=config.on_error)  # type: ignore[arg-type]
+        return read_codiesp(source, language=config.language, code_types=config.code_types, on_error=config.on_error)  # type: ignore[arg-type]  # config strings checked against read_codiesp's Literal choices
     sep = CSV_CODES_SEP if source.suffix.lower() == ".csv" else None
     return read_notes_table(source, codes_sep=sep, on_error=config.on_error)
 
@@ -310,8 +310,8 @@ def build_coding_from_notes(
     columns: dict[str, dict[str, list]] = {s: {k: [] for k in SPLIT_SCHEMA} for s in SPLIT_NAMES}
     unseen: dict[str, Counter[str]] = {s: Counter() for s in SPLIT_NAMES}
     no_ccs: Counter[str] = Counter()
-    truncated = Counter()
-    empty = Counter()
+    truncated: Counter[str] = Counter()
+    empty: Counter[str] = Counter()
     wordpieces = None
     if config.tokenizer is not None:  # model plm reads its own tokenizer's ids (see clincode.models.plm)
         from clincode.encoders import WordpieceEncoding

@@ -33,17 +33,17 @@ from clincode.coders.registry import coder_params, fitted_label_codes
 from clincode.coders.terminology import icd10cm_descriptions
 from clincode.config import RunConfig, TextDataConfig
 from clincode.data.labels import LabelSpace
-from clincode.data.splits import SPLIT_NAMES
 from clincode.data.notes import UNK_ID as TEXT_UNK_ID
 from clincode.data.notes import TextVocab
+from clincode.data.splits import SPLIT_NAMES
 from clincode.encoders import WordpieceEncoding
 from clincode.io import atomic_path
 from clincode.launch import load_shared_cache
 from clincode.losses import LabelStats, MultitaskLoss, build_loss
 from clincode.metrics.codiesp import coding_summary
-from clincode.registry import Registry
 from clincode.models import MODELS, EmbeddingsHook, LabelCountsHook, LabelDescriptionsHook, build_model
 from clincode.models.registry import model_params
+from clincode.registry import Registry
 from clincode.tasks.base import (
     TASKS,
     Documents,
@@ -215,7 +215,7 @@ class CodingTask:
 
     name: ClassVar[str] = "coding"
     unit: ClassVar[str] = "document"
-    one_pass: ClassVar[Registry[type]] = CODERS
+    one_pass: ClassVar[Registry[type[Any]]] = CODERS
     output_formats: ClassVar[tuple[str, ...]] = ("table", "codiesp", "codiesp-x")
     frame_order: ClassVar[tuple[str, ...]] = ()  # loader order within each split
 
@@ -307,7 +307,7 @@ class CodingTask:
         exist for CodiEsp releases read in Spanish (their offsets index the Spanish text);
         inconsistent evidence rows are skipped and counted on the console, never dropped silently.
         """
-        source = Path(path if path is not None else cfg.data.path)  # type: ignore[arg-type]
+        source = Path(path if path is not None else cfg.data.path)  # type: ignore[arg-type]  # a coding run has data.path
         config = coding_config(text_config(cfg))
         if path is not None:
             config = replace(config, format="auto")
@@ -325,7 +325,7 @@ class CodingTask:
                 )
             from clincode.data.notes import read_codiesp
 
-            notes = read_codiesp(root, language="es", code_types=config.code_types, mentions=True, on_error="skip")  # type: ignore[arg-type]
+            notes = read_codiesp(root, language="es", code_types=config.code_types, mentions=True, on_error="skip")
             skipped = {k: v for k, v in notes.skipped.items() if k.startswith("mention_") and v}
             if skipped:
                 Console(stderr=True).print(
@@ -351,13 +351,14 @@ class CodingTask:
 
     def fit_one_pass(self, cfg: RunConfig, data: CodingData, *, console: Console) -> OnePassFit:
         """Fit the coder of ``cfg`` on the training documents; its label space may extend the data's
-        (hierarchy back-off: the training labels first, then the codes it added)."""
+        (hierarchy back-off: the training labels first, then the codes it added).
+        """
         language = cfg.data.text.language if cfg.data.text is not None else "en"
         _, keys_from = coder_params(cfg.model.name, cfg.model.params)
         coder = build_coder(cfg.model.name, cfg.model.params, language)
         docs = self.documents(cfg, data, "train", mentions=keys_from in ("evidence", "both"))
         if docs.mentions is not None and not any(docs.mentions):
-            _, root = resolve_notes_source(Path(cfg.data.path), coding_config(text_config(cfg)).format)  # type: ignore[arg-type]
+            _, root = resolve_notes_source(Path(cfg.data.path), coding_config(text_config(cfg)).format)  # type: ignore[arg-type]  # a coding run has data.path
             raise ValueError(
                 f"{Path(root) / 'train' / 'trainX.tsv'} is missing or holds no evidence span of the training documents; "
                 f"model.params.keys_from={keys_from} learns from them (add the file, or set model.params.keys_from=terminology)"
@@ -378,7 +379,8 @@ class CodingTask:
         evidence: bool = False,
     ) -> Predictions:
         """Scores of a split's documents; ``evidence``: also each code's evidence spans, for coders
-        that give them (:class:`clincode.coders.EvidenceCoder`)."""
+        that give them (:class:`clincode.coders.EvidenceCoder`).
+        """
         docs = self.documents(cfg, data, split, path)
         if evidence and isinstance(model, EvidenceCoder):
             probs, spans = model.predict_with_evidence(docs.texts)
@@ -390,7 +392,8 @@ class CodingTask:
 
     def split_documents(self, cfg: RunConfig, path: Path, split: str) -> Documents:
         """Text and gold codes of one split of the notes at ``path``, read without encoding them
-        (what a one-pass coder needs; :meth:`documents` follows a prepared task's order instead)."""
+        (what a one-pass coder needs; :meth:`documents` follows a prepared task's order instead).
+        """
         config = replace(coding_config(text_config(cfg)), format="auto")
         frame = read_notes(Path(path), config).frame.filter(pl.col("split") == split)
         return Documents(frame["doc_id"].to_list(), frame["text"].to_list(), frame["codes"].to_list(), None)

@@ -33,10 +33,10 @@ import polars as pl
 import torch
 from torch.utils.data import Dataset
 
-from clincode.tasks.next_visit.data import NextVisitData
-from clincode.tasks.next_visit.arrays import FlatSplit
 from clincode.data.vocab import PAD_ID
 from clincode.forecasters.history import Histories
+from clincode.tasks.next_visit.arrays import FlatSplit
+from clincode.tasks.next_visit.data import NextVisitData
 
 
 class NextVisitSample(TypedDict):
@@ -87,8 +87,8 @@ class NextVisitDataset(Dataset[NextVisitSample]):
         return {"arrays": self.arrays, "max_tokens": self.max_tokens}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.max_tokens = state["max_tokens"]  # type: ignore[assignment]
-        self._set_arrays(state["arrays"])  # type: ignore[arg-type]
+        self.max_tokens = state["max_tokens"]  # type: ignore[assignment]  # the state __getstate__ wrote
+        self._set_arrays(state["arrays"])  # type: ignore[arg-type]  # the state __getstate__ wrote
 
     def __len__(self) -> int:
         return len(self.subject_id)

@@ -49,16 +49,16 @@ import polars as pl
 from clincode.data.errors import DataError
 from clincode.data.labels import LabelSpace
 from clincode.data.meds import US_PER_SECOND, assign_visits, scan_events, shard_units
+from clincode.data.schema import validate_meds_dir
+from clincode.data.splits import SPLIT_NAMES, read_subject_splits
+from clincode.data.vocab import UNK_ID, Vocab
 from clincode.tasks.next_visit.data import (
     TASK_SCHEMA,
     NextVisitConfig,
     NextVisitData,
     empty_task_frame,
 )
-from clincode.data.schema import validate_meds_dir
-from clincode.data.splits import SPLIT_NAMES, read_subject_splits
 from clincode.tasks.next_visit.writer import TaskDirWriter
-from clincode.data.vocab import UNK_ID, Vocab
 
 __all__ = ["NextVisitConfig", "NextVisitData", "build_next_visit"]
 
@@ -455,7 +455,7 @@ def _encode_unit(
     )
     return patients.join(u.patients.select("subject_id", "sex"), on="subject_id", how="left").with_columns(
         pl.col("sex").cast(pl.Int8)
-    ).select("split", *TASK_SCHEMA).cast(TASK_SCHEMA)  # type: ignore[arg-type]
+    ).select("split", *TASK_SCHEMA).cast(TASK_SCHEMA)  # type: ignore[arg-type]  # polars' stubs take dtype classes, not instances
 
 
 def _truncate_visits(events: pl.DataFrame, keys: list[str], max_codes: int) -> pl.DataFrame:

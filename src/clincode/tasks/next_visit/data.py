@@ -33,9 +33,9 @@ import polars as pl
 from clincode.data.errors import DataError, DataNotFoundError
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
-from clincode.tasks.next_visit.arrays import FlatSplit, has_arrays, load_flat
-from clincode.io import replace_dir
 from clincode.data.vocab import Vocab
+from clincode.io import replace_dir
+from clincode.tasks.next_visit.arrays import FlatSplit, has_arrays, load_flat
 
 # 2 added the flat arrays; a format-1 task (tables only) still loads, its arrays built in memory.
 FORMAT_VERSION = 2
@@ -180,7 +180,8 @@ class NextVisitData:
 
 class SavedSplits(Mapping[str, pl.DataFrame]):
     """Split name -> table of a saved task, read from its parquet file on every access (no cache:
-    a caller that keeps the table holds it, one that only wants the arrays never reads it)."""
+    a caller that keeps the table holds it, one that only wants the arrays never reads it).
+    """
 
     def __init__(self, root: Path, names: tuple[str, ...]) -> None:
         self.root = root
@@ -273,7 +274,7 @@ def _split_path(root: Path, split: str) -> Path:
     return root / f"{split}.parquet"
 
 
-def _check_task_schema(path: Path, schema: pl.Schema) -> None:
+def _check_task_schema(path: Path, schema: Mapping[str, pl.DataType]) -> None:
     for name, dtype in TASK_SCHEMA.items():
         if name not in schema:
             raise DataError(f"{path} has no column {name!r}; expected a table written by NextVisitData.save.")

@@ -8,9 +8,9 @@ once (streamed into the cache with bounded memory, returned memory-mapped from t
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,10 +27,10 @@ from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
 from clincode.data.vocab import UNK_ID, Vocab
 from clincode.forecasters import FORECASTERS, Histories
-from clincode.launch import load_shared_cache
-from clincode.metrics.repeat_explore import repeat_explore
-from clincode.losses import LabelStats, build_loss
 from clincode.forecasters.baselines import RepeatTableForecaster
+from clincode.launch import load_shared_cache
+from clincode.losses import LabelStats, build_loss
+from clincode.metrics.repeat_explore import repeat_explore
 from clincode.models import LabelCountsHook, OutputBiasHook, RepeatTableHook, build_model
 from clincode.registry import Registry
 from clincode.tasks.base import (
@@ -112,7 +112,7 @@ class NextVisitTask:
 
     name: ClassVar[str] = "next_visit"
     unit: ClassVar[str] = "patient"
-    one_pass: ClassVar[Registry[type]] = FORECASTERS
+    one_pass: ClassVar[Registry[type[Any]]] = FORECASTERS
     output_formats: ClassVar[tuple[str, ...]] = ("table",)
     frame_order: ClassVar[tuple[str, ...]] = ("subject_id", "visit_index", "rank")
 

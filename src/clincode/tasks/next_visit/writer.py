@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clincode.data.labels import LabelSpace
-from clincode.tasks.next_visit.data import TASK_SCHEMA, NextVisitConfig, empty_task_frame, write_task_files
 from clincode.data.splits import SPLIT_NAMES
-from clincode.tasks.next_visit.arrays import FlatSplit, FlatSplitWriter, SplitSizes, table_sizes
 from clincode.data.vocab import Vocab
 from clincode.io import replace_dir
+from clincode.tasks.next_visit.arrays import FlatSplit, FlatSplitWriter, SplitSizes, table_sizes
+from clincode.tasks.next_visit.data import TASK_SCHEMA, NextVisitConfig, empty_task_frame, write_task_files
 
 WORK_DIR = "_work"
 
@@ -95,7 +95,7 @@ class TaskDirWriter:
         # holding increasing subject ranges) only one or two parts are mapped at any time.
         last_needed = np.zeros(len(parts), dtype=np.int64)
         np.maximum.at(last_needed, part_of[order], np.arange(len(order)))
-        schema = parts[0].schema  # type: ignore[union-attr]
+        schema = parts[0].schema  # type: ignore[union-attr]  # no part is released before the writer opens
         writer = pq.ParquetWriter(parquet_path, schema)
         try:
             for start in range(0, len(order), self.rows_per_chunk):
@@ -109,8 +109,8 @@ class TaskDirWriter:
         finally:
             writer.close()
         arrays.close()
-        for p in self.parts[split]:
-            p.unlink()
+        for part_path in self.parts[split]:
+            part_path.unlink()
 
 
 def _gather(parts: list[pa.Table | None], part_of: np.ndarray, row_of: np.ndarray, sel: np.ndarray) -> pa.Table:
