@@ -248,7 +248,7 @@ class CandidateRanker:
         parts = []
         for k in range(self.folds):
             inside = np.flatnonzero(fold != k).tolist()
-            held = np.flatnonzero(fold == k).tolist()
+            held = np.flatnonzero(fold == k)
             coder = MentionCoder(**self.coder_params).fit(
                 [texts[i] for i in inside],
                 [gold[i] for i in inside],
@@ -261,7 +261,7 @@ class CandidateRanker:
                 gold_sets = [{index[c] for c in g if c in index} for g in gold]
             voter = self._fit_voter(coder, [texts[i] for i in inside], [gold_sets[i] for i in inside])
             docs, labels, feats = candidate_features(
-                coder, [texts[i] for i in held], self.top_prior, voter, self.top_votes, self.hierarchy_top
+                coder, [texts[i] for i in held.tolist()], self.top_prior, voter, self.top_votes, self.hierarchy_top
             )
             parts.append((held[docs], labels, feats))
         docs = np.concatenate([p[0] for p in parts])

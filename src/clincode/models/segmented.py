@@ -178,7 +178,7 @@ class SegmentedModel(nn.Module):
     def _give_descriptions(self) -> None:
         assert self._descriptions is not None
         ids, mask = self._descriptions
-        for part, labels in zip(self.parts, self.segments(), strict=True):
+        for part, labels in zip(self.parts, self.segments(), strict=False):
             if hasattr(part, "set_label_descriptions"):
                 index = torch.as_tensor(labels, device=ids.device)
                 part.set_label_descriptions(ids.index_select(0, index), mask.index_select(0, index))  # type: ignore[operator]  # hasattr-checked
