@@ -1,5 +1,6 @@
 """The Python API named in ``clincode/__init__.py``: the README's "Python API" code, run as written,
-and each function on its own (results, errors for unknown names)."""
+and each function on its own (results, errors for unknown names).
+"""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_readme_python_api_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                 result = runner.invoke(app, words[1:])
                 assert result.exit_code == 0, result.output
         else:
-            exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102  (the README's own code is under test)
+            exec(compile(code, "README.md", "exec"), namespace)  # the README's own code is under test
 
     # The loss block: a scalar whose gradient reaches the logits.
     value, logits = namespace["value"], namespace["logits"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from clincode.forecasters.history import HistoryEntries, Histories
+from clincode.forecasters.history import Histories, HistoryEntries
 from clincode.metrics.ranking import micro_from_groups
 
 # scheme -> (recency bin edges, count bin edges): bin i holds values in [edges[i], edges[i + 1]).
@@ -132,7 +132,7 @@ class RepeatTableForecaster:
             never, cells = self._tables(train, ent, pos, scheme, smoothing)
             score = float("nan")
             if len(candidates) > 1:
-                score = self._tuning_score(tuning, t_rows, t_ent, t_pos, t_all_pos, t_hist, scheme, never, cells)  # type: ignore[arg-type]
+                score = self._tuning_score(tuning, t_rows, t_ent, t_pos, t_all_pos, t_hist, scheme, never, cells)  # type: ignore[arg-type]  # tuning: asserted above for several candidates
                 self.selection_.append({"scheme": scheme, "smoothing": smoothing, "tuning_auprc_micro": score})
             if best is None or score > best[0]:
                 best = (score, scheme, smoothing, never, cells)

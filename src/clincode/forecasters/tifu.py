@@ -153,7 +153,7 @@ class TifuKnnForecaster:
             if key not in cache:
                 cache.clear()  # the grid lists each key's alphas together; keep one key's arrays
                 vectors = self._train_vectors(train, setting)
-                parts = self._components(tuning, setting, vectors, train_subjects) if y is not None else None
+                parts = self._components(tuning, setting, vectors, train_subjects) if y is not None else None  # type: ignore[arg-type]  # y is set only with a tuning split
                 cache[key] = (vectors, *parts) if parts is not None else (vectors, vectors, None)
             vectors, u, neighbours = cache[key]
             score = float("nan")
