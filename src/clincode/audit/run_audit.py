@@ -46,8 +46,10 @@ def audit_run(run_dir: Path, *, top_pairs: int = 20, heatmap_codes: int = 50, co
     run_dir = Path(run_dir)
     check_audit_options(run_dir, top_pairs=top_pairs, heatmap_codes=heatmap_codes)
     artefact, cfg = load_run(run_dir)
+    from clincode.losses import HasDependencyMatrix
+
     loss = artefact.build_loss()
-    if not hasattr(loss, "dependency_matrix"):
+    if not isinstance(loss, HasDependencyMatrix):
         raise ValueError(
             f"run {run_dir} was trained with loss {cfg.loss.name!r}, which learns no dependency matrix; "
             "audit a run of a loss that learns W (dependency_aware, dependency_log, dependency_pl)"

@@ -5,6 +5,7 @@ computes in float32 whatever the input dtype (float64 stays float64), and has ``
 Each is a pure function (``*_loss``) plus a thin ``nn.Module`` registered in ``LOSSES``.
 """
 
+from .abilities import HasDependencyMatrix, HasPriorProbability, Validates
 from .asymmetric import AsymmetricLoss, asymmetric_loss
 from .base import LossModule
 from .bce import BCELoss, WeightedBCELoss, bce_loss, weighted_bce_loss
@@ -38,6 +39,8 @@ __all__ = [
     "DependencyLogLoss",
     "DependencyPLLoss",
     "FocalLoss",
+    "HasDependencyMatrix",
+    "HasPriorProbability",
     "LabelStats",
     "LabelStatsError",
     "LossInputError",
@@ -47,6 +50,7 @@ __all__ = [
     "Segmenter",
     "SegmentedHarmonicFocalLoss",
     "SegmentedHarmonicLoss",
+    "Validates",
     "WeightedBCELoss",
     "asymmetric_loss",
     "bce_loss",

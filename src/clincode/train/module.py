@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from clincode.config import OptimConfig
-from clincode.losses import MultitaskLoss
+from clincode.losses import MultitaskLoss, Validates
 from clincode.metrics.streaming import BinnedMicroAP, DecisionCounts05
 from clincode.models import AuxiliaryLossHook
 
@@ -78,9 +78,9 @@ class ClincodeModule(L.LightningModule):
             if extra is not None:
                 self.log("train/aux_loss", extra, on_step=False, on_epoch=True, batch_size=n)
                 loss = loss + extra
-        if batch_idx == 0 and self.current_epoch == 0 and hasattr(self.criterion, "validate"):
+        if batch_idx == 0 and self.current_epoch == 0 and isinstance(self.criterion, Validates):
             # Input checks ran once on real data; skip them on the hot path from here on.
-            self.criterion.validate = False  # type: ignore[assignment]  # a LossModule flag, hasattr-checked
+            self.criterion.validate = False
         if not torch.isfinite(loss.detach()):
             # Stop at the first non-finite loss: training on would pick a "best" checkpoint of a
             # diverged model and write a NaN artefact.

@@ -29,7 +29,7 @@ from clincode.data.vocab import UNK_ID, Vocab
 from clincode.forecasters import FORECASTERS, Histories
 from clincode.forecasters.baselines import RepeatTableForecaster
 from clincode.launch import load_shared_cache
-from clincode.losses import LabelStats, build_loss
+from clincode.losses import HasPriorProbability, LabelStats, build_loss
 from clincode.metrics.repeat_explore import repeat_explore
 from clincode.models import LabelCountsHook, OutputBiasHook, RepeatTableHook, build_model
 from clincode.registry import Registry
@@ -160,7 +160,7 @@ class NextVisitTask:
         criterion.fit(stats)
         if isinstance(model, OutputBiasHook):  # [ours] prior_bias: head bias at the loss's favoured constant
             prevalence = torch.as_tensor(stats.prevalence())
-            favoured = criterion.prior_probability(prevalence) if hasattr(criterion, "prior_probability") else prevalence
+            favoured = criterion.prior_probability(prevalence) if isinstance(criterion, HasPriorProbability) else prevalence
             model.init_output_bias(favoured)
         if isinstance(model, RepeatTableHook):  # [ours] repeat_init: table (a no-op when off)
             table = RepeatTableForecaster("last_earlier", smoothing=1.0).fit(next_visit_histories(data, "train"))
