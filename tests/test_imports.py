@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "clincode"
 
 # Lower layers first; a unit may import units of its own layer's lower layers (and itself).
 LAYERS: list[set[str]] = [
-    {"registry", "io", "resources", "launch", "encoders", "codes", "metrics"},
+    {"registry", "io", "resources", "launch", "encoders", "codes", "metrics", "labels"},
     {"config", "data", "losses"},
     {"models", "coders", "forecasters"},
     {"tasks"},

@@ -1,6 +1,6 @@
 """`clincode segments`: the frequency segments of a dataset's training labels (Ray et al. 2023).
 
-The Segmenter (:class:`clincode.losses.Segmenter`, docs/methods.md section 3.1) is fitted on the label
+The Segmenter (:class:`clincode.labels.Segmenter`, docs/methods.md section 3.1) is fitted on the label
 counts the training path would use:
 
 - a notes dataset (a CodiEsp root, or a canonical notes table file): the documents of the
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from clincode.losses.segments import Segmenter
+from clincode.labels import Segmenter
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clincode.losses import Segmenter
+from clincode.labels import Segmenter
 
 counts_strategy = st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=300).map(np.array)
 eta_strategy = st.floats(min_value=1e-3, max_value=10.0, allow_nan=False, allow_infinity=False)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from clincode.losses import LabelStats, LabelStatsError, Segmenter, build_loss
+from clincode.labels import Segmenter
+from clincode.losses import LabelStats, LabelStatsError, build_loss
 from helpers import loss_references as ref
 
 

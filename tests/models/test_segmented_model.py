@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from clincode.losses import LabelStats, Segmenter, build_loss
+from clincode.labels import Segmenter
+from clincode.losses import LabelStats, build_loss
 from clincode.losses.harmonic import segmented_harmonic_loss
 from clincode.models import MODELS, build_model
 

@@ -26,7 +26,6 @@ from .quadratic import DenseForm, DependencyForm, LowRankForm, symmetric_zero_di
 from .ranking import descending_ranks, rank_weights
 from .reduction import masked_mean
 from .registry import LOSSES, build_loss, describe_losses
-from .segments import Segmenter
 from .stats import LabelStats, LabelStatsError
 from .validation import LossInputError, validate_inputs
 
@@ -47,7 +46,6 @@ __all__ = [
     "LossModule",
     "MARNFocalLoss",
     "MultitaskLoss",
-    "Segmenter",
     "SegmentedHarmonicFocalLoss",
     "SegmentedHarmonicLoss",
     "Validates",

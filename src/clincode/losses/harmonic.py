@@ -20,13 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from clincode.labels import Segmenter
+
 from .base import LossModule
 from .frequency import Statistics, check_statistics
 from .inputs import prepare, signs
 from .modulating import focusing
 from .reduction import masked_mean
 from .registry import LOSSES
-from .segments import Segmenter
 from .stats import LabelStats, LabelStatsError
 
 

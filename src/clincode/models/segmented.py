@@ -1,6 +1,6 @@
 """Per-segment models (Ray et al. 2023, docs/methods.md section 3.3): one model per frequency segment.
 
-The labels are split into frequency segments by :class:`clincode.losses.Segmenter` on the
+The labels are split into frequency segments by :class:`clincode.labels.Segmenter` on the
 training label counts. ``shared_encoder: false`` (the paper) holds one complete sub-model per
 segment (a registered text model, ``base``, with its own parameters) predicting only that
 segment's labels; ``shared_encoder: true`` [ours] holds one base model whose label-attention head
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from clincode.losses.segments import Segmenter
+from clincode.labels import Segmenter
 from clincode.models.layers.label_attention import LabelAttention
 from clincode.models.registry import MODELS, build_model, model_params
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from clincode.config import load_config
 from clincode.data.notes.noise_encoder import SentenceEmbedder
 from clincode.data.notes.noise_filter import filter_labels
-from clincode.losses import Segmenter
+from clincode.labels import Segmenter
 from clincode.resources import config_path
 from clincode.tasks.coding.task import coding_label_stats, prepare_coding
 from clincode.train import fit
