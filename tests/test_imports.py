@@ -105,3 +105,14 @@ def test_module_graph_has_no_cycle():
         if start not in state:
             cycle = visit(start)
             assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_demo_and_segments_reach_the_next_visit_task_through_the_registry():
+    # Through TASKS and the task's public methods, not the task package's internals.
+    inside = [
+        f"{a} -> {b}"
+        for a in ("clincode.demo", "clincode.segments_cli")
+        for b in imports_of(SRC / f"{a.split('.')[1]}.py")
+        if b.startswith("clincode.tasks.next_visit")
+    ]
+    assert not inside, "imports of next-visit internals:\n" + "\n".join(sorted(inside))

@@ -80,17 +80,19 @@ def config_suffix(config: str | Path) -> str:
 def train_label_codes(cohort: Path, overrides: list[str] | None = None, config: str | Path = DEFAULT_CONFIG) -> int:
     """Distinct labels the next-visit task would see in the training split: the upper bound for V.
 
-    Counted by the task itself (:func:`build_next_visit` with ``num_labels=None`` and the demo run
-    config's data settings), so the cap is the number the run's LabelSpace checks against.
+    Counted by the task itself (the ``next_visit`` task of ``TASKS``, built in memory with
+    ``num_labels=None`` and the demo run config's data settings), so the cap is the number the
+    run's LabelSpace checks against.
     """
     from clincode.config import load_config
-    from clincode.tasks.next_visit.build import build_next_visit
-    from clincode.tasks.next_visit.task import task_kwargs
+    from clincode.tasks import TASKS
+    from clincode.tasks.base import InMemoryBuildTask
 
     cfg = load_config(demo_config(config), [f"data.path={cohort}", *(overrides or [])])
-    kwargs = task_kwargs(cfg) | {"num_labels": None, "progress": False}
-    data = build_next_visit(cohort, **kwargs)
-    return len(data.label_space)
+    task = TASKS.get("next_visit")()
+    if not isinstance(task, InMemoryBuildTask):
+        raise TypeError(f"task {task.name!r} cannot build its data in memory")
+    return task.build_in_memory(cohort, cfg, num_labels=None).num_labels
 
 
 def check_demo_options(out_dir: Path, *, patients: int, epochs: int, num_labels: int, losses: list[str]) -> None:

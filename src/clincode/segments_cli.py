@@ -7,7 +7,7 @@ counts the training path would use:
   ``train`` split, a label counted once per document, the label space fitted as in training
   (top ``num_labels`` codes, or all codes seen in train);
 - a MEDS cohort (directory with ``metadata/subject_splits.parquet``): next-visit labels, counted
-  per training row exactly as the SH loss sees them (:func:`clincode.tasks.next_visit.task.next_visit_label_stats`).
+  per training row exactly as the SH loss sees them (the ``next_visit`` task's ``label_stats``).
 """
 
 from __future__ import annotations
@@ -96,11 +96,14 @@ def notes_label_counts(
 
 def meds_label_counts(path: Path, *, num_labels: int | None) -> tuple[np.ndarray, list[str]]:
     """Next-visit training counts [V] (training rows whose next visit has the label) and the labels."""
-    from clincode.tasks.next_visit.build import build_next_visit
-    from clincode.tasks.next_visit.task import next_visit_label_stats
+    from clincode.tasks import TASKS
+    from clincode.tasks.base import InMemoryBuildTask
 
-    data = build_next_visit(path, num_labels=num_labels, progress=False)
-    return next_visit_label_stats(data).positives, list(data.label_space.codes_)
+    task = TASKS.get("next_visit")()
+    if not isinstance(task, InMemoryBuildTask):
+        raise TypeError(f"task {task.name!r} cannot build its data in memory")
+    data = task.build_in_memory(path, num_labels=num_labels)
+    return task.label_stats(data).positives, list(data.label_space.codes_)
 
 
 def dataset_label_counts(

@@ -207,6 +207,21 @@ class OnePassTask(Protocol):
     ) -> Predictions: ...
 
 
+@runtime_checkable
+class InMemoryBuildTask(Protocol):
+    """A task whose data can be built straight from a dataset path, in memory: no cache, no progress bar.
+
+    What the commands outside a run use (``clincode segments``, the demo's label cap) to see a
+    dataset exactly as the task's training path would, without a run directory.
+    """
+
+    def build_in_memory(self, path: Path, cfg: RunConfig | None = None, **settings: Any) -> TaskData:
+        """The task's data of the dataset at ``path``: the data settings of ``cfg`` (the task's
+        build defaults without it), ``settings`` on top (e.g. ``num_labels=None``: every label).
+        """
+        ...
+
+
 TASKS: Registry[type[Task]] = Registry("task")
 
 

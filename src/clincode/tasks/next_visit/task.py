@@ -144,6 +144,15 @@ class NextVisitTask:
         kwargs["min_visits"] = 1  # a patient with one visit still gets a forecast
         return build_next_visit(path, **kwargs, fitted=(label_space, Vocab.from_dict(vocab)), allow_empty_splits=True)
 
+    def build_in_memory(self, path: Path, cfg: RunConfig | None = None, **settings: Any) -> NextVisitData:
+        """The next-visit data of the MEDS directory ``path``, built in memory (no cache, no progress bar).
+
+        The data settings of ``cfg`` (:func:`build_next_visit`'s defaults without it), then
+        ``settings`` on top, as keyword arguments of :func:`build_next_visit`.
+        """
+        kwargs = (task_kwargs(cfg) if cfg is not None else {}) | {"progress": False} | settings
+        return build_next_visit(Path(path), **kwargs)
+
     def loader(self, data: NextVisitData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
         return bucketed_loader(next_visit_dataset(data, split), NextVisitCollator(data.num_labels), cfg, shuffle=shuffle, eval=eval)
 
