@@ -160,7 +160,7 @@ def test_fit_forecaster_equals_the_registered_class(histories: dict) -> None:
 def test_fit_forecaster_refuses_unknown_names_and_params(histories: dict) -> None:
     with pytest.raises(KeyError, match="unknown forecaster 'repeat'.*known: .*repeat_table"):
         clincode.fit_forecaster("repeat", histories["train"])
-    with pytest.raises(ValueError, match="unknown model.params.*smoothin.*accepted: scheme, smoothing"):
+    with pytest.raises(ValueError, match="unknown parameter.*smoothin.*accepted: scheme, smoothing"):
         clincode.fit_forecaster("repeat_table", histories["train"], smoothin=1.0)
 
 

@@ -24,7 +24,7 @@ from clincode.data.splits import SPLIT_NAMES
 from clincode.forecasters import FORECASTERS, Histories, HistoryForecaster
 from clincode.losses import LossModule
 from clincode.losses import build_loss as _build_loss
-from clincode.tasks.base import Keep, check_one_pass_params
+from clincode.tasks.base import Keep
 from clincode.tasks.next_visit.build import build_next_visit
 from clincode.tasks.next_visit.task import next_visit_histories
 from clincode.train.predict import Rule, predict_frame
@@ -88,8 +88,7 @@ def fit_forecaster(name: str, train: Histories, tuning: Histories | None = None,
     Raises ``KeyError`` for an unknown name (listing the known ones) and ``ValueError`` for a
     parameter the forecaster does not accept.
     """
-    check_one_pass_params(FORECASTERS, name, params)
-    return FORECASTERS.get(name)(**params).fit(train, tuning)
+    return FORECASTERS.check_params(name, params)(**params).fit(train, tuning)
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ def test_segment_of_argument_and_errors() -> None:
         unbuilt.set_segments([0, 2, 0, 2, 0, 2, 0, 2, 2])
     with pytest.raises(ValueError, match="eta must be a finite number > 0"):
         build_model("segmented", vocab_size=VOCAB, num_labels=V, params={"eta": 0})
-    with pytest.raises(ValueError, match="has no parameter 'hiden_size'"):
+    with pytest.raises(ValueError, match=r"segmented base_params: model 'laat' got unknown parameter\(s\) 'hiden_size'"):
         build_model("segmented", vocab_size=VOCAB, num_labels=V, params={"base_params": {"hiden_size": 3}})
     with pytest.raises(KeyError):
         build_model("segmented", vocab_size=VOCAB, num_labels=V, params={"base": "laaat"})

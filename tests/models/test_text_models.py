@@ -127,7 +127,7 @@ def test_load_embeddings_normalises_rows() -> None:
 
 @pytest.mark.parametrize("name", ["cnn", "bigru", "caml", "laat", "marn"])
 def test_unknown_param_is_named(name: str) -> None:
-    with pytest.raises(ValueError, match="no parameter 'hiden_size'"):
+    with pytest.raises(ValueError, match=r"got unknown parameter\(s\) 'hiden_size'"):
         build_model(name, vocab_size=VOCAB, num_labels=LABELS, params={"hiden_size": 3})
 
 

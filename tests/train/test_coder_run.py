@@ -127,7 +127,7 @@ def test_terminology_mode_on_english_text(release, tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["model.params.nonsense=1"], "unknown model.params for coder 'mention_dictionary': nonsense"),
+        (["model.params.nonsense=1"], r"coder 'mention_dictionary' got unknown parameter\(s\) 'nonsense'; accepted: keys_from, "),
         (["model.params.keys_from=everything"], "keys_from"),
         (["data.text.language=en"], "Spanish text"),
         (["model.name=mention_dictionar"], "mention_dictionary"),

@@ -13,7 +13,6 @@ The language (stemmer, negation cues) is the run's ``data.text.language``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -57,7 +56,7 @@ class EvidenceCoder(Protocol):
     def predict_evidence(self, texts: Sequence[str], top_k: int | None = 10) -> list[list[CodeEvidence]]: ...
 
 
-CODERS: Registry[type[Any]] = Registry("coder")
+CODERS: Registry[type[Any]] = Registry("coder", supplied=("language",))
 CODERS.register("mention_dictionary")(MentionCoder)
 CODERS.register("mention_ranker")(CandidateRanker)
 
@@ -73,12 +72,7 @@ def coder_params(name: str, params: Mapping[str, Any]) -> tuple[dict[str, Any], 
     keys_from = str(params.pop("keys_from", "evidence"))
     if keys_from not in KEYS_FROM:
         raise ValueError(f"model.params.keys_from is {keys_from!r}; expected one of {', '.join(KEYS_FROM)}")
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "language")]
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"unknown model.params for coder {name!r}: {', '.join(unknown)}; accepted: keys_from, {', '.join(accepted)}"
-        )
+    CODERS.check_params(name, params, also=("keys_from",))
     if cls is MentionCoder:
         params = {**DICTIONARY_DEFAULTS, **params}
     elif cls is CandidateRanker:
@@ -116,16 +110,10 @@ def coder_from_state(name: str, state: Mapping[str, Any]) -> DocumentCoder:
 
 def describe_coders() -> list[dict[str, Any]]:
     """Name, one-line summary and parameters (with defaults) of every registered coder."""
-    out = []
-    for name, cls in CODERS.items():
-        doc = (cls.__doc__ or "").strip().splitlines()
-        defaults = {
-            p.name: p.default
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.name not in ("self", "language") and p.kind is not p.VAR_KEYWORD
-        }
-        if cls is MentionCoder:
+    out = CODERS.describe()
+    for entry in out:
+        defaults = dict(entry["params"])
+        if CODERS.get(entry["name"]) is MentionCoder:
             defaults.update(DICTIONARY_DEFAULTS)
-        defaults = {"keys_from": "evidence", **defaults}
-        out.append({"name": name, "summary": doc[0] if doc else "", "params": defaults})
+        entry["params"] = {"keys_from": "evidence", **defaults}
     return out

@@ -60,15 +60,4 @@ def default_references(data_path: Path | str, label_level: str = "code") -> list
 
 def describe_forecasters() -> list[dict[str, Any]]:
     """Name, one-line summary and parameters (with defaults) of every registered forecaster."""
-    import inspect
-
-    out = []
-    for name, cls in FORECASTERS.items():
-        doc = (cls.__doc__ or "").strip().splitlines()
-        params = {
-            p.name: p.default
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        }
-        out.append({"name": name, "summary": "[next_visit, one pass] " + (doc[0] if doc else ""), "params": params})
-    return out
+    return FORECASTERS.describe(prefix="[next_visit, one pass] ")

@@ -33,7 +33,8 @@ from torch import Tensor, nn
 
 from clincode.labels import Segmenter
 from clincode.models.layers.label_attention import LabelAttention
-from clincode.models.registry import MODELS, build_model, model_params
+from clincode.models.registry import MODELS, build_model
+from clincode.registry import ParamsError
 
 # MARN's ICD head is ``icd_head``; CAML, LAAT and PLM name theirs ``attention``.
 HEAD_NAMES: tuple[str, ...] = ("attention", "icd_head")
@@ -110,13 +111,10 @@ class SegmentedModel(nn.Module):
         super().__init__()
         if base == "segmented":
             raise ValueError("segmented base must be a text model such as 'laat' or 'plm', not 'segmented' itself")
-        accepted = model_params(MODELS.get(base))  # unknown base names fail here, with suggestions
-        unknown = sorted(set(base_params or {}) - set(accepted))
-        if unknown:
-            raise ValueError(
-                f"segmented base_params: model {base!r} has no parameter {', '.join(map(repr, unknown))}; "
-                f"accepted: {', '.join(sorted(accepted))}"
-            )
+        try:  # unknown base names fail here too, with suggestions
+            MODELS.check_params(base, base_params or {})
+        except ParamsError as exc:
+            raise ParamsError(f"segmented base_params: {exc}") from None
         Segmenter(eta)  # validates eta (> 0, finite)
         self.vocab_size, self.num_labels = int(vocab_size), int(num_labels)
         self.base, self.base_params = base, dict(base_params or {})

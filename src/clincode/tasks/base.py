@@ -19,7 +19,6 @@ is one folder under ``tasks/`` and one registration.
 from __future__ import annotations
 
 import hashlib
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,21 +236,6 @@ def one_pass_owner(model_name: str) -> type[OnePassTask] | None:
 def one_pass_names() -> dict[str, list[str]]:
     """Task name -> its one-pass model names."""
     return {name: cls.one_pass.names() for name, cls in TASKS.items() if getattr(cls, "one_pass", None) is not None}  # type: ignore[attr-defined]  # getattr-checked
-
-
-def check_one_pass_params(registry: Registry[type[Any]], name: str, params: dict[str, Any]) -> None:
-    """A ValueError naming parameters the class of ``name`` does not accept (its constructor's)."""
-    cls = registry.get(name)
-    accepted = [
-        p.name
-        for p in inspect.signature(cls.__init__).parameters.values()
-        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"unknown model.params for {registry.kind} {name!r}: {', '.join(unknown)}; accepted: {', '.join(accepted) or 'none'}"
-        )
 
 
 def task_for(cfg: RunConfig) -> Task:

@@ -30,9 +30,8 @@ from rich.console import Console
 from clincode.config import RunConfig, config_to_yaml
 from clincode.io import write_json, write_text
 from clincode.launch import is_first_process
-from clincode.losses.registry import check_loss_params
+from clincode.losses.registry import LOSSES
 from clincode.models import MODELS
-from clincode.models.registry import check_model_params
 from clincode.registry import UnknownNameError
 from clincode.tasks import task_for
 from clincode.tasks.base import OnePassTask, one_pass_names, one_pass_owner
@@ -253,7 +252,7 @@ def train_run(
     # Everything that can reject the input (data, model and loss parameters) runs before the run
     # directory is written, so a failed start leaves nothing behind.
     # Unknown names and parameters fail before any data work (nothing is written yet).
-    check_loss_params(cfg.loss.name, dict(cfg.loss.params))
+    LOSSES.check_params(cfg.loss.name, dict(cfg.loss.params))
     task = task_for(cfg)
     # One choice, from model.name: a model fitted in one pass by its task, or a network trained by gradient.
     owner = one_pass_owner(cfg.model.name)
@@ -267,7 +266,7 @@ def train_run(
         except KeyError as exc:
             others = "; ".join(f"one-pass models of {t}: {', '.join(n)}" for t, n in one_pass_names().items())
             raise UnknownNameError(f"{exc}; {others}") from None
-        check_model_params(cfg.model.name, dict(cfg.model.params))
+        MODELS.check_params(cfg.model.name, dict(cfg.model.params))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     with _no_empty_dirs_left([Path(cfg.out_dir), Path(cfg.out_dir) / ".cache"]):
         data = task.prepare(cfg, console=console)

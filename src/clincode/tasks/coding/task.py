@@ -42,7 +42,6 @@ from clincode.launch import load_shared_cache
 from clincode.losses import LabelStats, MultitaskLoss, build_loss
 from clincode.metrics.codiesp import coding_summary
 from clincode.models import MODELS, EmbeddingsHook, LabelCountsHook, LabelDescriptionsHook, build_model
-from clincode.models.registry import model_params
 from clincode.registry import Registry
 from clincode.tasks.base import (
     TASKS,
@@ -163,8 +162,7 @@ def ccs_label_stats(data: CodingData, split: str = "train") -> LabelStats:
 def coding_parts(cfg: RunConfig, data: CodingData) -> RunParts:
     """Model (with the inputs this task provides) and fitted loss of a coding run."""
     text = text_config(cfg)
-    cls = MODELS.get(cfg.model.name)
-    accepted = model_params(cls)
+    accepted = MODELS.params(cfg.model.name)  # unknown names raise, listing the known ones
     params = dict(cfg.model.params)
     if text.ccs:
         if "num_ccs" not in accepted:

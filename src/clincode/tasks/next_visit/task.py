@@ -39,7 +39,6 @@ from clincode.tasks.base import (
     OnePassFit,
     Predictions,
     RunParts,
-    check_one_pass_params,
     files_fingerprint,
     token_unknown_share,
 )
@@ -179,7 +178,7 @@ class NextVisitTask:
 
     # -- one-pass forecasters (clincode.forecasters): fitted on the training histories -------------
     def check_one_pass(self, name: str, params: dict[str, Any]) -> None:
-        check_one_pass_params(FORECASTERS, name, params)
+        FORECASTERS.check_params(name, params)
         FORECASTERS.get(name)(**params)  # the constructor checks the values
 
     def fit_one_pass(self, cfg: RunConfig, data: NextVisitData, *, console: Console) -> OnePassFit:
