@@ -14,6 +14,7 @@ the common ones). The cell scheme and the smoothing are chosen on the tuning spl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,45 @@ class PrevalenceForecaster:
         out = cls()
         out.rate_ = np.asarray(state["rate"], dtype=np.float32)
         return out
+
+
+@dataclass(frozen=True)
+class _TuningCounts:
+    """What scoring a lookup table on the tuning split needs: its rows with a next visit, their
+    history entries with the next visit's outcome, and per label the positives and history rows.
+    """
+
+    n_rows: int
+    entries: HistoryEntries
+    positive: np.ndarray  # (E,) int64, the entry's label is coded at the next visit
+    label_positives: np.ndarray  # (V,) positives of each label over the rows
+    label_entries: np.ndarray  # (V,) rows with the label in their history
+
+    @classmethod
+    def of(cls, h: Histories) -> _TuningCounts:
+        ent = h.entries()
+        ent = ent.select(h.has_next[ent.row])
+        return cls(
+            n_rows=int(h.has_next.sum()),
+            entries=ent,
+            positive=h.next_positive(ent).astype(np.int64),
+            label_positives=np.bincount(h.targets()[1], minlength=h.num_labels),
+            label_entries=np.bincount(ent.label, minlength=h.num_labels),
+        )
+
+    def micro_auprc(self, cell: np.ndarray, never: np.ndarray, cells: np.ndarray) -> float:
+        """Micro AUPRC of the table (``never`` (V,), ``cells`` (C, V); ``cell`` (E,) of each entry)
+        on these rows, from its (cell, label) groups: equal to scoring its N x V forecast.
+        """
+        v = never.size
+        flat = cell * v + self.entries.label
+        n = np.bincount(flat, minlength=cells.size)
+        k = np.bincount(flat, weights=self.positive, minlength=cells.size).astype(np.int64)
+        never_n = self.n_rows - self.label_entries
+        never_k = self.label_positives - np.bincount(self.entries.label, weights=self.positive, minlength=v).astype(np.int64)
+        scores = np.concatenate([cells.ravel(), never])
+        value = micro_from_groups(scores, np.concatenate([k, never_k]), np.concatenate([n - k, never_n - never_k]))[1]
+        return float(value) if np.isfinite(value) else float("-inf")
 
 
 class RepeatTableForecaster:
@@ -118,51 +158,19 @@ class RepeatTableForecaster:
         candidates = [(s, m) for s in schemes for m in smoothings]
         if len(candidates) > 1 and tuning is None:
             raise ValueError("repeat_table with scheme auto or smoothing null chooses on the tuning split; none was given")
+        counts = _TuningCounts.of(tuning) if tuning is not None and len(candidates) > 1 else None
         best: tuple[float, str, float, np.ndarray, np.ndarray] | None = None
-        if len(candidates) > 1:
-            assert tuning is not None
-            t_valid = tuning.target_matrix()[:, 0] >= 0  # rows with a next visit (all, for keep="targets")
-            t_ent = tuning.entries()
-            t_ent = HistoryEntries(*(a[t_valid[t_ent.row]] for a in (t_ent.row, t_ent.label, t_ent.count, t_ent.recency, t_ent.gap_days)))
-            t_pos = tuning.next_positive(t_ent).astype(np.int64)
-            t_all_pos = np.bincount(tuning.targets()[1], minlength=tuning.num_labels)
-            t_hist = np.bincount(t_ent.label, minlength=tuning.num_labels)
-            t_rows = int(t_valid.sum())
         for scheme, smoothing in candidates:
             never, cells = self._tables(train, ent, pos, scheme, smoothing)
             score = float("nan")
-            if len(candidates) > 1:
-                score = self._tuning_score(tuning, t_rows, t_ent, t_pos, t_all_pos, t_hist, scheme, never, cells)  # type: ignore[arg-type]  # tuning: asserted above for several candidates
+            if counts is not None:
+                score = counts.micro_auprc(self._cell(counts.entries, scheme), never, cells)
                 self.selection_.append({"scheme": scheme, "smoothing": smoothing, "tuning_auprc_micro": score})
             if best is None or score > best[0]:
                 best = (score, scheme, smoothing, never, cells)
         assert best is not None
         _, self.scheme_, self.smoothing_, self.never_, self.cells_ = best
         return self
-
-    def _tuning_score(
-        self,
-        h: Histories,
-        n_rows: int,
-        ent: HistoryEntries,
-        pos: np.ndarray,
-        all_pos: np.ndarray,
-        hist: np.ndarray,
-        scheme: str,
-        never: np.ndarray,
-        cells: np.ndarray,
-    ) -> float:
-        """Micro AUPRC of ``_apply``'s matrix on the tuning split's ``n_rows`` rows with a next visit, from (cell, label) groups."""
-        v = h.num_labels
-        flat = self._cell(ent, scheme) * v + ent.label
-        n_cells = cells.shape[0]
-        n = np.bincount(flat, minlength=n_cells * v)
-        k = np.bincount(flat, weights=pos, minlength=n_cells * v).astype(np.int64)
-        never_n = n_rows - hist
-        never_k = all_pos - np.bincount(ent.label, weights=pos, minlength=v).astype(np.int64)
-        scores = np.concatenate([cells.ravel(), never])
-        value = micro_from_groups(scores, np.concatenate([k, never_k]), np.concatenate([n - k, never_n - never_k]))[1]
-        return float(value) if np.isfinite(value) else float("-inf")
 
     # -- prediction ------------------------------------------------------------------------------
     def _apply(self, h: Histories, ent: HistoryEntries, scheme: str, never: np.ndarray, cells: np.ndarray) -> np.ndarray:

@@ -54,6 +54,10 @@ class HistoryEntries:
     def __len__(self) -> int:
         return int(self.row.size)
 
+    def select(self, mask: np.ndarray) -> HistoryEntries:
+        """The entries where ``mask`` (E,) is true, in order."""
+        return HistoryEntries(self.row[mask], self.label[mask], self.count[mask], self.recency[mask], self.gap_days[mask])
+
 
 @dataclass(frozen=True)
 class Histories:
@@ -148,17 +152,23 @@ class Histories:
         order = np.unique(key, return_index=True)[1]
         return visit[order], self.labels[order]
 
+    @cached_property
+    def has_next(self) -> np.ndarray:
+        """(N,) bool: the row's patient has a visit after it (every row of a ``keep="targets"`` split)."""
+        nxt = self.rows + 1
+        out = np.zeros(len(self), dtype=bool)
+        valid = nxt < self.visit_time.size
+        out[valid] = self.visit_patient[nxt[valid]] == self.row_patient[valid]
+        return out
+
     def targets(self) -> tuple[np.ndarray, np.ndarray]:
         """Positives of each row's next visit as CSR (indptr (N + 1,), label columns).
 
         Rows without a next visit (keep="visits", each patient's last) have none.
         """
-        nxt = self.rows + 1
-        has_next = np.zeros(len(self), dtype=bool)
-        valid = nxt < self.visit_time.size
-        has_next[valid] = self.visit_patient[nxt[valid]] == self.row_patient[valid]
-        counts = np.where(has_next, self.label_offsets[np.minimum(nxt + 1, self.visit_time.size)] - self.label_offsets[np.minimum(nxt, self.visit_time.size)], 0)
-        starts = self.label_offsets[np.minimum(nxt, self.visit_time.size)]
+        nxt = np.minimum(self.rows + 1, self.visit_time.size)
+        counts = np.where(self.has_next, self.label_offsets[np.minimum(nxt + 1, self.visit_time.size)] - self.label_offsets[nxt], 0)
+        starts = self.label_offsets[nxt]
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         idx = np.repeat(starts, counts) + ragged_arange(counts)
         return indptr, self.labels[idx]
@@ -168,9 +178,7 @@ class Histories:
         indptr, cols = self.targets()
         out = np.zeros((len(self), self.num_labels), dtype=np.int8)
         out[np.repeat(np.arange(len(self)), np.diff(indptr)), cols] = 1
-        nxt = self.rows + 1
-        last = (nxt >= self.visit_time.size) | (self.visit_patient[np.minimum(nxt, self.visit_time.size - 1)] != self.row_patient)
-        out[last] = -1
+        out[~self.has_next] = -1
         return out
 
     def entries(self) -> HistoryEntries:

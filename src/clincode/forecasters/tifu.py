@@ -17,7 +17,7 @@ few visits long; the method is TIFU-KNN's (time-decayed item frequencies + user 
 
 from __future__ import annotations
 
-from itertools import product
+from itertools import groupby, product
 from typing import Any
 
 import numpy as np
@@ -144,28 +144,25 @@ class TifuKnnForecaster:
         if len(grid) > 1 and tuning is None:
             raise ValueError("tifu_knn chooses its settings on the tuning split; none was given")
         train_subjects = train.subject_id[np.diff(train.visit_offsets) > 0]
+        self.neighbour_subjects_ = train_subjects
+        if tuning is None or len(grid) == 1:
+            self.setting_, self.neighbours_ = grid[0], self._train_vectors(train, grid[0])
+            return self
+        y = tuning.target_matrix()
         best: tuple[float, dict[str, Any], sp.csr_matrix] | None = None
-        cache: dict[tuple[int, float, float, int], tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray | None]] = {}
-        y = tuning.target_matrix() if tuning is not None and len(grid) > 1 else None
-        for setting in grid:
-            # The vectors and the neighbours depend on the decays and k, not on alpha: one pass each.
-            key = (setting["group_size"], setting["within_decay"], setting["group_decay"], setting["k"])
-            if key not in cache:
-                cache.clear()  # the grid lists each key's alphas together; keep one key's arrays
-                vectors = self._train_vectors(train, setting)
-                parts = self._components(tuning, setting, vectors, train_subjects) if y is not None else None  # type: ignore[arg-type]  # y is set only with a tuning split
-                cache[key] = (vectors, *parts) if parts is not None else (vectors, vectors, None)
-            vectors, u, neighbours = cache[key]
-            score = float("nan")
-            if y is not None:
-                assert neighbours is not None
+        # The vectors and the neighbours depend on the decays and k, not on alpha (the grid lists
+        # each vector setting's alphas together): one pass per vector setting, blended per alpha.
+        for _, group in groupby(grid, key=lambda g: (g["group_size"], g["within_decay"], g["group_decay"], g["k"])):
+            settings = list(group)
+            vectors = self._train_vectors(train, settings[0])
+            u, neighbours = self._components(tuning, settings[0], vectors, train_subjects)
+            for setting in settings:
                 score = micro_auprc(self._blend(u, neighbours, setting["alpha"]), y)
                 self.selection_.append({**setting, "tuning_auprc_micro": score})
-            if best is None or score > best[0]:
-                best = (score, setting, vectors)
+                if best is None or score > best[0]:
+                    best = (score, setting, vectors)
         assert best is not None
         self.setting_, self.neighbours_ = best[1], best[2]
-        self.neighbour_subjects_ = train_subjects
         return self
 
     def predict_proba(self, h: Histories) -> np.ndarray:
