@@ -52,21 +52,24 @@ def forecast_rows(probs: np.ndarray, thresholds: np.ndarray, top_k: int) -> tupl
     return rows[sort], labels[sort], rank[sort]
 
 
-def check_request(out_file: Path, top_k: int, split: str | None, *, need_writer: bool = True) -> str | None:
-    """Validate the shared ``clincode predict`` arguments; returns the polars writer method name."""
-    writer = WRITERS.get(Path(out_file).suffix.lower())
-    if need_writer and writer is None:
-        raise ValueError(f"--out {out_file}: expected a .parquet, .csv or .jsonl file name")
+def check_options(top_k: int, split: str | None, rule: str = "global", max_unknown: float = 0.5) -> None:
+    """Validate the ``clincode predict`` options shared by every output, before any work."""
     if top_k < 1:
         raise ValueError(f"--top-k must be >= 1, got {top_k}")
     if split is not None and split not in SPLIT_NAMES:
         raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
-    return writer
-
-
-def check_max_unknown(max_unknown: float) -> None:
+    if rule not in RULES:
+        raise ValueError(f"--rule must be one of {', '.join(RULES)}, got {rule!r}")
     if not 0.0 <= max_unknown <= 1.0:
         raise ValueError(f"--max-unknown must be in [0, 1], got {max_unknown}")
+
+
+def table_writer(out_file: Path) -> str:
+    """The polars writer method for a ``table`` output file, from its suffix."""
+    writer = WRITERS.get(Path(out_file).suffix.lower())
+    if writer is None:
+        raise ValueError(f"--out {out_file}: expected a .parquet, .csv or .jsonl file name")
+    return writer
 
 
 def rule_thresholds(saved: dict, rule: str, num_labels: int) -> np.ndarray:
@@ -98,9 +101,9 @@ def predict_to_file(
     run's vocabulary accepted (data coded or written unlike the training data give meaningless
     predictions); the share is always reported. Raises ``ValueError`` / ``RunError`` with the reason.
     """
-    check_max_unknown(max_unknown)
+    check_options(top_k, split, rule, max_unknown)
     out_file = Path(out_file)
-    writer = check_request(out_file, top_k, split, need_writer=fmt == "table")
+    writer = table_writer(out_file) if fmt == "table" else None
     artefact, cfg = load_run(Path(run_dir))
     if fmt != "table":
         task, label_space, data, preds = run_predictions(
@@ -133,7 +136,7 @@ def run_predictions(
     max_unknown: float = 0.5,
 ) -> tuple[Task, LabelSpace, Any, dict[str, Predictions]]:
     """The task, label space, encoded data and per-split predictions of a loaded run on ``data_dir``."""
-    check_max_unknown(max_unknown)
+    check_options(1, split, max_unknown=max_unknown)
     console = console or Console(stderr=True)
     task = task_for(cfg)
     if fmt not in task.output_formats:
@@ -182,9 +185,7 @@ def predict_frame(
 
     ``spans_as_text``: a coder's evidence spans as JSON strings (for CSV) instead of lists of structs.
     """
-    check_request(Path("predictions.parquet"), top_k, split)
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    check_options(top_k, split, rule, max_unknown)
     task, label_space, data, preds = run_predictions(
         artefact, cfg, run_dir, data_dir, split=split, console=console, max_unknown=max_unknown
     )
