@@ -16,7 +16,11 @@ What it does, in one run on one machine:
    PyHealth's) and alternates them, chunk for chunk (``--chunks-per-epoch`` per epoch of training
    samples), so both share the machine's load. Only training time is clocked; after every chunk each
    side predicts the tuning (val) and held-out (test) rows, scored here with clincode's metrics.
-5. Early stopping on the tuning split for both (``--patience`` epochs without a better val micro
+5. Beside both sides, the history baselines (training prevalence, the per-label repeat table,
+   TIFU-KNN) and the cohort's Bayes forecast (``oracle``, the ceiling), fitted in one pass on the
+   same training rows (settings chosen on the tuning split) and scored on the same held-out rows,
+   with repeat and explore AUPRC for every row of the table (``clincode.metrics.repeat_explore``).
+6. Early stopping on the tuning split for both (``--patience`` epochs without a better val micro
    AUPRC, at most ``--epochs``); writes ``curves.csv`` (one row per side and chunk: steps,
    predictions, cumulative training seconds, val / test micro AUPRC, test AUROC and P@5),
    ``summary.json``, ``summary.md`` (the targets, the ratios, peak memory of each process) and
@@ -242,14 +246,52 @@ class Worker:
         return out
 
 
-def score(probs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+def score(probs: np.ndarray, targets: np.ndarray, history: np.ndarray | None = None) -> dict[str, float]:
+    """Micro AUPRC / AUROC and P@5 of (N, V) forecasts; with ``history`` (the (N, V) repeat mask) also
+    the micro AUPRC on repeat entries and on explore entries (``clincode.metrics.repeat_explore``).
+    """
     from clincode.metrics.at_k import row_ranking
     from clincode.metrics.ranking import ranking_metrics
+    from clincode.metrics.repeat_explore import repeat_explore
 
     rank = ranking_metrics(probs, targets)
     rows = row_ranking(probs, targets, ks=(5,))
     p5 = rows.weighted(np.ones((1, len(targets))))["p@5"][0]
-    return {"auprc": float(rank.auprc_micro), "auroc": float(rank.auroc_micro), "p@5": float(p5)}
+    out = {"auprc": float(rank.auprc_micro), "auroc": float(rank.auroc_micro), "p@5": float(p5)}
+    if history is not None:
+        kinds = repeat_explore(probs, targets, history, ks=(5,))
+        out |= {f"{kind}_auprc": kinds[kind]["auprc_micro"] for kind in ("repeat", "explore")}
+    return out
+
+
+REFERENCES = ("prevalence", "repeat_table", "tifu_knn", "oracle")
+
+
+def reference_rows(data: Any, cohort: Path, targets: dict[str, np.ndarray]) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
+    """The one-pass forecasters on the same held-out rows: fit on train, settings chosen on tuning.
+
+    Returns (name -> held-out scores with fit and predict seconds, the held-out repeat mask). The
+    forecasters read the task's label histories; their rows are checked to be the exported rows
+    (same targets, same order) before anything is scored.
+    """
+    from clincode.api import fit_forecaster
+    from clincode.tasks.next_visit.task import next_visit_histories
+
+    histories = {split: next_visit_histories(data, split, source=cohort) for split in ("train", "tuning", "held_out")}
+    for split, h in histories.items():
+        if not np.array_equal(h.target_matrix(), targets[split]):
+            raise RuntimeError(f"the {split} histories' rows are not the exported rows")
+    history = histories["held_out"].history_mask()
+    rows: dict[str, dict[str, Any]] = {}
+    for name in REFERENCES:
+        start = time.perf_counter()
+        forecaster = fit_forecaster(name, histories["train"], histories["tuning"])
+        fitted = time.perf_counter()
+        probs = forecaster.predict_proba(histories["held_out"])
+        predicted = time.perf_counter()
+        rows[name] = score(probs, targets["held_out"], history) | {"fit_seconds": fitted - start, "predict_seconds": predicted - fitted}
+        print(f"{name:12s} held-out AUPRC {rows[name]['auprc']:.4f} P@5 {rows[name]['p@5']:.4f} (fit {fitted - start:.1f} s)", file=sys.stderr)
+    return rows, history
 
 
 def first_reaching(curve: list[dict[str, Any]], level: float) -> dict[str, Any] | None:
@@ -267,9 +309,12 @@ def driver(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ph_python = ensure_pyhealth_venv(Path(args.pyhealth_venv)) if not args.clincode_only else None
-    cohort = out / f"cohort-{args.patients}-s{args.cohort_seed}"
+    suffix = "" if args.progression == "none" else f"-{args.progression}"
+    cohort = out / f"cohort-{args.patients}-s{args.cohort_seed}{suffix}"
     if not (cohort / "metadata").exists():
-        generate_ehr_cohort(cohort, n_patients=args.patients, n_codes=args.codes, seed=args.cohort_seed, progress=False, overwrite=True)
+        generate_ehr_cohort(
+            cohort, n_patients=args.patients, n_codes=args.codes, seed=args.cohort_seed, progress=False, overwrite=True, progression=args.progression
+        )
     sets = [f"data.path={cohort}", f"out_dir={out / 'work'}", "trainer.progress=false", *args.set]
     cfg = load_config(_config_file(args.config), sets)
     data = task_for(cfg).prepare(cfg, console=Console(stderr=True))
@@ -292,6 +337,7 @@ def driver(args: argparse.Namespace) -> None:
         f"V = {data.num_labels}; chunk = {chunk} training samples",
         file=sys.stderr,
     )
+    references, history = reference_rows(data, cohort, targets)
     params = cfg.model.params
     workers: dict[str, Worker] = {}
     cc_argv = [sys.executable, __file__, "--worker", "clincode", "--config", args.config, "--threads", str(args.threads)]
@@ -324,7 +370,7 @@ def driver(args: argparse.Namespace) -> None:
             for split in ("tuning", "held_out"):
                 path = out / f"{name}-{split}.npy"
                 worker.ask(cmd="predict", split=split, out=str(path))
-                metrics[split] = score(np.load(path), targets[split])
+                metrics[split] = score(np.load(path), targets[split], history if split == "held_out" else None)
             row = {
                 "side": name,
                 "chunk": k + 1,
@@ -337,6 +383,8 @@ def driver(args: argparse.Namespace) -> None:
                 "test_auprc": metrics["held_out"]["auprc"],
                 "test_auroc": metrics["held_out"]["auroc"],
                 "test_p@5": metrics["held_out"]["p@5"],
+                "test_repeat_auprc": metrics["held_out"]["repeat_auprc"],
+                "test_explore_auprc": metrics["held_out"]["explore_auprc"],
             }
             curves[name].append(row)
             print(
@@ -364,6 +412,7 @@ def driver(args: argparse.Namespace) -> None:
             writer.writerows(rows)
     summary = summarise(curves, state, memory, workers, args, n_train, cfg)
     summary["samples"] = {split: len(ix) for split, ix in index.items()}
+    summary["references"] = references
     summary["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__, "threads": args.threads}
     summary["load_avg_end"] = os.getloadavg()
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -434,19 +483,30 @@ def summarise(curves, state, memory, workers, args, n_train, cfg) -> dict[str, A
     return out
 
 
+def _kind(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def markdown(s: dict[str, Any]) -> str:
     lines = [
         f"samples: {s.get('samples')}; machine: {s.get('machine')}; load average at the end {tuple(round(x, 1) for x in s.get('load_avg_end', ()))}",
         "",
-        "| side | parameters | predictions / step | s / epoch | best epoch (val) | test AUPRC | AUROC | P@5 | peak RSS MB: ready / first chunk of training / whole run |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| side | parameters | predictions / step | s / epoch | best epoch (val) | test AUPRC | AUROC | P@5 | repeat AUPRC | explore AUPRC "
+        "| peak RSS MB: ready / first chunk of training / whole run |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, side in s["sides"].items():
         b = side["at_best_val"]
         lines.append(
             f"| {name} | {side['parameters']:,} | {side['predictions_per_step']:.1f} | {side['seconds_per_epoch']:.1f} | "
             f"{side['best_epoch_by_val']} | {b['test_auprc']:.4f} | {b['test_auroc']:.4f} | {b['test_p@5']:.4f} | "
+            f"{_kind(b.get('test_repeat_auprc'))} | {_kind(b.get('test_explore_auprc'))} | "
             f"{side['memory']['ready_rss_mb']:.0f} / {side['memory']['train_peak_rss_mb']:.0f} / {side['memory']['peak_rss_mb']:.0f} |"
+        )
+    for name, ref in s.get("references", {}).items():
+        lines.append(
+            f"| {name} (one pass: fit {ref['fit_seconds']:.1f} s, predict {ref['predict_seconds']:.1f} s) | - | - | - | - | "
+            f"{ref['auprc']:.4f} | {ref['auroc']:.4f} | {ref['p@5']:.4f} | {_kind(ref.get('repeat_auprc'))} | {_kind(ref.get('explore_auprc'))} | - |"
         )
     if "target_time" in s:
         t = s["target_time"]
@@ -466,6 +526,7 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=4000)
     ap.add_argument("--codes", type=int, default=2000)
     ap.add_argument("--cohort-seed", type=int, default=0)
+    ap.add_argument("--progression", choices=["none", "clinical"], default="none", help="the synthetic cohort's disease progression")
     ap.add_argument("--config", default="next_visit", help="a packaged config name or a YAML file")
     ap.add_argument("--set", action="append", default=[], help="clincode config override KEY=VALUE (repeatable)")
     ap.add_argument("--epochs", type=int, default=10)

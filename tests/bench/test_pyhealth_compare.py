@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from rich.console import Console
 from torch.utils.data import DataLoader
@@ -53,3 +54,24 @@ def test_first_reaching_picks_the_earliest_row_at_or_above_the_level():
     curve = [{"test_auprc": 0.1, "train_seconds": 1.0}, {"test_auprc": 0.3, "train_seconds": 2.0}, {"test_auprc": 0.4, "train_seconds": 3.0}]
     assert pc.first_reaching(curve, 0.3)["train_seconds"] == 2.0
     assert pc.first_reaching(curve, 0.5) is None
+
+
+def test_reference_rows_score_every_baseline_and_the_oracle_on_the_exported_rows(tiny_cohort, tmp_path):
+    cfg = load_config(config_path("next_visit"), tiny_overrides(tiny_cohort, tmp_path))
+    data = task_for(cfg).prepare(cfg, console=Console(quiet=True))
+    targets = {split: pc.target_matrix(pc.split_rows(data.split(split))[1], data.num_labels) for split in ("train", "tuning", "held_out")}
+    rows, history = pc.reference_rows(data, tiny_cohort, targets)
+    assert list(rows) == list(pc.REFERENCES)
+    assert history.shape == targets["held_out"].shape and history.any() and not history.all()
+    for name, row in rows.items():
+        assert 0.0 < row["auprc"] <= 1.0 and 0.0 <= row["p@5"] <= 1.0, name
+        assert row["repeat_auprc"] is not None and row["explore_auprc"] is not None, name
+    # The table uses the history and the prevalence does not: on repeats the table ranks better.
+    assert rows["repeat_table"]["repeat_auprc"] > rows["prevalence"]["repeat_auprc"]
+    # Rows that are not the exported ones are refused before anything is scored.
+    shuffled = dict(targets, held_out=targets["held_out"][::-1].copy())
+    with pytest.raises(RuntimeError, match="held_out"):
+        pc.reference_rows(data, tiny_cohort, shuffled)
+    summary = {"sides": {}, "references": rows}
+    table = pc.markdown(summary)
+    assert all(f"| {name} (one pass" in table for name in pc.REFERENCES)
