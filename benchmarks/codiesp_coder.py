@@ -40,7 +40,7 @@ import numpy as np
 
 from clincode.coders import MentionCoder
 from clincode.coders.evaluate import codiesp_map
-from clincode.coders.ranker import DEFAULT_GROUPS, CandidateRanker
+from clincode.coders.ranker import CandidateRanker
 from clincode.coders.terminology import icd10cm_descriptions
 from clincode.data.notes import read_codiesp
 

@@ -4,7 +4,10 @@ import sys
 from pathlib import Path
 
 root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "runs" / "sh"
-print("| loss | filter | AUROC micro | AUROC macro | AUPRC micro | AUPRC macro | P@5 | MAP | MAP all gold | F1 micro (global thr.) | F1 macro (per-label thr.) | tail AUPRC macro |")
+print(
+    "| loss | filter | AUROC micro | AUROC macro | AUPRC micro | AUPRC macro | P@5 | MAP | MAP all gold "
+    "| F1 micro (global thr.) | F1 macro (per-label thr.) | tail AUPRC macro |"
+)
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for run in sorted(root.glob("sh_*")):
     f = run / "metrics.json"

@@ -27,14 +27,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from codiesp_coder import label_space, load, unseen_at  # noqa: E402
+from codiesp_coder import label_space, load, unseen_at
 
-from clincode.coders import MentionCoder  # noqa: E402
-from clincode.coders.evaluate import codiesp_map  # noqa: E402
-from clincode.coders.hierarchy import hierarchy_extension  # noqa: E402
-from clincode.coders.ranker import CandidateRanker  # noqa: E402
-from clincode.coders.registry import DICTIONARY_DEFAULTS  # noqa: E402
-from clincode.coders.terminology import cie10_es_descriptions, icd10cm_descriptions  # noqa: E402
+from clincode.coders import MentionCoder
+from clincode.coders.evaluate import codiesp_map
+from clincode.coders.hierarchy import hierarchy_extension
+from clincode.coders.ranker import CandidateRanker
+from clincode.coders.registry import DICTIONARY_DEFAULTS
+from clincode.coders.terminology import cie10_es_descriptions, icd10cm_descriptions
 
 BASE: dict[str, Any] = {**DICTIONARY_DEFAULTS, "language": "es", "fuzzy": 1, "fuzzy_min_len": 8,
                         "extend_labels": True, "backoff": 0.05}

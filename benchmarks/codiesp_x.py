@@ -48,8 +48,8 @@ import numpy as np
 from clincode.coders import MentionCoder
 from clincode.coders.hierarchy import hierarchy_extension
 from clincode.coders.ranker import CandidateRanker
-from clincode.coders.terminology import cie10_es_descriptions
 from clincode.coders.registry import DICTIONARY_DEFAULTS
+from clincode.coders.terminology import cie10_es_descriptions
 from clincode.data.notes import read_codiesp
 from clincode.metrics.codiesp_x import LABELS, Reference, codiesp_x_by_type, codiesp_x_score, read_x_gold
 from clincode.tasks.coding.submission import codiesp_code
@@ -161,7 +161,8 @@ def search_options(train: tuple, dev: tuple, dev_gold: list[Reference], label: s
 
 def miss_breakdown(doc_ids: list[str], cands: list, gold: list[Reference], train_codes: set[str]) -> dict[str, int]:
     """Dev gold (document, code) pairs: hit by some span of the code, code without any span (of
-    which: code never annotated in training), code with spans that all miss."""
+    which: code never annotated in training), code with spans that all miss.
+    """
     spans = {(doc, code): pairs for doc, rows in zip(doc_ids, cands, strict=True) for _, code, pairs in rows}
     refs: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for r in gold:

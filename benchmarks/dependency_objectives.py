@@ -1,4 +1,4 @@
-"""Every dependency-aware objective and its baselines on one cohort: train, audit, tabulate.
+r"""Every dependency-aware objective and its baselines on one cohort: train, audit, tabulate.
 
 One ``clincode train`` per (variant, seed) on the given cohort and run config, a ``clincode audit``
 of every run whose loss learns W, then the table of ``benchmarks/dependency_table.py``. Runs are

@@ -14,8 +14,7 @@ import time
 
 import torch
 
-from clincode.losses import build_loss
-from clincode.losses import dependency_ours
+from clincode.losses import build_loss, dependency_ours
 
 
 def dense_sum(y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

@@ -176,7 +176,8 @@ def gradient_sums(
     eps: float = 1e-6, moments: PairMoments | None = None,
 ) -> GradientSums:  # fmt: skip
     """The sums of :class:`GradientSums` for one batch. ``truth``: bool [V, V], truly coupled pairs;
-    ``moments``, if given, accumulates this batch's dL/dW (upper triangle)."""
+    ``moments``, if given, accumulates this batch's dL/dW (upper triangle).
+    """
     x, t, g_rank, g_dep, g_w = term_gradients(logits, targets, w_raw, alpha_neg=alpha_neg, lam=lam, eps=eps)
     pos, neg = t == 1, t == 0
     g_total = g_rank + g_dep
@@ -219,7 +220,8 @@ def gradient_sums(
 
 def packaged_deviation(logits: Tensor, targets: Tensor, w_raw: Tensor, **kw: float) -> float:
     """Largest |difference| between the two terms' summed logit gradient and the packaged loss's,
-    relative to the largest entry of the latter."""
+    relative to the largest entry of the latter.
+    """
     _, _, g_rank, g_dep, _ = term_gradients(logits, targets, w_raw, **kw)
     x = logits.detach().reshape(-1, logits.shape[-1]).to(torch.float32)
     t = targets.reshape(-1, logits.shape[-1])
@@ -247,7 +249,7 @@ def measure(model: torch.nn.Module, batches: list[dict], w_raw: Tensor, truth: T
     moments = PairMoments(v_dim * (v_dim - 1) // 2)
     with torch.no_grad():
         outputs = [model(b) for b in batches]
-    for b, logits in zip(batches, outputs):
+    for b, logits in zip(batches, outputs, strict=True):
         total = total + gradient_sums(logits, b["targets"], w_raw, truth, moments=moments)
     iu = torch.triu_indices(v_dim, v_dim, offset=1)
     true_u = truth[iu[0], iu[1]]

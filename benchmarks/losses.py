@@ -85,7 +85,8 @@ def floor_fn(rows: int, num_labels: int) -> Callable[[], None]:
 
 def best_interleaved(steps: dict[str, Callable[[], None]], repeats: dict[str, int]) -> dict[str, float]:
     """Best time (ms) of each step over its repeats, running the steps round-robin after a warm-up
-    so that all of them see the same (shared-machine) load."""
+    so that all of them see the same (shared-machine) load.
+    """
     best = {name: float("inf") for name in steps}
     for step in steps.values():
         step()

@@ -74,8 +74,8 @@ def peak_rss_gb() -> float:
 
 def main() -> None:
     from clincode.tasks.next_visit.batches import NextVisitDataset, collate_next_visit
-    from clincode.tasks.sampler import LengthBucketBatchSampler
     from clincode.tasks.next_visit.build import build_next_visit
+    from clincode.tasks.sampler import LengthBucketBatchSampler
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=200_000)

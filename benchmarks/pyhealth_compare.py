@@ -54,6 +54,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from pyhealth_runner import peak_mb, reply  # noqa: E402  (stdlib only: the worker protocol both sides speak)
+
 RUNNER = HERE / "pyhealth_runner.py"
 TORCH = "torch==2.13.0"
 # Versions this comparison was run with (PyHealth 1.1.6's own ranges admit them).
@@ -101,7 +102,7 @@ def split_rows(table: Any) -> tuple[list[dict[str, Any]], np.ndarray, list[tuple
     samples: list[dict[str, Any]] = []
     keys: list[tuple[int, int]] = []
     labels_of_rows: list[list[int]] = []
-    for subject, tokens, labels in zip(table["subject_id"].to_list(), table["tokens"].to_list(), table["labels"].to_list()):
+    for subject, tokens, labels in zip(table["subject_id"].to_list(), table["tokens"].to_list(), table["labels"].to_list(), strict=True):
         for t in range(len(tokens) - 1):
             target = sorted(int(c) for c in labels[t + 1])
             samples.append(
@@ -300,11 +301,11 @@ def first_reaching(curve: list[dict[str, Any]], level: float) -> dict[str, Any] 
 
 def driver(args: argparse.Namespace) -> None:
     import torch
+    from rich.console import Console
 
     from clincode.config import load_config
     from clincode.data.synthetic import generate_ehr_cohort
     from clincode.tasks import task_for
-    from rich.console import Console
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -433,9 +434,9 @@ def plot_curves(curves_csv: Path, out: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for side in dict.fromkeys(r["side"] for r in rows):
         mine = [r for r in rows if r["side"] == side]
-        for ax, key in zip(axes, ("train_seconds", "steps")):
+        for ax, key in zip(axes, ("train_seconds", "steps"), strict=True):
             ax.plot([float(r[key]) for r in mine], [float(r["test_auprc"]) for r in mine], marker=".", label=side)
-    for ax, label in zip(axes, ("training seconds (same machine, interleaved)", "optimiser steps")):
+    for ax, label in zip(axes, ("training seconds (same machine, interleaved)", "optimiser steps"), strict=True):
         ax.set_xlabel(label)
         ax.set_ylabel("held-out micro AUPRC")
         ax.set_xscale("log")
@@ -450,7 +451,7 @@ def at_epoch_end(curve: list[dict[str, Any]], epoch: int, per_epoch: int) -> dic
     return curve[epoch * per_epoch - 1]
 
 
-def summarise(curves, state, memory, workers, args, n_train, cfg) -> dict[str, Any]:  # noqa: ANN001
+def summarise(curves, state, memory, workers, args, n_train, cfg) -> dict[str, Any]:
     out: dict[str, Any] = {"config": args.config, "overrides": args.set, "chunks_per_epoch": args.chunks_per_epoch, "sides": {}}
     for name, curve in curves.items():
         ends = [row for row in curve if float(row["epoch"]).is_integer()]

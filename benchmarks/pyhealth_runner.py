@@ -49,18 +49,18 @@ class _Absent:
 
 
 class _Placeholder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path, target=None):  # noqa: ANN001
+    def find_spec(self, name, path, target=None):
         if name == "torchvision" or name.startswith("torchvision."):
             return importlib.machinery.ModuleSpec(name, self, is_package=True)
         return None
 
-    def create_module(self, spec):  # noqa: ANN001
+    def create_module(self, spec):
         module = types.ModuleType(spec.name)
         module.__path__ = []
         module.__getattr__ = lambda item, n=spec.name: _Absent(n).__getattr__(item)
         return module
 
-    def exec_module(self, module) -> None:  # noqa: ANN001
+    def exec_module(self, module) -> None:
         pass
 
 

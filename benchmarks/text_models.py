@@ -41,7 +41,8 @@ def _rss_mb() -> float:
 def use_legacy_layers() -> None:
     """Swap in the reference forms (for comparison): packed BiGRU, ConvTranspose1d modules in RAM,
     and label attention with a transposed score copy and an unconditional mask multiplication.
-    Outputs are the same up to float rounding."""
+    Outputs are the same up to float rounding.
+    """
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
