@@ -2,6 +2,8 @@
 
 - ``tiny_cohort`` / ``tiny_run``: one tiny synthetic cohort and one tiny trained run shared by the
   training / evaluation / CLI / benchmark tests (each built once per session).
+- every test session keeps clincode's cache (``CLINCODE_CACHE_DIR``, e.g. the ICD-10-CM table) in a
+  folder of its own, so tests neither read nor write the user's cache.
 - ``shared_data``: the real datasets kept beside the repository, in ``../shared/data`` relative to
   the repository root (CodiEsp, the MIMIC-IV demo). Set the environment variable
   ``CLINCODE_SHARED_DATA`` to another folder to read them from there (a missing folder makes those
@@ -13,7 +15,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from rich.console import Console
 
 from clincode.config import load_config
 from clincode.data.synthetic import generate_ehr_cohort
+from clincode.io import CACHE_ENV
 from clincode.resources import config_path
 from helpers.training import tiny_overrides
 
@@ -32,6 +35,13 @@ SHARED_DATASETS = {
     "codiesp": ("train/trainD.tsv", "the CodiEsp release"),
     "mimic-iv-demo-2.2": ("hosp/patients.csv.gz", "the MIMIC-IV clinical database demo 2.2"),
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 def shared_data_dir() -> Path:

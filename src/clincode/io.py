@@ -2,7 +2,7 @@
 
 An interrupted process never leaves a half-written file or output directory that looks whole.
 Also the checks every command that writes an output directory runs first, and the one parquet
-writer (deterministic bytes).
+writer (deterministic bytes), and :func:`cache_home`, where files that can be rebuilt are kept.
 """
 
 from __future__ import annotations
@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     import polars as pl
 
 PARQUET_COMPRESSION: Final = "zstd"
+CACHE_ENV: Final = "CLINCODE_CACHE_DIR"
+
+
+def cache_home() -> Path:
+    """Folder of files clincode derives and can rebuild (e.g. the ICD-10-CM table): ``$CLINCODE_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/clincode``, else ``~/.cache/clincode``. Not created here.
+    """
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "clincode"
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """ICD-10-CM neighbours of a code (parent, siblings, children) and label spaces extended by them.
 
 Codes are ``ICD10CM//`` codes as CodiEsp's reader spells them (``ICD10CM//I48.92``). The relations
-come from the ICD-10-CM release of simple_icd_10_cm (offline):
+come from the ICD-10-CM release of simple_icd_10_cm (offline), read through its cached table
+(:mod:`clincode.codes._icd10cm_table`, so importing this module does not parse the release):
 
 - ``parent``: the code one level up, if it is a code (a 3-character category's parent is a
   block such as ``I30-I5A``, which is no code and is left out);
@@ -20,14 +21,15 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 
 import numpy as np
-import simple_icd_10_cm as sicd
+
+from clincode.codes._icd10cm_table import icd10cm_table
 
 PREFIX = "ICD10CM//"
 RELATIONS: tuple[str, ...] = ("parent", "sibling", "child")
 
 
 def _is_code(item: str) -> bool:
-    return "-" not in item and sicd.is_valid_item(item)
+    return "-" not in item and icd10cm_table().is_valid_item(item)
 
 
 @cache
@@ -38,14 +40,15 @@ def related_codes(code: str) -> tuple[tuple[str, str], ...]:
     body = code[len(PREFIX):]
     if not _is_code(body):
         return ()
+    table = icd10cm_table()
     out: dict[str, str] = {}
-    parent = sicd.get_parent(body)
+    parent = table.get_parent(body)
     if parent and _is_code(parent):
         out[parent] = "parent"
-        for sibling in sicd.get_children(parent):
+        for sibling in table.get_children(parent):
             if sibling != body:
                 out.setdefault(sibling, "sibling")
-    for child in sicd.get_children(body):
+    for child in table.get_children(body):
         out.setdefault(child, "child")
     return tuple((PREFIX + c, r) for c, r in out.items())
 

@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-
-import simple_icd_10_cm as sicd
+from types import ModuleType
 
 _BRACKETS = re.compile(r"\[[^\]]*\]")
 _PARENS = re.compile(r"\([^)]*\)")
 _FILLERS = re.compile(r"\b(NOS|unspecified|other|and unspecified|not elsewhere classified)\b", re.IGNORECASE)
 
 
+def _sicd() -> ModuleType:
+    """simple_icd_10_cm, imported on first use: its import parses the whole release (seconds)."""
+    import simple_icd_10_cm
+
+    return simple_icd_10_cm
+
+
 def _known_ancestor(body: str) -> str | None:
+    sicd = _sicd()
     flat = body.replace(".", "").upper()
     while len(flat) >= 3:
         dotted = flat if len(flat) == 3 else f"{flat[:3]}.{flat[3:]}"
@@ -43,6 +50,7 @@ def _variants(phrase: str) -> list[str]:
 def icd10cm_descriptions(codes: Iterable[str]) -> dict[str, list[str]]:
     """Code -> description phrases for the ``ICD10CM//`` codes among ``codes`` (others are left out)."""
     out: dict[str, list[str]] = {}
+    sicd = _sicd()
     for code in codes:
         vocab, _, body = code.partition("//")
         if vocab != "ICD10CM" or not body:

@@ -1,4 +1,7 @@
-"""ICD-10-CM descriptions and hierarchy (simple_icd_10_cm, imported lazily: it parses ~100k codes).
+"""ICD-10-CM descriptions and hierarchy (simple_icd_10_cm's release, read through its cached table).
+
+simple_icd_10_cm parses ~100k codes at import; :mod:`clincode.codes._icd10cm_table` keeps its
+answers in a table built once per package version, so these functions do not import it.
 
 Codes are prefixed (``ICD10CM//E11.9``); the body may be dotted or not. Groupings are returned as
 prefixed codes too, so they can serve directly as labels and go through :func:`describe`:
@@ -9,12 +12,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from types import ModuleType
 
+from clincode.codes._icd10cm_table import Icd10cmTable, icd10cm_table
 from clincode.codes._prefix import ICD10CM, ICD10CM_CHAPTER, SEPARATOR, require_vocab, undotted
 
 # The 22 ICD-10-CM chapters as (first category, last category), from the tabular list. Kept here
-# so that the chapter of a code needs no 2-second load of simple_icd_10_cm, and works for codes
+# so that the chapter of a code needs no table of simple_icd_10_cm's release, and works for codes
 # from other releases; a test checks it against simple_icd_10_cm's chapter nodes.
 CHAPTER_RANGES: tuple[tuple[str, str], ...] = (
     ("A00", "B99"), ("C00", "D49"), ("D50", "D89"), ("E00", "E89"), ("F01", "F99"),
@@ -27,11 +30,9 @@ CHAPTER_RANGES: tuple[tuple[str, str], ...] = (
 _BODY = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z]([0-9A-Z]{1,4})?$")
 
 
-@lru_cache(maxsize=1)
-def _sicd() -> ModuleType:
-    import simple_icd_10_cm
-
-    return simple_icd_10_cm
+def _table() -> Icd10cmTable:
+    """simple_icd_10_cm's release as its cached table."""
+    return icd10cm_table()
 
 
 def _body(code: str) -> str:
@@ -57,27 +58,27 @@ def is_known_icd10cm(code: str) -> bool:
         body = _body(code)
     except ValueError:
         return False
-    return bool(_sicd().is_valid_item(dotted(body)))
+    return bool(_table().is_valid_item(dotted(body)))
 
 
 def is_billable_icd10cm(code: str) -> bool:
     """True if ``code`` is a billable (leaf) ICD-10-CM code in simple_icd_10_cm's release."""
-    return is_known_icd10cm(code) and bool(_sicd().is_leaf(dotted(_body(code))))
+    return is_known_icd10cm(code) and bool(_table().is_leaf(dotted(_body(code))))
 
 
 @lru_cache(maxsize=1)
 def billable_icd10cm_bodies() -> tuple[str, ...]:
     """Dotted bodies of every billable ICD-10-CM code (~75k), in tabular order."""
-    sicd = _sicd()
-    return tuple(c for c in sicd.get_all_codes(True) if sicd.is_leaf(c) and not sicd.is_chapter_or_block(c))
+    table = _table()
+    return tuple(c for c in table.get_all_codes(True) if table.is_leaf(c) and not table.is_chapter_or_block(c))
 
 
 def icd10_description(code: str) -> str | None:
     """Official description of an ``ICD10CM//`` code, or None if the release does not know it."""
     body = _body(code)
-    sicd = _sicd()
+    table = _table()
     key = dotted(body)
-    return str(sicd.get_description(key)) if sicd.is_valid_item(key) else None
+    return str(table.get_description(key)) if table.is_valid_item(key) else None
 
 
 def icd10_category(code: str) -> str:
@@ -94,11 +95,11 @@ def icd10_parent(code: str) -> str | None:
     body = _body(code)
     if len(body) <= 3:
         return None
-    sicd = _sicd()
+    table = _table()
     key = dotted(body)
-    if sicd.is_valid_item(key):
-        parent = sicd.get_parent(key)
-        if not parent or sicd.is_chapter_or_block(parent):
+    if table.is_valid_item(key):
+        parent = table.get_parent(key)
+        if not parent or table.is_chapter_or_block(parent):
             return None
         return f"{ICD10CM}{SEPARATOR}{parent}"
     return f"{ICD10CM}{SEPARATOR}{dotted(body[:-1])}"
@@ -127,4 +128,4 @@ def chapter_number(chapter: str) -> int:
 
 def chapter_description(chapter: str) -> str:
     """Title of an ``ICD10CM_CHAPTER//NN`` chapter, e.g. 'Endocrine, nutritional and metabolic ...'."""
-    return str(_sicd().get_description(str(chapter_number(chapter))))
+    return str(_table().get_description(str(chapter_number(chapter))))
