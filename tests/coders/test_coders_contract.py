@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from clincode.coders import CODERS, Mention, build_coder
-from clincode.coders.registry import DocumentCoder, coder_params, coder_from_state, describe_coders, fitted_label_codes
+from clincode.coders.registry import DocumentCoder, coder_from_state, coder_params, describe_coders, fitted_label_codes
 from clincode.registry import ParamsError
 
 NAMES = CODERS.names()
