@@ -202,3 +202,16 @@ def test_a_saved_run_of_the_old_layout_is_not_a_different_config(tmp_path: Path)
     other = resolve_data(RunConfig.model_validate({"name": "r", "out_dir": str(tmp_path), "data": {"path": "cohort", "params": {"max_visits": 8}}}))
     with pytest.raises(Exception, match="data.params.max_visits"):
         _check_run_dir(run_dir, other, overwrite=False)
+
+
+def test_the_visit_window_is_in_hours_from_config_to_saved_task() -> None:
+    from datetime import timedelta
+
+    from clincode.tasks.next_visit.data import NextVisitConfig
+
+    assert NextVisitParams(visit_window_hours=1.5).build_kwargs()["visit_window"] == timedelta(hours=1.5)
+    state = NextVisitConfig(visit_window_hours=24.0).to_dict()
+    assert state["visit_window_hours"] == 24.0 and "visit_window_seconds" not in state
+    saved_before = {k: v for k, v in state.items() if k != "visit_window_hours"}  # task.json of older builds
+    assert NextVisitConfig.from_dict({**saved_before, "visit_window_seconds": 86400.0}).visit_window_hours == 24.0
+    assert NextVisitConfig.from_dict({**saved_before, "visit_window_seconds": None}).visit_window_hours is None
