@@ -15,7 +15,7 @@ run caml $C/codiesp_caml.yaml
 run marn $C/codiesp_marn.yaml
 run bigru $C/codiesp_bigru.yaml
 run laat $C/codiesp_laat.yaml
-run marn_no_multitask $C/codiesp_marn.yaml --set data.text.ccs=false
+run marn_no_multitask $C/codiesp_marn.yaml --set data.params.ccs=false
 run marn_no_ram $C/codiesp_marn.yaml --set model.params.use_ram=false
 run marn_bce $C/codiesp_marn.yaml --set loss.name=bce
 # Code descriptions: description-initialised label queries [ours] and DR-CAML's regulariser

@@ -298,7 +298,7 @@ def main() -> None:
     ap.add_argument("cohort", type=Path, help="a synthetic cohort (clincode synth ehr)")
     ap.add_argument("--bce-steps", type=int, default=300, help="bce training steps before the second measurement")
     ap.add_argument("--batches", type=int, default=8, help="training batches measured (fixed, the same at both states)")
-    ap.add_argument("--num-labels", type=int, default=1538, help="label space size V (data.num_labels)")
+    ap.add_argument("--num-labels", type=int, default=1538, help="label space size V (data.params.num_labels)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -311,7 +311,7 @@ def main() -> None:
         cfg = load_config(
             config_path("demo"),
             [f"data.path={args.cohort}", f"out_dir={tmp}/runs", "trainer.progress=false", f"seed={args.seed}",
-             f"data.num_labels={args.num_labels}"],  # fmt: skip
+             f"data.params.num_labels={args.num_labels}"],  # fmt: skip
         )
         task = task_for(cfg)
         data = task.prepare(cfg, console=console)

@@ -9,6 +9,7 @@ from clincode.forecasters import FORECASTERS
 from clincode.losses import LOSSES
 from clincode.models import MODELS
 from clincode.registry import ParamsError, Registry, UnknownNameError
+from clincode.tasks import TASKS
 
 
 class _Thing:
@@ -66,7 +67,7 @@ def test_describe_lists_every_entry_with_its_own_first_docstring_line(registry: 
     ]
 
 
-@pytest.mark.parametrize("reg", [LOSSES, MODELS, CODERS, FORECASTERS], ids=lambda r: r.kind)
+@pytest.mark.parametrize("reg", [LOSSES, MODELS, CODERS, FORECASTERS, TASKS], ids=lambda r: r.kind)
 def test_every_builder_registry_raises_the_one_error(reg: Registry[type]) -> None:
     name = reg.names()[0]
     with pytest.raises(ParamsError, match=rf"{reg.kind} {name!r} got unknown parameter\(s\) 'no_such_param'"):

@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 synth_app = typer.Typer(help="Generate synthetic datasets with known structure.", no_args_is_help=True)
 app.add_typer(synth_app, name="synth")
-list_app = typer.Typer(help="List losses, models, configs or runs.", no_args_is_help=True)
+list_app = typer.Typer(help="List losses, models, tasks, configs or runs.", no_args_is_help=True)
 app.add_typer(list_app, name="list")
 
 out = Console()
@@ -216,7 +216,7 @@ def synth_ehr(
     out_dir: Annotated[Path, typer.Option("--out", help="output directory (created; must not exist unless --overwrite)")],
     patients: Annotated[int, typer.Option("--patients", help="number of patients")] = 20_000,
     codes: Annotated[
-        int, typer.Option("--codes", help="distinct ICD-10-CM codes the generator draws from (labels are chosen at training: data.num_labels)")
+        int, typer.Option("--codes", help="distinct ICD-10-CM codes the generator draws from (labels are chosen at training: data.params.num_labels)")
     ] = 2000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     density: Annotated[str, typer.Option("--density", metavar=Density.metavar(), help=DENSITY_HELP)] = "outpatient",
@@ -493,6 +493,14 @@ def list_models() -> None:
     from clincode.models import describe_models
 
     _print_registry("models", describe_models() + describe_coders() + describe_forecasters())
+
+
+@list_app.command("tasks")
+def list_tasks() -> None:
+    """Registered tasks (data.task) with their data.params and defaults."""
+    from clincode.tasks import describe_tasks
+
+    _print_registry("tasks", describe_tasks())
 
 
 @list_app.command("configs")

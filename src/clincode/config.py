@@ -1,8 +1,10 @@
 """Typed run configuration: a YAML file, then ``--set a.b=value`` overrides.
 
-Unknown keys are rejected with the key named. Model and loss parameters are free-form mappings
-here but are checked against the constructor of the named model / loss when the run is built,
-so a misspelt parameter fails before any training starts.
+Unknown keys are rejected with the key named. Model, loss and task parameters (``model.params``,
+``loss.params``, ``data.params``) are free-form mappings here, checked against the named model's /
+loss's constructor and the named task's own schema (``clincode.tasks``) at the first step of every
+command, so a misspelt parameter fails before any data work or training starts. This module names
+no task: it is the bottom layer the tasks read.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -22,58 +24,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class TextDataConfig(_Strict):
-    """``data.text``: the notes dataset and text pipeline of a ``task: coding`` run (docs/methods.md section 4)."""
-
-    format: Literal["auto", "codiesp", "table"] = Field(
-        "auto", description="auto: a directory with train/dev/test is CodiEsp, else a notes table (file or dir/notes.parquet)"
-    )
-    language: Literal["en", "es"] = Field("en", description="CodiEsp text: en (machine-translated) or es (original)")
-    code_types: list[Literal["D", "P"]] = Field(default_factory=lambda: list[Literal["D", "P"]](["D"]), description="CodiEsp code files: D, P")
-    code_prefixes: list[str] | None = Field(None, description="label codes' prefixes (None: every prefix seen in train)")
-    on_error: Literal["raise", "skip"] = "raise"
-    max_tokens: int = Field(4000, ge=1, description="first tokens kept per document (MARN: 4000)")
-    min_df: int = Field(3, ge=1, description="vocabulary: words in >= min_df training documents (MARN: 3)")
-    word2vec: bool = Field(True, description="initialise embeddings with CBOW word2vec trained on the train split")
-    embed_dim: int = Field(100, gt=0, description="word2vec size; must equal the model's embed_dim")
-    w2v_epochs: int = Field(5, ge=1)
-    ccs: bool = Field(False, description="multitask: also predict single-level CCS (model needs num_ccs, e.g. marn)")
-    ccs_weight: float = Field(0.3, ge=0, le=1, description="loss = (1 - w) * L_icd + w * L_ccs (MARN: 0.3)")
-    min_label_count: int = Field(1, ge=1, description="labels: codes in >= this many training documents")
-    num_labels: int | None = Field(None, gt=0, description="labels: the most frequent codes (None: all kept codes)")
-    tokenizer: str | None = Field(
-        None, description="model plm: its local Hugging Face path; documents become its wordpiece ids (set word2vec false)"
-    )
-    noise_filter_tau: float | None = Field(
-        None, ge=-1, le=1, description="drop TRAIN labels whose description has cosine < tau with the note (SH paper: 0.55); None: off"
-    )
-    noise_filter_encoder: str | None = Field(None, description="noise filter encoder path (None: packaged all-MiniLM-L6-v2)")
+#: Sections of the data layout before ``params``: ``data.text`` held the text task's settings.
+OLD_DATA_SECTIONS = ("text",)
 
 
 class DataConfig(_Strict):
+    """``data``: which task, its dataset and its settings.
+
+    ``params`` are free-form here; the registered task's own schema checks them (unknown keys and
+    values named) before any data work, as models and losses check theirs. Keys of the layout before
+    ``params`` (settings directly under ``data``, the ``data.text`` section) are kept aside as
+    :attr:`old_layout` for the task's schema to map into its params.
+    """
+
+    task: str | None = Field(None, description="the task (`clincode list tasks`); None: the default task")
     path: Path | None = Field(
         None,
-        description="MEDS dataset directory (task coding: a CodiEsp release or notes table); "
+        description="the task's dataset (a MEDS directory, a CodiEsp release or notes table); "
         "None: preparing the task raises a ValueError asking for --set data.path=DIR",
     )
-    task: Literal["next_visit", "coding"] = Field("next_visit", description="coding: notes -> codes (see data.text)")
-    text: TextDataConfig | None = Field(None, description="text-coding settings (task: coding only; defaults filled in)")
-    num_labels: int = Field(1538, gt=0, description="size of the label space (top codes in train)")
-    label_level: Literal["code", "category", "ccs"] = "code"
-    visit_window_hours: float | None = Field(None, ge=0, description="None: one visit per timestamp")
-    max_visits: int = Field(64, gt=1)
-    max_codes_per_visit: int = Field(64, gt=0)
-    min_code_count: int = Field(1, ge=1, description="input tokens seen fewer times in train become UNK")
+    params: dict[str, Any] = Field(default_factory=dict, description="the task's settings (`clincode list tasks`)")
+    _old_layout: dict[str, Any] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _text_section(cls, data: Any) -> Any:
-        # A coding run always records its full text settings; a next-visit run has none.
-        if isinstance(data, dict) and data.get("task") == "coding" and data.get("text") is None:
-            return {**data, "text": {}}
-        if isinstance(data, dict) and data.get("task", "next_visit") == "next_visit" and data.get("text") is not None:
-            raise ValueError("data.text is only used with data.task: coding")
-        return data
+    def _keep_old_layout(cls, data: Any, handler: Any) -> Any:
+        old: dict[str, Any] = {}
+        if isinstance(data, dict):
+            old = {k: v for k, v in data.items() if k not in cls.model_fields}
+            data = {k: v for k, v in data.items() if k in cls.model_fields}
+        out = handler(data)
+        if old:
+            out._old_layout = old
+        return out
+
+    @property
+    def old_layout(self) -> dict[str, Any]:
+        """Keys of the layout before ``params`` (e.g. ``num_labels``, ``text``) as the config held them."""
+        return dict(self._old_layout)
 
 
 class ModelConfig(_Strict):
@@ -167,12 +155,17 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides to a raw config mapping (returns a new dict)."""
+    """Apply ``--set`` overrides to a raw config mapping (returns a new dict).
+
+    Overrides of the data layout before ``params`` (``data.num_labels``, ``data.text.min_df``) keep
+    working: see :func:`_params_path`.
+    """
     import copy
 
     out = copy.deepcopy(data)
     for text in overrides:
         path, value = parse_override(text)
+        path = _params_path(out, path)
         node = out
         for part in path[:-1]:
             nxt = node.setdefault(part, {})
@@ -181,6 +174,20 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = nxt
         node[path[-1]] = value
     return out
+
+
+def _params_path(raw: dict[str, Any], path: list[str]) -> list[str]:
+    """Where an override of the layout before ``params`` goes: ``data.K`` and ``data.text.K`` stay
+    where a config of that layout holds them (its task maps them), else they set ``data.params.K``.
+    """
+    if len(path) < 2 or path[0] != "data" or path[1] in DataConfig.model_fields:
+        return path
+    data = raw.get("data")
+    if isinstance(data, dict) and path[1] in data:
+        return path
+    if path[1] in OLD_DATA_SECTIONS:
+        return ["data", "params", *path[2:]] if len(path) > 2 else path
+    return ["data", "params", *path[1:]]
 
 
 def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:

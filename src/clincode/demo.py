@@ -95,6 +95,14 @@ def train_label_codes(cohort: Path, overrides: list[str] | None = None, config: 
     return task.build_in_memory(cohort, cfg, num_labels=None).num_labels
 
 
+def check_demo_config(config: str | Path = DEFAULT_CONFIG) -> None:
+    """Load the demo's run config and check its task's data.params (before anything is generated)."""
+    from clincode.config import load_config
+    from clincode.tasks import resolve_data
+
+    resolve_data(load_config(demo_config(config)))
+
+
 def check_demo_options(out_dir: Path, *, patients: int, epochs: int, num_labels: int, losses: list[str]) -> None:
     """Reject impossible sizes, unknown losses and an unusable output before anything is created."""
     from clincode.data.synthetic.params import min_patients_for_splits
@@ -142,7 +150,7 @@ def demo_benchmark(
         name=f"demo-e{epochs}-s{seed}{density_suffix(density)}{progression_suffix(progression)}{config_suffix(config)}",
         out_dir=out_dir,
         base=demo_config(config),
-        set=[f"data.path={cohort}", f"trainer.max_epochs={epochs}", f"data.num_labels={num_labels}"],
+        set=[f"data.path={cohort}", f"trainer.max_epochs={epochs}", f"data.params.num_labels={num_labels}"],
         grid={"loss.name": list(losses), "seed": [seed]},
     )
 
@@ -180,7 +188,7 @@ def run_demo(
     from clincode.data.synthetic import density_preset
 
     density_preset(density)  # an unknown name fails before anything is written
-    demo_config(config)  # so does an unknown config
+    check_demo_config(config)  # so does an unknown config, or an unknown or invalid key in it
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     cohort = ensure_cohort(

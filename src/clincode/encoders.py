@@ -4,7 +4,7 @@ The one place that finds and loads a pretrained encoder, for both of its users: 
 model (:mod:`clincode.models.plm`: :func:`load_encoder_model`, :class:`WordpieceEncoding`) and
 the embedding-similarity noise filter (:mod:`clincode.data.notes.noise_encoder`:
 :func:`load_sentence_encoder`). The coding data path tokenises documents for ``plm`` with
-:class:`WordpieceEncoding` when ``data.text.tokenizer`` is set.
+:class:`WordpieceEncoding` when ``data.params.tokenizer`` is set.
 
 An encoder is a local directory (``config.json``, weights, tokenizer files). ``None`` or the name
 ``"all-MiniLM-L6-v2"`` (:data:`PACKAGED_MINILM`) stands for the copy of all-MiniLM-L6-v2 shipped

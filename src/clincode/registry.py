@@ -36,11 +36,15 @@ class Registry(Generic[T]):
 
     ``supplied`` names the constructor arguments the builder fills in itself (e.g. ``num_labels``
     from the data): a config may not set them, and they are neither accepted nor described.
+    ``schema``: for entries configured through a pydantic model of their own rather than their
+    constructor (a task's ``data.params``), entry -> that model class; :meth:`params` then lists
+    its fields.
     """
 
-    def __init__(self, kind: str, *, supplied: Sequence[str] = ()) -> None:
+    def __init__(self, kind: str, *, supplied: Sequence[str] = (), schema: Callable[[T], Any] | None = None) -> None:
         self.kind = kind
         self.supplied = tuple(supplied)
+        self.schema = schema
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -64,8 +68,12 @@ class Registry(Generic[T]):
     def params(self, name: str) -> dict[str, Any]:
         """The configurable constructor parameters of ``name`` in signature order, with their defaults
         (None for a required one); ``self``, ``*args``, ``**kwargs`` and the supplied ones left out.
+        With a ``schema``: the fields of the entry's schema in order, with their defaults.
         """
         obj: Any = self.get(name)
+        if self.schema is not None:  # a pydantic model: its fields, required ones as None
+            fields = self.schema(obj).model_fields
+            return {k: (None if f.is_required() else f.get_default(call_default_factory=True)) for k, f in fields.items()}
         target = obj.__init__ if inspect.isclass(obj) else obj  # a class: its constructor's parameters
         return {
             p.name: (None if p.default is inspect.Parameter.empty else p.default)

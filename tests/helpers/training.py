@@ -6,7 +6,7 @@ from pathlib import Path
 def tiny_overrides(cohort: Path, out_dir: Path, **extra: object) -> list[str]:
     base = {
         "data.path": str(cohort),
-        "data.num_labels": 60,
+        "data.params.num_labels": 60,
         "out_dir": str(out_dir),
         "name": "tiny",
         "model.params": "{d_model: 16, n_heads: 2, n_layers: 1, dim_feedforward: 32}",

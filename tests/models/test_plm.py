@@ -154,7 +154,7 @@ def test_bad_paths_and_parameters(bert: Path, tmp_path: Path) -> None:
         (no_weights / name).write_bytes((bert / name).read_bytes())
     with pytest.raises(ValueError, match="not a usable Hugging Face encoder"):
         build_model("plm", vocab_size=vocab, num_labels=V, params={"model_path": str(no_weights)})
-    with pytest.raises(ValueError, match="set data.text.tokenizer"):
+    with pytest.raises(ValueError, match="set data.params.tokenizer"):
         build_model("plm", vocab_size=5000, num_labels=V, params={"model_path": str(bert), "chunk_size": 8})
     with pytest.raises(ValueError, match="chunk_size must be in \\[3, 64\\]"):
         build_model("plm", vocab_size=vocab, num_labels=V, params={"model_path": str(bert), "chunk_size": 65})

@@ -26,7 +26,7 @@ def test_run_directory_contents(tiny_run):
     env = json.loads((tiny_run / "environment.json").read_text())
     assert env["seed"] == 0 and env["packages"]["torch"]
     cfg = yaml.safe_load((tiny_run / "config.yaml").read_text())
-    assert cfg["loss"]["name"] == "dependency_aware" and cfg["data"]["num_labels"] == 60
+    assert cfg["loss"]["name"] == "dependency_aware" and cfg["data"]["params"]["num_labels"] == 60
 
 
 def test_artefact_holds_model_loss_labels_thresholds(tiny_run):

@@ -101,12 +101,20 @@ def load_benchmark(path: Path, extra_overrides: list[str] | None = None) -> Benc
 
 
 def _resolve(bench: BenchmarkConfig, overrides: list[str], what: str) -> RunConfig:
+    """A grid cell's run config, its task's data.params checked and filled in (before any run starts)."""
+    from clincode.tasks import resolve_data
+
     if isinstance(bench.base, dict):
         try:
-            return RunConfig.model_validate(apply_overrides(bench.base, overrides))
+            cfg = RunConfig.model_validate(apply_overrides(bench.base, overrides))
         except ValidationError as err:
             raise ConfigError(f"benchmark {bench.name}: invalid run config for {what}: {err}") from None
-    return load_config(bench.base, overrides)
+    else:
+        cfg = load_config(bench.base, overrides)
+    try:
+        return resolve_data(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"benchmark {bench.name}: {what}: {exc}") from None
 
 
 def _value(v: Any) -> str:
@@ -138,13 +146,14 @@ def expand(bench: BenchmarkConfig) -> list[GridRun]:
 
 
 def reference_rows(bench: BenchmarkConfig, cfg: RunConfig) -> list[str]:
-    """The one-pass reference forecasters of a benchmark whose runs look like ``cfg``."""
-    from clincode.forecasters import BASELINES, FORECASTERS, default_references
+    """The one-pass reference models of a benchmark whose runs look like ``cfg`` (its task's, if any)."""
+    from clincode.forecasters import FORECASTERS
+    from clincode.tasks import task_for
+    from clincode.tasks.base import ReferenceModelsTask
 
     if bench.baselines is not None:
         for name in bench.baselines:
             FORECASTERS.get(name)  # an unknown name fails before any run
         return list(bench.baselines)
-    if cfg.data.task != "next_visit" or cfg.model.name in FORECASTERS:
-        return []
-    return default_references(cfg.data.path, cfg.data.label_level) if cfg.data.path is not None else list(BASELINES)
+    task = task_for(cfg)
+    return task.reference_models(cfg) if isinstance(task, ReferenceModelsTask) else []

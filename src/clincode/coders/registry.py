@@ -8,7 +8,7 @@ reads: each document's text, its gold codes and, where the source has them, its 
 ``model.params`` are the coder's own keyword arguments plus ``keys_from``: ``"evidence"`` (keys
 from the annotated evidence spans; the source must have them), ``"terminology"`` (ICD-10-CM
 descriptions and inclusion terms as keys, for sources without evidence spans) or ``"both"``.
-The language (stemmer, negation cues) is the run's ``data.text.language``.
+The language (stemmer, negation cues) is the run's ``data.params.language``.
 """
 
 from __future__ import annotations

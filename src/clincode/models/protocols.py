@@ -65,7 +65,7 @@ class RepeatTableHook(Protocol):
 
 @runtime_checkable
 class EmbeddingsHook(Protocol):
-    """A model with a word embedding that can start from pretrained vectors (``data.text.word2vec``)."""
+    """A model with a word embedding that can start from pretrained vectors (``data.params.word2vec``)."""
 
     def load_embeddings(self, matrix: Tensor) -> None:
         """Copy a pretrained float matrix [vocab_size, embed_dim] into the word embedding.

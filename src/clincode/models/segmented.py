@@ -236,7 +236,7 @@ class SegmentedModel(nn.Module):
         self._check_built()
         for model in [self.shared] if self.shared is not None else list(self.parts):
             if not hasattr(model, "load_embeddings"):
-                raise ValueError(f"segmented base {self.base!r} has no word embedding to initialise; set data.text.word2vec false")
+                raise ValueError(f"segmented base {self.base!r} has no word embedding to initialise; set data.params.word2vec false")
             model.load_embeddings(matrix)  # type: ignore[operator]  # hasattr-checked
 
     # -- state ------------------------------------------------------------------------------

@@ -13,7 +13,10 @@ It owns everything that differs between next-visit forecasting and text coding:
   ``clincode predict``, the output formats it writes and its extra metrics.
 
 ``train/`` asks :func:`task_for` once per command and never branches on the task again. A new task
-is one folder under ``tasks/`` and one registration.
+is one folder under ``tasks/`` and one registration; its settings (``data.params``) are a
+:class:`~clincode.tasks.params.TaskParams` schema kept in that folder and named by the task's
+``params`` class attribute, which :func:`task_params` validates (:func:`resolve_data`: the run
+config with them filled in, what every command does first).
 """
 
 from __future__ import annotations
@@ -22,20 +25,22 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import polars as pl
 import torch
+from pydantic import ValidationError
 from rich.console import Console
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from clincode.config import RunConfig
+from clincode.config import ConfigError, DataConfig, RunConfig
 from clincode.io import atomic_path
 from clincode.losses import LabelStats, MultitaskLoss
 from clincode.models import LabelDescriptionsHook
-from clincode.registry import Registry
+from clincode.registry import ParamsError, Registry, UnknownNameError
+from clincode.tasks.params import TaskParams
 
 if TYPE_CHECKING:
     from clincode.data.labels import LabelSpace
@@ -107,6 +112,8 @@ class Task(Protocol):
     """A prediction task (see the module docstring for what it owns)."""
 
     name: ClassVar[str]
+    #: the schema of the task's ``data.params`` (kept in the task's folder).
+    params: ClassVar[type[TaskParams]]
     #: what one input unit is called in messages ("patient", "document").
     unit: ClassVar[str]
     #: ``clincode predict --format`` values this task writes ("table" is handled generically).
@@ -221,7 +228,21 @@ class InMemoryBuildTask(Protocol):
         ...
 
 
-TASKS: Registry[type[Task]] = Registry("task")
+@runtime_checkable
+class ReferenceModelsTask(Protocol):
+    """A task whose benchmarks add rows of one-pass reference models (the next-visit history baselines)."""
+
+    def reference_models(self, cfg: RunConfig) -> list[str]:
+        """Names of the one-pass models a benchmark of runs like ``cfg`` is compared with (none for a
+        run of one of them).
+        """
+        ...
+
+
+TASKS: Registry[type[Task]] = Registry("task", schema=lambda cls: cls.params)
+#: The task of a config whose ``data.task`` is unset.
+DEFAULT_TASK = "next_visit"
+P = TypeVar("P", bound=TaskParams)
 
 
 def one_pass_owner(model_name: str) -> type[OnePassTask] | None:
@@ -238,9 +259,83 @@ def one_pass_names() -> dict[str, list[str]]:
     return {name: cls.one_pass.names() for name, cls in TASKS.items() if getattr(cls, "one_pass", None) is not None}  # type: ignore[attr-defined]  # getattr-checked
 
 
+def task_name(cfg: RunConfig) -> str:
+    """``data.task``, or the default task when it is unset."""
+    return cfg.data.task or DEFAULT_TASK
+
+
 def task_for(cfg: RunConfig) -> Task:
-    """The task of a run config (``data.task``)."""
-    return TASKS.get(cfg.data.task)()
+    """The task of a run config (``data.task``); its ``data.params`` checked first (:func:`data_params`)."""
+    data_params(cfg)
+    return TASKS.get(task_name(cfg))()
+
+
+def _flat_old_layout(old: dict[str, Any]) -> dict[str, Any]:
+    # A section of the old layout (a mapping, e.g. data.text) contributes its keys dotted.
+    out: dict[str, Any] = {}
+    for key, value in old.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def data_params(cfg: RunConfig) -> TaskParams:
+    """The run's ``data.params`` validated by its task's schema, defaults filled in.
+
+    Keys of the layout before ``params`` (``data.num_labels``, ``data.text.min_df``) are mapped by
+    the schema's :meth:`~clincode.tasks.params.TaskParams.old_layout_key`. Raises one
+    :class:`ConfigError` naming the key: an unknown task, an unknown or invalid key, or an old-layout
+    key and the same key in ``data.params`` with different values.
+    """
+    name = task_name(cfg)
+    try:
+        schema = TASKS.get(name).params
+    except UnknownNameError as exc:
+        raise ConfigError(f"data.task: {exc}") from None
+    params = dict(cfg.data.params)
+    fields = list(schema.model_fields)
+    mapped: dict[str, str] = {}
+    for old_key, value in _flat_old_layout(cfg.data.old_layout).items():
+        key = schema.old_layout_key(old_key)
+        if key is None:
+            continue
+        if key not in schema.model_fields:
+            raise ConfigError(f"unknown key 'data.{old_key}'; the settings of task {name!r} are data.params: {', '.join(fields)}")
+        if key in params and params[key] != value:
+            where = f"data.{mapped[key]}" if key in mapped else f"data.params.{key}"
+            raise ConfigError(
+                f"data.{old_key} is {value!r} but {where} is {params[key]!r}: set {key!r} once, as data.params.{key}"
+            )
+        params[key] = value
+        mapped[key] = old_key
+    try:
+        TASKS.check_params(name, params)
+    except ParamsError as exc:
+        raise ConfigError(f"invalid data.params: {exc}") from None
+    try:
+        return schema.model_validate(params)
+    except ValidationError as err:
+        details = "; ".join(f"data.params.{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"invalid data.params of task {name!r}: {details}") from None
+
+
+def task_params(cfg: RunConfig, schema: type[P]) -> P:
+    """:func:`data_params` of a run whose task has the params ``schema`` (a ValueError for another task)."""
+    params = data_params(cfg)
+    if not isinstance(params, schema):
+        raise ValueError(f"this run's data.task is {task_name(cfg)!r}, not a task with {schema.__name__}")
+    return params
+
+
+def resolve_data(cfg: RunConfig) -> RunConfig:
+    """The run config with ``data.task`` set and ``data.params`` validated, complete and in the
+    current layout (what a run directory saves); the first step of every command.
+    """
+    params = data_params(cfg)
+    data = DataConfig(task=task_name(cfg), path=cfg.data.path, params=params.model_dump(mode="json"))
+    return cfg.model_copy(update={"data": data})
 
 
 def files_fingerprint(path: Path, patterns: Sequence[str] = ("*",)) -> str:

@@ -34,7 +34,7 @@ from clincode.losses.registry import LOSSES
 from clincode.models import MODELS
 from clincode.registry import UnknownNameError
 from clincode.tasks import task_for
-from clincode.tasks.base import OnePassTask, one_pass_names, one_pass_owner
+from clincode.tasks.base import OnePassTask, one_pass_names, one_pass_owner, resolve_data
 from clincode.train.environment import environment
 from clincode.train.evaluate import evaluate_run
 from clincode.train.module import ClincodeModule
@@ -55,15 +55,25 @@ def _check_run_dir(run_dir: Path, cfg: RunConfig, overwrite: bool) -> None:
     if overwrite:
         shutil.rmtree(run_dir)
         return
-    saved = yaml.safe_load(saved_path.read_text())
+    saved = _current_layout(yaml.safe_load(saved_path.read_text()))
     current = cfg.model_dump(mode="json")
-    # Keys added to the config later with a null default (e.g. data.text) do not count as a change.
+    # Keys added to the config later with a null default do not count as a change.
     diff = sorted(_diff_keys(saved, current))
     if diff:
         raise RunError(
             f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); "
             "set another name (--set name=...) or pass --overwrite"
         )
+
+
+def _current_layout(saved: Any) -> Any:
+    """A saved config in the current layout (data settings under data.params), as it was saved when
+    it no longer validates (the comparison then names what differs).
+    """
+    try:
+        return resolve_data(RunConfig.model_validate(saved)).model_dump(mode="json")
+    except (ValueError, TypeError):
+        return saved
 
 
 def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
@@ -244,6 +254,7 @@ def train_run(
     line per run and keep the rest in the run's log).
     """
     console = console or Console(stderr=True)
+    cfg = resolve_data(cfg)  # data.params checked and filled in: what the run directory saves
     run_dir = run_dir_for(cfg)
     _check_run_dir(run_dir, cfg, overwrite)
     if (run_dir / ARTEFACT).exists() and (run_dir / "metrics.json").exists():

@@ -64,7 +64,7 @@ class ClincodeModule(L.LightningModule):
             if not isinstance(self.criterion, MultitaskLoss):
                 raise ValueError(
                     f"the model returned heads {sorted(outputs)} but the loss is {type(self.criterion).__name__}; "
-                    "a multitask model needs data.text.ccs: true"
+                    "a multitask model needs data.params.ccs: true"
                 )
             return self.criterion(outputs, {"icd": batch["targets"], "ccs": batch["ccs_targets"]})
         return self.criterion(outputs, batch["targets"])

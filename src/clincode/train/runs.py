@@ -24,7 +24,7 @@ from clincode.io import atomic_path
 from clincode.losses import build_loss
 from clincode.models import build_model
 from clincode.tasks import TASKS  # noqa: F401  (registers every task, and with them their one-pass models)
-from clincode.tasks.base import one_pass_owner, set_label_descriptions
+from clincode.tasks.base import one_pass_owner, resolve_data, set_label_descriptions
 
 ARTEFACT = "model.ckpt"
 
@@ -101,4 +101,5 @@ def load_run(run_dir: Path) -> tuple[Artefact, RunConfig]:
     if not run_dir.is_dir():
         raise RunError(f"run directory {run_dir} does not exist")
     artefact = Artefact.load(run_dir / ARTEFACT)
-    return artefact, RunConfig.model_validate(artefact.config)
+    # A run saved before data.params holds the data settings directly under data: mapped into params.
+    return artefact, resolve_data(RunConfig.model_validate(artefact.config))

@@ -200,12 +200,12 @@ def test_packaged_codiesp_configs_build_their_model_and_loss(model, notes, tmp_p
     from clincode.tasks import task_for
     from clincode.tasks.coding.batches import CodingCollator, CodingDataset
 
-    cfg = load_config(config_path(f"codiesp_{model}"), [f"data.path={notes}", f"out_dir={tmp_path}", "data.text.min_df=2", "data.text.w2v_epochs=1"])
+    cfg = load_config(config_path(f"codiesp_{model}"), [f"data.path={notes}", f"out_dir={tmp_path}", "data.params.min_df=2", "data.params.w2v_epochs=1"])
     assert cfg.trainer.batch_size == 16 and cfg.optim.lr == 1e-3 and cfg.optim.weight_decay == 0.0
     data = prepare_coding(cfg, console=QUIET)
     parts = task_for(cfg).build_parts(cfg, data)
     ds = CodingDataset(data.split("train"))
-    num_ccs = data.num_ccs if cfg.data.text.ccs else 0
+    num_ccs = data.num_ccs if cfg.data.params["ccs"] else 0
     batch = CodingCollator(data.num_labels, num_ccs)([ds[0], ds[1]])
     out = parts.model.eval()(batch)
     if model == "marn":  # docs/methods.md section 4.4: focal loss, 0.7 / 0.3 multitask, frozen embeddings

@@ -33,7 +33,7 @@ def test_build_in_memory_reads_the_config_and_settings_win(tiny_cohort: Path) ->
     data = TASKS.get("next_visit")().build_in_memory(tiny_cohort, cfg, num_labels=None)
     reference = build_next_visit(tiny_cohort, **(task_kwargs(cfg) | {"num_labels": None, "progress": False}))
     assert data.num_labels == reference.num_labels
-    assert data.num_labels != cfg.data.num_labels
+    assert data.num_labels != cfg.data.params["num_labels"]
 
 
 def test_demo_and_segments_see_the_task_s_labels(tiny_cohort: Path) -> None:

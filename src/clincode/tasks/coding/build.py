@@ -121,7 +121,7 @@ def resolve_notes_source(path: Path, fmt: str = "auto") -> tuple[str, Path]:
             raise DataNotFoundError(f"data.path {path} is not a CodiEsp release; expected the directories train/, dev/ and test/ in it.")
         return "codiesp", path
     if fmt not in ("auto", "table"):
-        raise ValueError(f"data.text.format is {fmt!r}; expected auto, codiesp or table.")
+        raise ValueError(f"data.params.format is {fmt!r}; expected auto, codiesp or table.")
     if not table.is_file():
         raise DataNotFoundError(
             f"data.path {path} is neither a CodiEsp release (train/, dev/, test/) nor a notes table; "
@@ -296,7 +296,7 @@ def build_coding_from_notes(
         kept = {c: n for c, n in counts.items() if n >= config.min_label_count}
         if not kept:
             raise DataError(
-                f"no training code occurs in >= {config.min_label_count} documents (data.text.min_label_count)."
+                f"no training code occurs in >= {config.min_label_count} documents (data.params.min_label_count)."
             )
         label_space = LabelSpace(num_labels=config.num_labels, level="code", code_prefixes=prefixes)
         label_space.fit_label_counts(kept, n_visits=int(is_train.sum()))

@@ -5,10 +5,10 @@ fingerprint of the notes files (names, sizes, modification times), so every run 
 the same notes builds it once. word2vec matrices are cached beside it, one per (config, seed).
 
 Model inputs the task provides (docs/methods.md, MARN section): the model is built for the run's
-vocabulary and ICD labels (plus ``num_ccs`` for a CCS head when ``data.text.ccs``); its embedding
+vocabulary and ICD labels (plus ``num_ccs`` for a CCS head when ``data.params.ccs``); its embedding
 is initialised from CBOW word2vec trained on the training documents (kept in the run as
 ``word2vec.npy``); a model with ``set_label_descriptions`` receives every label's description
-encoded with the run's vocabulary; with ``data.text.ccs`` the loss is :class:`MultitaskLoss` (the
+encoded with the run's vocabulary; with ``data.params.ccs`` the loss is :class:`MultitaskLoss` (the
 same registered loss on both heads).
 """
 
@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 from clincode.coders import CODERS, EvidenceCoder, build_coder
 from clincode.coders.registry import coder_params, fitted_label_codes
 from clincode.coders.terminology import icd10cm_descriptions
-from clincode.config import RunConfig, TextDataConfig
+from clincode.config import RunConfig
 from clincode.data.labels import LabelSpace
 from clincode.data.notes import UNK_ID as TEXT_UNK_ID
 from clincode.data.notes import TextVocab
@@ -53,44 +53,29 @@ from clincode.tasks.base import (
     files_fingerprint,
     set_label_descriptions,
     stats_from_lists,
+    task_params,
     token_unknown_share,
 )
 from clincode.tasks.coding.batches import CodingCollator, CodingDataset
-from clincode.tasks.coding.build import CodingConfig, CodingData, build_coding, description_tokens, read_notes, resolve_notes_source
+from clincode.tasks.coding.build import CodingData, build_coding, description_tokens, read_notes, resolve_notes_source
+from clincode.tasks.coding.params import CodingParams
 from clincode.tasks.coding.submission import codiesp_x_rows, write_codiesp_ranking, write_codiesp_x
+from clincode.tasks.params import TaskParams
 from clincode.tasks.sampler import bucketed_loader
 
 
-def text_config(cfg: RunConfig) -> TextDataConfig:
-    if cfg.data.task != "coding" or cfg.data.text is None:
-        raise ValueError("this run is not a coding run (data.task must be 'coding')")
-    return cfg.data.text
-
-
-def coding_config(text: TextDataConfig) -> CodingConfig:
-    return CodingConfig(
-        format=text.format,
-        language=text.language,
-        code_types=tuple(text.code_types),
-        code_prefixes=None if text.code_prefixes is None else tuple(text.code_prefixes),
-        on_error=text.on_error,
-        max_tokens=text.max_tokens,
-        min_df=text.min_df,
-        min_label_count=text.min_label_count,
-        num_labels=text.num_labels,
-        tokenizer=text.tokenizer,
-        noise_filter_tau=text.noise_filter_tau,
-        noise_filter_encoder=text.noise_filter_encoder,
-    )
+def coding_params(cfg: RunConfig) -> CodingParams:
+    """The run's ``data.params`` (a ValueError for a run of another task)."""
+    return task_params(cfg, CodingParams)
 
 
 def task_key(cfg: RunConfig) -> str:
     assert cfg.data.path is not None
-    text = text_config(cfg)
+    text = coding_params(cfg)
     payload = {
         "path": str(Path(cfg.data.path).resolve()),
         "fingerprint": files_fingerprint(Path(cfg.data.path)),
-        "coding": coding_config(text).to_dict(),
+        "coding": text.build_config().to_dict(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -106,13 +91,13 @@ def prepare_coding(cfg: RunConfig, *, console: Console | None = None) -> CodingD
         raise ValueError(
             "data.path is not set: give a CodiEsp release directory or a notes table, e.g. --set data.path=path/to/codiesp"
         )
-    text = text_config(cfg)
+    text = coding_params(cfg)
     resolve_notes_source(Path(cfg.data.path), text.format)  # clear error before any cache work
     cache = cache_dir(cfg)
     cached = load_shared_cache(cache, CodingData.load, console)  # torchrun / srun: the first process builds
     if cached is not None:
         return cached
-    data = build_coding(Path(cfg.data.path), coding_config(text))
+    data = build_coding(Path(cfg.data.path), text.build_config())
     data.save(cache, overwrite=True)
     rep = data.report
     console.print(
@@ -125,7 +110,7 @@ def prepare_coding(cfg: RunConfig, *, console: Console | None = None) -> CodingD
 
 def word2vec_matrix(cfg: RunConfig, data: CodingData) -> np.ndarray:
     """CBOW word2vec [len(vocab), embed_dim] on the training documents (cached per config and seed)."""
-    text = text_config(cfg)
+    text = coding_params(cfg)
     path = cache_dir(cfg) / f"word2vec-d{text.embed_dim}-e{text.w2v_epochs}-s{cfg.seed}.npy"
     if path.is_file():
         matrix = np.load(path)
@@ -144,7 +129,7 @@ def word2vec_matrix(cfg: RunConfig, data: CodingData) -> np.ndarray:
 
 def coding_loader(data: CodingData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
     """Length-bucketed loader of one split (shuffled pools for training, sorted for evaluation)."""
-    multitask = cfg.data.text is not None and cfg.data.text.ccs
+    multitask = coding_params(cfg).ccs
     collate = CodingCollator(data.num_labels, data.num_ccs if multitask else 0)
     return bucketed_loader(CodingDataset(data.split(split)), collate, cfg, shuffle=shuffle, eval=eval)
 
@@ -161,28 +146,28 @@ def ccs_label_stats(data: CodingData, split: str = "train") -> LabelStats:
 
 def coding_parts(cfg: RunConfig, data: CodingData) -> RunParts:
     """Model (with the inputs this task provides) and fitted loss of a coding run."""
-    text = text_config(cfg)
+    text = coding_params(cfg)
     accepted = MODELS.params(cfg.model.name)  # unknown names raise, listing the known ones
     params = dict(cfg.model.params)
     if text.ccs:
         if "num_ccs" not in accepted:
             raise ValueError(
-                f"data.text.ccs is true but model {cfg.model.name!r} has no CCS head (no num_ccs parameter); "
-                "use model.name=marn or set data.text.ccs=false"
+                f"data.params.ccs is true but model {cfg.model.name!r} has no CCS head (no num_ccs parameter); "
+                "use model.name=marn or set data.params.ccs=false"
             )
         if "num_ccs" in params:
-            raise ValueError("model.params.num_ccs is set from the data when data.text.ccs is true; remove it from model.params")
+            raise ValueError("model.params.num_ccs is set from the data when data.params.ccs is true; remove it from model.params")
         if data.num_ccs == 0:
-            raise ValueError("data.text.ccs is true but no training code maps to a CCS category; set data.text.ccs=false")
+            raise ValueError("data.params.ccs is true but no training code maps to a CCS category; set data.params.ccs=false")
         params["num_ccs"] = data.num_ccs
     if text.word2vec and "embed_dim" in accepted:
         model_dim = params.get("embed_dim", accepted["embed_dim"])
         if model_dim != text.embed_dim:
             raise ValueError(
-                f"data.text.embed_dim ({text.embed_dim}) differs from model.params.embed_dim ({model_dim}); "
+                f"data.params.embed_dim ({text.embed_dim}) differs from model.params.embed_dim ({model_dim}); "
                 "word2vec vectors must have the model's embedding size"
             )
-    # plm reads wordpiece ids of its own tokenizer (data.text.tokenizer), not the word vocabulary
+    # plm reads wordpiece ids of its own tokenizer (data.params.tokenizer), not the word vocabulary
     vocab_size = len(data.vocab) if text.tokenizer is None else WordpieceEncoding(text.tokenizer).vocab_size
     model = build_model(cfg.model.name, vocab_size=vocab_size, num_labels=data.num_labels, params=params)
     if isinstance(model, LabelCountsHook):  # per-segment models: segments from the training counts
@@ -190,7 +175,7 @@ def coding_parts(cfg: RunConfig, data: CodingData) -> RunParts:
     matrix = None
     if text.word2vec:
         if not isinstance(model, EmbeddingsHook):
-            raise ValueError(f"data.text.word2vec is true but model {cfg.model.name!r} has no load_embeddings; set it false")
+            raise ValueError(f"data.params.word2vec is true but model {cfg.model.name!r} has no load_embeddings; set it false")
         matrix = word2vec_matrix(cfg, data)
         model.load_embeddings(torch.from_numpy(matrix))
     extras: dict[str, Any] = {}
@@ -212,6 +197,7 @@ class CodingTask:
     """Assign every ICD code of a document (CodiEsp, MIMIC discharge summaries, any notes table)."""
 
     name: ClassVar[str] = "coding"
+    params: ClassVar[type[TaskParams]] = CodingParams
     unit: ClassVar[str] = "document"
     one_pass: ClassVar[Registry[type[Any]]] = CODERS
     output_formats: ClassVar[tuple[str, ...]] = ("table", "codiesp", "codiesp-x")
@@ -225,7 +211,7 @@ class CodingTask:
 
     def prepare_for_predict(self, cfg: RunConfig, path: Path, label_space: LabelSpace, vocab: dict[str, Any]) -> CodingData:
         # The notes may be of another kind than the training data (a table instead of CodiEsp).
-        config = replace(coding_config(text_config(cfg)), format="auto")
+        config = replace(coding_params(cfg).build_config(), format="auto")
         return build_coding(Path(path), config, fitted=(TextVocab.from_dict(vocab), label_space, []), allow_empty_splits=True)
 
     def loader(self, data: CodingData, split: str, cfg: RunConfig, *, shuffle: bool, eval: bool = False) -> DataLoader:
@@ -306,7 +292,7 @@ class CodingTask:
         inconsistent evidence rows are skipped and counted on the console, never dropped silently.
         """
         source = Path(path if path is not None else cfg.data.path)  # type: ignore[arg-type]  # a coding run has data.path
-        config = coding_config(text_config(cfg))
+        config = coding_params(cfg).build_config()
         if path is not None:
             config = replace(config, format="auto")
         if mentions:
@@ -318,7 +304,7 @@ class CodingTask:
                 )
             if config.language != "es":
                 raise ValueError(
-                    "CodiEsp evidence spans index the Spanish text: set data.text.language=es, "
+                    "CodiEsp evidence spans index the Spanish text: set data.params.language=es, "
                     "or model.params.keys_from=terminology for the English translation"
                 )
             from clincode.data.notes import read_codiesp
@@ -351,12 +337,12 @@ class CodingTask:
         """Fit the coder of ``cfg`` on the training documents; its label space may extend the data's
         (hierarchy back-off: the training labels first, then the codes it added).
         """
-        language = cfg.data.text.language if cfg.data.text is not None else "en"
+        language = coding_params(cfg).language
         _, keys_from = coder_params(cfg.model.name, cfg.model.params)
         coder = build_coder(cfg.model.name, cfg.model.params, language)
         docs = self.documents(cfg, data, "train", mentions=keys_from in ("evidence", "both"))
         if docs.mentions is not None and not any(docs.mentions):
-            _, root = resolve_notes_source(Path(cfg.data.path), coding_config(text_config(cfg)).format)  # type: ignore[arg-type]  # a coding run has data.path
+            _, root = resolve_notes_source(Path(cfg.data.path), coding_params(cfg).build_config().format)  # type: ignore[arg-type]  # a coding run has data.path
             raise ValueError(
                 f"{Path(root) / 'train' / 'trainX.tsv'} is missing or holds no evidence span of the training documents; "
                 f"model.params.keys_from={keys_from} learns from them (add the file, or set model.params.keys_from=terminology)"
@@ -392,7 +378,7 @@ class CodingTask:
         """Text and gold codes of one split of the notes at ``path``, read without encoding them
         (what a one-pass coder needs; :meth:`documents` follows a prepared task's order instead).
         """
-        config = replace(coding_config(text_config(cfg)), format="auto")
+        config = replace(coding_params(cfg).build_config(), format="auto")
         frame = read_notes(Path(path), config).frame.filter(pl.col("split") == split)
         return Documents(frame["doc_id"].to_list(), frame["text"].to_list(), frame["codes"].to_list(), None)
 

@@ -139,7 +139,7 @@ def build_next_visit(
         num_labels=num_labels,
         label_level=label_level,
         code_prefixes=tuple(code_prefixes),
-        visit_window_seconds=None if visit_window is None else visit_window.total_seconds(),
+        visit_window_hours=None if visit_window is None else visit_window / timedelta(hours=1),
         max_visits=max_visits,
         max_codes_per_visit=max_codes_per_visit,
         min_code_count=min_code_count,

@@ -54,15 +54,17 @@ TASK_SCHEMA: dict[str, pl.DataType] = {
 
 @dataclass(frozen=True)
 class NextVisitConfig:
-    """Build parameters of a next-visit task (saved with it; JSON-able).
+    """Build parameters of a next-visit task (saved with it; JSON-able): the run's ``data.params``
+    (:class:`~clincode.tasks.next_visit.params.NextVisitParams`, in its units) plus what the builder
+    sets itself.
 
-    ``visit_window_seconds`` None means a visit is all events sharing one timestamp.
+    ``visit_window_hours`` None means a visit is all events sharing one timestamp.
     """
 
     num_labels: int | None = 1538
     label_level: str = "code"
     code_prefixes: tuple[str, ...] = ("ICD10CM//", "ICD9CM//")
-    visit_window_seconds: float | None = None
+    visit_window_hours: float | None = None
     max_visits: int = 64
     max_codes_per_visit: int = 64
     min_code_count: int = 1
@@ -77,6 +79,9 @@ class NextVisitConfig:
     def from_dict(cls, state: dict[str, Any]) -> NextVisitConfig:
         state = dict(state)
         state["code_prefixes"] = tuple(state["code_prefixes"])
+        if "visit_window_seconds" in state:  # tasks saved before the window was kept in hours
+            seconds = state.pop("visit_window_seconds")
+            state["visit_window_hours"] = None if seconds is None else seconds / 3600
         return cls(**state)
 
 

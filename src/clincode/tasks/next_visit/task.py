@@ -11,7 +11,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,7 +25,7 @@ from clincode.config import RunConfig
 from clincode.data.labels import LabelSpace
 from clincode.data.splits import SPLIT_NAMES
 from clincode.data.vocab import UNK_ID, Vocab
-from clincode.forecasters import FORECASTERS, Histories
+from clincode.forecasters import BASELINES, FORECASTERS, Histories, default_references
 from clincode.forecasters.baselines import RepeatTableForecaster
 from clincode.launch import load_shared_cache
 from clincode.losses import HasPriorProbability, LabelStats, build_loss
@@ -40,25 +39,20 @@ from clincode.tasks.base import (
     Predictions,
     RunParts,
     files_fingerprint,
+    task_params,
     token_unknown_share,
 )
 from clincode.tasks.next_visit.batches import NextVisitCollator, next_visit_dataset
 from clincode.tasks.next_visit.build import build_next_visit
 from clincode.tasks.next_visit.data import NextVisitData
+from clincode.tasks.next_visit.params import NextVisitParams
+from clincode.tasks.params import TaskParams
 from clincode.tasks.sampler import bucketed_loader
 
 
 def task_kwargs(cfg: RunConfig) -> dict[str, Any]:
     """Keyword arguments of :func:`build_next_visit` for a run config (shared by train and predict)."""
-    return dict(
-        num_labels=cfg.data.num_labels,
-        label_level=cfg.data.label_level,
-        visit_window=None if cfg.data.visit_window_hours is None else timedelta(hours=cfg.data.visit_window_hours),
-        max_visits=cfg.data.max_visits,
-        max_codes_per_visit=cfg.data.max_codes_per_visit,
-        min_code_count=cfg.data.min_code_count,
-        progress=cfg.trainer.progress,
-    )
+    return task_params(cfg, NextVisitParams).build_kwargs() | {"progress": cfg.trainer.progress}
 
 
 def next_visit_histories(data: NextVisitData, split: str, *, keep: Keep = "targets", source: Path | None = None) -> Histories:
@@ -110,6 +104,7 @@ class NextVisitTask:
     """Forecast every label code of each patient's next visit from the visits so far."""
 
     name: ClassVar[str] = "next_visit"
+    params: ClassVar[type[TaskParams]] = NextVisitParams
     unit: ClassVar[str] = "patient"
     one_pass: ClassVar[Registry[type[Any]]] = FORECASTERS
     output_formats: ClassVar[tuple[str, ...]] = ("table",)
@@ -117,9 +112,7 @@ class NextVisitTask:
 
     def key(self, cfg: RunConfig) -> str:
         assert cfg.data.path is not None
-        payload = cfg.data.model_dump(mode="json")
-        if payload.get("text") is None:
-            payload.pop("text", None)
+        payload: dict[str, Any] = {"task": self.name, "params": task_params(cfg, NextVisitParams).model_dump(mode="json")}
         payload["path"] = str(Path(cfg.data.path).resolve())
         payload["fingerprint"] = files_fingerprint(Path(cfg.data.path), ("*.parquet", "*.json"))
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -175,6 +168,14 @@ class NextVisitTask:
             assert table.never_ is not None and table.cells_ is not None
             model.init_from_repeat_table(table.never_, table.cells_[0], table.cells_[1])
         return RunParts(model, criterion, dict(cfg.model.params), len(data.vocab), num_labels)
+
+    def reference_models(self, cfg: RunConfig) -> list[str]:
+        """The history baselines (and the oracle of a synthetic cohort at code level) beside a network."""
+        if cfg.model.name in FORECASTERS:
+            return []
+        if cfg.data.path is None:
+            return list(BASELINES)
+        return default_references(cfg.data.path, task_params(cfg, NextVisitParams).label_level)
 
     # -- one-pass forecasters (clincode.forecasters): fitted on the training histories -------------
     def check_one_pass(self, name: str, params: dict[str, Any]) -> None:
