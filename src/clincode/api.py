@@ -26,6 +26,7 @@ from clincode.losses import LossModule
 from clincode.losses import build_loss as _build_loss
 from clincode.tasks.base import Keep
 from clincode.tasks.next_visit.build import build_next_visit
+from clincode.tasks.next_visit.params import NextVisitParams
 from clincode.tasks.next_visit.task import next_visit_histories
 from clincode.train.predict import Rule, predict_frame
 from clincode.train.runs import Artefact
@@ -54,7 +55,7 @@ def build_loss(name: str, num_labels: int, **params: Any) -> LossModule:
 def load_histories(
     path: str | Path,
     *,
-    num_labels: int | None = 1538,
+    num_labels: int | None = NextVisitParams.model_fields["num_labels"].default,
     label_level: str = "code",
     keep: Keep = "targets",
 ) -> dict[str, Histories]:
