@@ -265,11 +265,11 @@ def score(probs: np.ndarray, targets: np.ndarray, history: np.ndarray | None = N
     return out
 
 
-REFERENCES = ("prevalence", "repeat_table", "tifu_knn", "oracle")
-
-
-def reference_rows(data: Any, cohort: Path, targets: dict[str, np.ndarray]) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
-    """The one-pass forecasters on the same held-out rows: fit on train, settings chosen on tuning.
+def reference_rows(
+    data: Any, cohort: Path, targets: dict[str, np.ndarray], names: list[str]
+) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
+    """The one-pass forecasters ``names`` on the same held-out rows: fit on train, settings chosen on
+    tuning (the driver passes the task's reference models, as ``clincode benchmark`` tables have).
 
     Returns (name -> held-out scores with fit and predict seconds, the held-out repeat mask). The
     forecasters read the task's label histories; their rows are checked to be the exported rows
@@ -284,7 +284,7 @@ def reference_rows(data: Any, cohort: Path, targets: dict[str, np.ndarray]) -> t
             raise RuntimeError(f"the {split} histories' rows are not the exported rows")
     history = histories["held_out"].history_mask()
     rows: dict[str, dict[str, Any]] = {}
-    for name in REFERENCES:
+    for name in names:
         start = time.perf_counter()
         forecaster = fit_forecaster(name, histories["train"], histories["tuning"])
         fitted = time.perf_counter()
@@ -338,7 +338,7 @@ def driver(args: argparse.Namespace) -> None:
         f"V = {data.num_labels}; chunk = {chunk} training samples",
         file=sys.stderr,
     )
-    references, history = reference_rows(data, cohort, targets)
+    references, history = reference_rows(data, cohort, targets, task_for(cfg).reference_models(cfg))
     params = cfg.model.params
     workers: dict[str, Worker] = {}
     cc_argv = [sys.executable, __file__, "--worker", "clincode", "--config", args.config, "--threads", str(args.threads)]

@@ -60,8 +60,10 @@ def test_reference_rows_score_every_baseline_and_the_oracle_on_the_exported_rows
     cfg = load_config(config_path("next_visit"), tiny_overrides(tiny_cohort, tmp_path))
     data = task_for(cfg).prepare(cfg, console=Console(quiet=True))
     targets = {split: pc.target_matrix(pc.split_rows(data.split(split))[1], data.num_labels) for split in ("train", "tuning", "held_out")}
-    rows, history = pc.reference_rows(data, tiny_cohort, targets)
-    assert list(rows) == list(pc.REFERENCES)
+    names = task_for(cfg).reference_models(cfg)
+    assert names == ["prevalence", "repeat_table", "tifu_knn", "oracle"]  # a synthetic cohort: the baselines and the ceiling
+    rows, history = pc.reference_rows(data, tiny_cohort, targets, names)
+    assert list(rows) == names
     assert history.shape == targets["held_out"].shape and history.any() and not history.all()
     for name, row in rows.items():
         assert 0.0 < row["auprc"] <= 1.0 and 0.0 <= row["p@5"] <= 1.0, name
@@ -71,7 +73,7 @@ def test_reference_rows_score_every_baseline_and_the_oracle_on_the_exported_rows
     # Rows that are not the exported ones are refused before anything is scored.
     shuffled = dict(targets, held_out=targets["held_out"][::-1].copy())
     with pytest.raises(RuntimeError, match="held_out"):
-        pc.reference_rows(data, tiny_cohort, shuffled)
+        pc.reference_rows(data, tiny_cohort, shuffled, names)
     summary = {"sides": {}, "references": rows}
     table = pc.markdown(summary)
-    assert all(f"| {name} (one pass" in table for name in pc.REFERENCES)
+    assert all(f"| {name} (one pass" in table for name in names)
