@@ -18,6 +18,7 @@ import numpy as np
 from clincode.data.synthetic.params import GENERATOR_NAME
 from clincode.forecasters.baselines import PrevalenceForecaster, RepeatTableForecaster
 from clincode.forecasters.history import Histories
+from clincode.forecasters.history_bayes import HistoryBayesForecaster
 from clincode.forecasters.oracle import OracleForecaster
 from clincode.forecasters.tifu import TifuKnnForecaster
 from clincode.registry import Registry
@@ -39,6 +40,7 @@ FORECASTERS.register("prevalence")(PrevalenceForecaster)
 FORECASTERS.register("repeat_table")(RepeatTableForecaster)
 FORECASTERS.register("tifu_knn")(TifuKnnForecaster)
 FORECASTERS.register("oracle")(OracleForecaster)
+FORECASTERS.register("history_bayes")(HistoryBayesForecaster)
 
 #: the reference rows every next-visit comparison shows by default (they cost seconds).
 BASELINES = ("prevalence", "repeat_table", "tifu_knn")
