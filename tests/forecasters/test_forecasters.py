@@ -215,7 +215,7 @@ def forecaster_runs(tiny_cohort, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("forecasters")
     runs = {}
-    for name in ("prevalence", "repeat_table", "tifu_knn", "oracle"):
+    for name in ("prevalence", "repeat_table", "tifu_knn", "oracle", "history_bayes"):
         cfg = load_config(
             config_path("next_visit"),
             [f"data.path={tiny_cohort}", f"out_dir={out}", f"name={name}", f"model.name={name}", "model.params={}", "data.num_labels=60",
@@ -235,6 +235,7 @@ def test_forecaster_runs_score_every_row_with_repeat_and_explore(forecaster_runs
         assert metrics["n_rows"] == json.loads((forecaster_runs["prevalence"] / "metrics.json").read_text())["n_rows"]
     assert scores["repeat_table"] > scores["prevalence"]
     assert scores["oracle"] > scores["repeat_table"]
+    assert scores["history_bayes"] > scores["prevalence"]
 
 
 def test_forecaster_run_predicts_from_its_artefact(forecaster_runs, tiny_cohort, tmp_path):
