@@ -78,13 +78,14 @@ def load_histories(
 
 
 def fit_forecaster(name: str, train: Histories, tuning: Histories | None = None, **params: Any) -> HistoryForecaster:
-    """A fitted one-pass next-visit forecaster (``prevalence``, ``repeat_table``, ``tifu_knn``, ``oracle``).
+    """A fitted one-pass next-visit forecaster (``prevalence``, ``repeat_table``, ``tifu_knn``,
+    ``history_bayes``, ``oracle``).
 
     Fitted on ``train``; settings left at None (``repeat_table``'s smoothing, ``tifu_knn``'s
     ``k`` and ``alpha``, ...) are chosen on ``tuning`` when given. ``params`` are the
     forecaster's (``clincode list models``). Apply it with ``forecaster.predict_proba(histories)``:
     an (N, V) float array, the probability of each label at each row's next visit. ``oracle``
-    needs histories of a synthetic cohort (``load_histories`` records where they come from).
+    and ``history_bayes`` need histories of a synthetic cohort (``load_histories`` records where they come from).
 
     Raises ``KeyError`` for an unknown name (listing the known ones) and ``ValueError`` for a
     parameter the forecaster does not accept.

@@ -570,7 +570,8 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show each run's full output (Lightning, tables)")] = False,
 ) -> None:
     """The main job: synthetic cohort, one EHR Transformer per loss beside the history baselines and the
-    cohort's Bayes forecast (oracle), evaluation, comparison report.
+    cohort's Bayes forecasts (from the history alone, and the oracle from the latent state), evaluation,
+    comparison report.
     """
     from clincode.demo import run_demo
 

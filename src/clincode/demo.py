@@ -177,7 +177,8 @@ def run_demo(
     a run ``config`` other than ``demo`` (``-<config>``), e.g. ``demo_behrt``, the earlier setting.
     ``progression``: the cohort's disease progression (default clinical; ``none`` is the generator
     without it, ``-<progression>`` suffix otherwise). Beside the runs, the benchmark fits the history
-    baselines and the oracle (the cohort's Bayes forecast) on the same rows.
+    baselines, ``history_bayes`` (the Bayes forecast from the history alone) and the oracle (the
+    Bayes forecast from the latent state) on the same rows.
     """
     from clincode.bench.runner import run_benchmark
     from clincode.report.benchmark import build_report

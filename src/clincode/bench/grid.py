@@ -14,8 +14,8 @@ Every combination becomes one run directory under ``<out_dir>/<name>/runs/``. Ru
 finished are skipped, so an interrupted benchmark resumes where it stopped.
 
 Reference rows: a next-visit benchmark also runs the history baselines fitted in one pass
-(``baselines``, default :data:`clincode.forecasters.BASELINES`, plus ``oracle`` on a synthetic
-cohort), once each with the first seed, on the same data and rows as the grid; they cost seconds.
+(``baselines``, default :data:`clincode.forecasters.BASELINES`, plus ``history_bayes`` and ``oracle``
+on a synthetic cohort), once each with the first seed, on the same data and rows as the grid; they cost seconds.
 Every row of the results then has a ``model.name`` axis. ``baselines: []`` leaves them out.
 """
 

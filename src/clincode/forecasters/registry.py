@@ -47,7 +47,9 @@ BASELINES = ("prevalence", "repeat_table", "tifu_knn")
 
 
 def default_references(data_path: Path | str, label_level: str = "code") -> list[str]:
-    """The baselines, plus ``oracle`` when ``data_path`` is a synthetic cohort with code-level labels."""
+    """The baselines, plus ``history_bayes`` (what the history holds) and ``oracle`` (the ceiling)
+    when ``data_path`` is a synthetic cohort with code-level labels.
+    """
     out = list(BASELINES)
     info = Path(data_path) / "metadata" / "dataset.json"
     if label_level == "code" and info.is_file():
@@ -56,7 +58,7 @@ def default_references(data_path: Path | str, label_level: str = "code") -> list
         except (OSError, ValueError, AttributeError):
             generator = None
         if generator == GENERATOR_NAME:
-            out.append("oracle")
+            out += ["history_bayes", "oracle"]
     return out
 
 

@@ -12,8 +12,6 @@ from sklearn.metrics import average_precision_score
 
 from clincode.data.synthetic import generate_ehr_cohort
 from clincode.data.synthetic.history_bayes import HistoryBayes, replay_codes
-from clincode.data.synthetic.oracle import CohortOracle
-from clincode.data.synthetic.params import SynthParams
 
 COHORT = dict(n_patients=400, n_codes=300, seed=3, shard_size=200)
 
@@ -98,9 +96,31 @@ def test_no_row_reads_a_later_visit(cohort, forecast) -> None:
     assert not np.allclose(other.visit_probabilities(patient[~rows], nxt[~rows], cols), p[~rows])
 
 
-def test_refuses_progression_and_foreign_directories(tmp_path) -> None:
-    params = SynthParams(n_patients=60, n_codes=150, seed=1, shard_size=30, progression="clinical")
-    with pytest.raises(ValueError, match="progression"):
-        HistoryBayes.from_params(params, CohortOracle.from_params(params))
+def test_with_progression_calibrated_and_between_table_and_oracle(tmp_path) -> None:
+    root = generate_ehr_cohort(tmp_path / "cohort", progress=False, progression="clinical", **COHORT)
+    bayes = HistoryBayes.from_cohort(root)
+    lat = bayes.oracle.latent
+    patient = np.repeat(np.arange(lat.n_patients), np.diff(lat.visit_ptr))
+    is_last = np.zeros(lat.visit_s.size, dtype=bool)
+    is_last[lat.visit_ptr[1:] - 1] = True
+    nxt = np.flatnonzero(~is_last) + 1
+    cols = np.unique(bayes._obs_code)
+    p = bayes.visit_probabilities(patient[nxt], nxt, cols)
+    y = np.array([np.isin(cols, bayes._obs_code[bayes._visit_ptr_codes[v]:bayes._visit_ptr_codes[v + 1]]) for v in nxt])
+    q = p.astype(np.float64)
+    assert abs(y.sum() - q.sum()) < 5 * np.sqrt((q * (1 - q)).sum()), (y.sum(), q.sum())
+    # new codes of the progression targets (their onsets are what the sources raise): calibrated too
+    target_codes = np.unique(bayes.oracle._member_code[np.isin(bayes.oracle._member_slot, bayes._target_slot)])
+    seen = np.array([np.isin(cols, bayes._obs_code[bayes._visit_ptr_codes[lat.visit_ptr[patient[v]]]:bayes._visit_ptr_codes[v]])
+                     for v in nxt])  # fmt: skip
+    new_target = np.isin(cols, target_codes)[None, :] & ~seen
+    q = p[new_target].astype(np.float64)
+    assert y[new_target].sum() > 20
+    assert abs(y[new_target].sum() - q.sum()) < 5 * np.sqrt((q * (1 - q)).sum()), (y[new_target].sum(), q.sum())
+    oracle_ap = average_precision_score(y.ravel(), bayes.oracle.visit_probabilities(patient[nxt], nxt, cols).ravel())
+    assert average_precision_score(y.ravel(), p.ravel()) < oracle_ap + 0.01
+
+
+def test_foreign_directories_are_refused(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="dataset.json"):
         HistoryBayes.from_cohort(tmp_path)

@@ -44,9 +44,11 @@ The forecast at t+1 then combines, as the oracle does, each process's probabilit
 background codes and the filler code of an empty visit at visit t+1's age band and sex.
 Approximations, all stated: the candidate cut above; the age at the last visit; the grid over n; the time
 gaps are not read for n (they carry evidence of n only when a follow-up longer than the study
-window was compressed into it); disease progression is not modelled (cohorts with
-``progression="clinical"`` are refused: the onset law of a target process depends on its sources,
-which this posterior does not couple). Nothing of visit t+1 or later is read but its age band.
+window was compressed into it); and, with ``progression="clinical"``, the sources of a target
+process enter its onset at t+1 only, through their posterior probabilities ``a_i`` of having
+started by t, taken as independent: hazard ``min(1, h s_k prod_i (1 + a_i (RR_ik - 1)))`` with h
+the hazard without progression; the targets' earlier onsets keep the law without progression, and
+so does a target's onset inside a group of processes sharing codes. Nothing of visit t+1 or later is read but its age band.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ class _JointRow:
         log_like: (G,) log likelihood ratio of their codes of visits 0..t against noise alone, per n.
         log_absent: (G, K) log P(code k not recorded by these processes at t+1 | history, n).
         log_silent: (G,) log P(none of them records anything at t+1 | history, n).
+        p_started: (G, m) P(each process has started by t, with a coded or an empty set | history, n).
     """
 
     row: int
@@ -136,6 +139,7 @@ class _JointRow:
     log_like: np.ndarray
     log_absent: np.ndarray
     log_silent: np.ndarray
+    p_started: np.ndarray
 
 
 class HistoryBayes:
@@ -143,11 +147,6 @@ class HistoryBayes:
 
     def __init__(self, oracle: CohortOracle, params: SynthParams, visit: np.ndarray, code: np.ndarray,
                  age: np.ndarray) -> None:  # fmt: skip
-        if oracle.model.progression is not None:
-            raise ValueError(
-                "the history Bayes forecast does not model disease progression; this cohort was generated "
-                "with progression='clinical' (its oracle row is the ceiling there)."
-            )
         self.oracle = oracle
         self.params = params
         lat = oracle.latent
@@ -159,6 +158,7 @@ class HistoryBayes:
         proc = oracle.model.processes
         kc = oracle._p_nonempty.size
         self._kc = kc
+        self._target_slot = oracle._target_slot
         slot, mcode, mprob = oracle._member_slot, oracle._member_code, oracle._member_prob
         size = np.bincount(slot, minlength=kc)
         if size.max(initial=0) > 62:
@@ -193,7 +193,7 @@ class HistoryBayes:
     @classmethod
     def from_cohort(cls, path: Path | str) -> HistoryBayes:
         """The history forecast of a cohort directory written by ``generate_ehr_cohort`` (errors as
-        :meth:`CohortOracle.from_cohort`; ValueError for a cohort with disease progression).
+        :meth:`CohortOracle.from_cohort`).
         """
         root = Path(path)
         oracle = CohortOracle.from_cohort(root)
@@ -203,9 +203,6 @@ class HistoryBayes:
     @classmethod
     def from_params(cls, params: SynthParams, oracle: CohortOracle | None = None) -> HistoryBayes:
         oracle = oracle if oracle is not None else CohortOracle.from_params(params)
-        if oracle.model.progression is not None:
-            none = np.zeros(0, np.int64)
-            return cls(oracle, params, none, none, np.zeros(0))  # raises the reason
         visit, code, age = replay_codes(params, oracle.model)
         return cls(oracle, params, visit, code, age)
 
@@ -579,10 +576,40 @@ class HistoryBayes:
             absent = np.einsum("gj,gjk->gk", post, np.exp(log_absent_state))
             p_any = np.where(started[None], r, hazard[:, None, :] * nonempty[members_arr][None, None, :])  # (G, J, m)
             silent = (post * np.exp(np.log1p(-np.minimum(p_any, 1.0)).sum(axis=2))).sum(axis=1)
+            quiet = R * np.exp(self._log_empty[members_arr])[None, :] * frac[:, None] / null  # (G, m)
+            p_started = np.einsum("gj,gjm->gm", post, np.where(started[None], 1.0, quiet[:, None, :]))
             with np.errstate(divide="ignore"):
                 results.append(_JointRow(i, members_arr, codes_all, log_like, np.log(np.maximum(absent, 1e-300)),
-                                         np.log(np.maximum(silent, 1e-300))))  # fmt: skip
+                                         np.log(np.maximum(silent, 1e-300)), p_started))  # fmt: skip
         return results
+
+    def _progressed(self, onset_next: np.ndarray, post: np.ndarray, R: np.ndarray, frac: np.ndarray, null: np.ndarray,
+                    nonempty: np.ndarray, hr: np.ndarray, hk: np.ndarray, Rh: np.ndarray, log_z: np.ndarray,
+                    q0: np.ndarray, q1: np.ndarray, joint: list[_JointRow]) -> np.ndarray:  # fmt: skip
+        """With disease progression: the onset at t+1 of each target process, its hazard raised by
+        ``s_k * prod_i (1 + a_i (RR_ik - 1))`` with a_i the posterior probability that source i has
+        started by t (a coded or an empty code set) and the sources taken as independent (module
+        docstring); capped so that the hazard stays at most 1.
+        """
+        empty = np.exp(self._log_empty)
+        # P(started by t with an empty set | not coded) = R E frac / null, for every (row, process)
+        started = np.einsum("bg,bgk->bk", post * frac, R * empty[None, None, :] / null)
+        if hr.size:
+            quiet = (post[hr] * Rh * empty[hk][:, None] * frac[hr] * np.exp(-log_z)).sum(axis=1)
+            started[hr, hk] = q0 + q1 + quiet
+        for item in joint:
+            started[item.row, item.slots] = post[item.row] @ item.p_started
+        started = np.clip(started, 0.0, 1.0)
+        rr = np.exp(self.oracle._log_rr)  # (Kc sources, T targets)
+        multiplier = np.exp(np.log1p(started[:, :, None] * (rr[None, :, :] - 1.0)).sum(axis=1))  # (B, T)
+        slots = self._target_slot
+        room = np.maximum(1.0 - started[:, slots], 1e-300)
+        hazard = onset_next[:, slots] / room
+        raised = np.minimum(1.0, hazard * self.oracle._target_scale[None, :] * multiplier)
+        out = onset_next.copy()
+        out[:, slots] = room * raised
+        del nonempty
+        return out
 
     def _forecast(self, patient: np.ndarray, next_visit: np.ndarray, cols: np.ndarray, cand: dict[str, np.ndarray],
                   grid: list[np.ndarray], in_joint: np.ndarray, joint: list[_JointRow]) -> np.ndarray:  # fmt: skip
@@ -633,10 +660,13 @@ class HistoryBayes:
 
         # P(onset at t+1 | history) per (row, k): sum_n post(n) R (1-p) / n / Z_k(n).
         onset_next = np.einsum("bg,bgk->bk", post / n_val, R * (1.0 - p) / null)
+        q0 = q1 = np.zeros(0)
         if hr.size:
             onset_next[hr, hk] = (post[hr] * Rh * (1.0 - p) / nh * np.exp(-log_z)).sum(axis=1)
             q0 = (post[hr] * np.exp(t0 - log_z)).sum(axis=1)
             q1 = (post[hr] * np.exp(t1 - log_z)).sum(axis=1)
+        if self._target_slot.size:
+            onset_next = self._progressed(onset_next, post, R, frac, null, nonempty, hr, hk, Rh, log_z, q0, q1, joint)
         onset_next[in_joint] = 0.0  # their forecast comes from the joint posterior below
         # Each candidate's posterior: its class probability times its share of the class sum.
         cand_q = np.zeros(row.size)
