@@ -46,10 +46,10 @@ def test_grid_expansion_names_and_axes(tmp_path, tiny_cohort):
     path = write_bench(tmp_path, tiny_cohort, {"loss.name": ["bce", "focal"], "loss.params.gamma": [1.0, 2.0], "seed": [0, 1]})
     runs = expand(load_benchmark(path))
     grid = [r for r in runs if r.config.model.name == "ehr_transformer"]
-    assert len(grid) == 8 and len({r.name for r in runs}) == len(runs) == 13
+    assert len(grid) == 8 and len({r.name for r in runs}) == len(runs) == 14
     # the reference rows: every history baseline and, on a synthetic cohort, history_bayes and the oracle; once, first seed
     refs = {r.axes["model.name"]: r for r in runs if r not in grid}
-    assert set(refs) == {"prevalence", "repeat_table", "tifu_knn", "history_bayes", "oracle"}
+    assert set(refs) == {"prevalence", "repeat_table", "group_table", "tifu_knn", "history_bayes", "oracle"}
     assert all(r.config.seed == 0 and r.axes["loss.name"] == "-" and r.config.model.params == {} for r in refs.values())
     assert all(r.axes["model.name"] == "ehr_transformer" for r in grid)
     only = load_benchmark(path)
@@ -93,9 +93,9 @@ def test_benchmark_end_to_end_resumable(tmp_path, tiny_cohort):
     root = run_benchmark(bench, console=Console(quiet=True))
     results = pl.read_parquet(root / "results.parquet")
     assert set(results["loss.name"].unique()) == {"bce", "dependency_aware", "-"}
-    assert results.filter(pl.col("metric") == "ranking.auprc_micro").height == 4 + 5  # + the reference rows
+    assert results.filter(pl.col("metric") == "ranking.auprc_micro").height == 4 + 6  # + the reference rows
     refs = results.filter((pl.col("model.name") != "ehr_transformer") & (pl.col("metric") == "ranking.auprc_micro"))
-    assert set(refs["model.name"]) == {"prevalence", "repeat_table", "tifu_knn", "history_bayes", "oracle"}
+    assert set(refs["model.name"]) == {"prevalence", "repeat_table", "group_table", "tifu_knn", "history_bayes", "oracle"}
     assert "repeat_table" in (root / "summary.md").read_text() and "AUPRC repeat" in (root / "summary.md").read_text()
     # summary = mean and std over the two seeds, checked against the tidy rows
     summary = json.loads((root / "summary.json").read_text())

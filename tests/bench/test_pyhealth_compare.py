@@ -61,7 +61,7 @@ def test_reference_rows_score_every_baseline_and_the_oracle_on_the_exported_rows
     data = task_for(cfg).prepare(cfg, console=Console(quiet=True))
     targets = {split: pc.target_matrix(pc.split_rows(data.split(split))[1], data.num_labels) for split in ("train", "tuning", "held_out")}
     names = task_for(cfg).reference_models(cfg)
-    assert names == ["prevalence", "repeat_table", "tifu_knn", "history_bayes", "oracle"]  # a synthetic cohort: the baselines, what the history holds, the ceiling
+    assert names == ["prevalence", "repeat_table", "group_table", "tifu_knn", "history_bayes", "oracle"]  # a synthetic cohort: the baselines, what the history holds, the ceiling
     rows, history = pc.reference_rows(data, tiny_cohort, targets, names)
     assert list(rows) == names
     assert history.shape == targets["held_out"].shape and history.any() and not history.all()

@@ -17,7 +17,7 @@ def test_demo_quick_run(tmp_path):
     bench = next((tmp_path / "d").glob("demo-*"))
     assert (bench / "report.md").is_file() and (bench / "results.parquet").is_file()
     runs = sorted(p.name for p in (bench / "runs").iterdir() if not p.name.startswith("."))
-    refs = ["baseline=history_bayes", "baseline=oracle", "baseline=prevalence", "baseline=repeat_table", "baseline=tifu_knn"]
+    refs = ["baseline=group_table", "baseline=history_bayes", "baseline=oracle", "baseline=prevalence", "baseline=repeat_table", "baseline=tifu_knn"]
     assert runs == refs + ["name=bce__seed=0", "name=dependency_aware__seed=0"]
     assert bench.name == "demo-e1-s0-clinical"  # the default cohort has disease progression
     # the table (stdout) holds the losses, the baselines and the oracle, with the repeat / explore columns

@@ -151,7 +151,7 @@ def _change_future(h: Histories, row: int) -> Histories:
     return replace(h, labels=labels)
 
 
-@pytest.mark.parametrize("name", ["repeat_table", "tifu_knn", "prevalence"])
+@pytest.mark.parametrize("name", ["repeat_table", "group_table", "tifu_knn", "prevalence"])
 def test_no_forecast_reads_a_later_visit(name):
     train, tuning, test = random_histories(8, n_patients=80), random_histories(9, n_patients=30), random_histories(10, n_patients=25)
     model = FORECASTERS.get(name)().fit(train, tuning)
@@ -215,7 +215,7 @@ def forecaster_runs(tiny_cohort, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("forecasters")
     runs = {}
-    for name in ("prevalence", "repeat_table", "tifu_knn", "oracle", "history_bayes"):
+    for name in ("prevalence", "repeat_table", "group_table", "tifu_knn", "oracle", "history_bayes"):
         cfg = load_config(
             config_path("next_visit"),
             [f"data.path={tiny_cohort}", f"out_dir={out}", f"name={name}", f"model.name={name}", "model.params={}", "data.num_labels=60",
@@ -302,3 +302,66 @@ def test_repeat_path_matches_a_slow_reference_and_sees_no_later_visit():
                     phi = torch.tensor([float(rec == 0), np.log1p(rec), np.log1p(cnt), cnt / (t + 1), np.log1p(gap)], dtype=torch.float64)
                     want = model.repeat_scale * (float(model.repeat_bias[c]) + float(phi @ coef[c]))
                 assert float(got[b, t, c].detach()) == pytest.approx(want, rel=1e-4, abs=1e-5), (b, t, c)
+
+
+def _with_ages(h: Histories, seed: int) -> Histories:
+    rng = np.random.default_rng(seed)
+    age = rng.uniform(0, 95, size=h.age.size).astype(np.float32)
+    age[rng.random(age.size) < 0.1] = np.nan
+    return replace(h, age=age)
+
+
+@pytest.mark.parametrize("a", [1.0, 10.0])
+def test_group_table_matches_a_slow_reference(a):
+    from clincode.forecasters.baselines import AGE_EDGES, GroupTableForecaster, RepeatTableForecaster
+
+    train, tuning = _with_ages(random_histories(21, n_patients=90), 1), _with_ages(random_histories(22, n_patients=30), 2)
+    test = _with_ages(random_histories(23, n_patients=20), 3)
+    model = GroupTableForecaster(smoothing=a).fit(train, tuning)
+    table = RepeatTableForecaster().fit(train, tuning)
+    assert model.table_.scheme_ == table.scheme_
+
+    def group(h: Histories, r: int) -> int:
+        age = float(h.age[h.rows[r]])
+        band = len(AGE_EDGES) + 1 if np.isnan(age) else sum(age >= e for e in AGE_EDGES)
+        return int(h.sex[h.row_patient[r]]) * (len(AGE_EDGES) + 2) + band
+
+    def seen(h: Histories, r: int) -> set[int]:
+        v = int(h.rows[r])
+        p0 = int(h.visit_offsets[h.row_patient[r]])
+        return set().union(*(visit_labels(h, w) for w in range(p0, v + 1)))
+
+    base_train, y_train = table.predict_proba(train), train.target_matrix()
+    expected, realised = {}, {}
+    for r in range(len(train)):
+        s = seen(train, r)
+        for c in range(train.num_labels):
+            key = (group(train, r), int(c in s), c)
+            expected[key] = expected.get(key, 0.0) + float(base_train[r, c])
+            realised[key] = realised.get(key, 0.0) + float(y_train[r, c])
+    got, base = model.predict_proba(test), table.predict_proba(test)
+    for r in range(len(test)):
+        s = seen(test, r)
+        for c in range(test.num_labels):
+            key = (group(test, r), int(c in s), c)
+            factor = (realised.get(key, 0.0) + a) / (expected.get(key, 0.0) + a)
+            assert got[r, c] == pytest.approx(min(1.0, base[r, c] * factor), rel=1e-5, abs=1e-7)
+
+
+def test_group_table_chooses_on_tuning_and_round_trips():
+    from clincode.forecasters.baselines import GroupTableForecaster
+
+    train, tuning = _with_ages(random_histories(24, n_patients=90), 4), _with_ages(random_histories(25, n_patients=30), 5)
+    with pytest.raises(ValueError, match="tuning split"):
+        GroupTableForecaster().fit(train)
+    with pytest.raises(ValueError, match="smoothing"):
+        GroupTableForecaster(smoothing=0.0)
+    model = GroupTableForecaster().fit(train, tuning)
+    assert [s["smoothing"] for s in model.selection_] == [1.0, 3.0, 10.0, 30.0, float("inf")]
+    best = max(model.selection_, key=lambda s: s["tuning_auprc_micro"])
+    assert model.smoothing_ == best["smoothing"]
+    back = GroupTableForecaster.from_dict(json.loads(json.dumps(model.to_dict())))
+    test = _with_ages(random_histories(26, n_patients=20), 6)
+    np.testing.assert_array_equal(back.predict_proba(test), model.predict_proba(test))
+    part = tuning.first_patients(7)
+    assert part.n_patients == 7 and len(part) == int((tuning.rows < tuning.visit_offsets[7]).sum())

@@ -2,6 +2,8 @@
 
 ``prevalence``: every label at its training rate of appearing at a next visit.
 
+``group_table`` [ours]: the repeat table recalibrated per (sex, age band) group (class docstring).
+
 ``repeat_table``: a lookup table per label over cells of the label's own history at the row: never
 coded for the patient, or coded with a given recency (visits since its last occurrence) and
 frequency (visits that carried it so far). Each cell's rate is the training rate of the label
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from clincode.forecasters.history import Histories, HistoryEntries
+from clincode.forecasters.selection import micro_auprc
 from clincode.metrics.ranking import micro_from_groups
 
 # scheme -> (recency bin edges, count bin edges): bin i holds values in [edges[i], edges[i + 1]).
@@ -201,3 +204,128 @@ class RepeatTableForecaster:
         out.cells_ = np.asarray(state["cells"], dtype=np.float32)
         out.selection_ = list(state.get("selection", []))
         return out
+
+
+# Age bands of :class:`GroupTableForecaster` (years; NaN ages form their own band).
+AGE_EDGES = (18.0, 45.0, 65.0, 80.0)
+GROUP_SMOOTHING_GRID = (1.0, 3.0, 10.0, 30.0)
+# Tuning rows scored per candidate when choosing the smoothing (the first patients' rows).
+_TUNING_ROWS = 20_000
+
+
+def row_groups(h: Histories) -> np.ndarray:
+    """(N,) group of each row: sex (0 unknown, 1 female, 2 male) x age band at the row's visit."""
+    age = h.age[h.rows].astype(np.float64)
+    band = np.where(np.isnan(age), len(AGE_EDGES) + 1, np.searchsorted(np.asarray(AGE_EDGES), np.nan_to_num(age), side="right"))
+    sex = np.clip(h.sex[h.row_patient], 0, 2)
+    return (sex * (len(AGE_EDGES) + 2) + band).astype(np.int64)
+
+
+N_GROUPS = 3 * (len(AGE_EDGES) + 2)
+
+
+class GroupTableForecaster:
+    """[ours] The repeat table recalibrated per (sex, age band): each label's forecast on repeat
+    entries and on never-coded entries is multiplied by ``(K + a) / (E + a)``, K the training
+    positives of the label in that group and kind, E the table's expected count there; ``a``
+    (pseudo-positives) is chosen on the tuning split among ``GROUP_SMOOTHING_GRID`` and no
+    recalibration. The table's own settings are chosen on tuning as ``repeat_table``'s.
+
+    Args:
+        smoothing: ``a``, or None (chosen on the tuning split; ``inf`` = the table unchanged).
+    """
+
+    def __init__(self, smoothing: float | None = None) -> None:
+        if smoothing is not None and not smoothing > 0:
+            raise ValueError(f"smoothing must be > 0 (inf: no recalibration) or null; got {smoothing!r}")
+        self.smoothing = smoothing
+        self.table_ = RepeatTableForecaster()
+        self.smoothing_: float | None = None
+        self.factor_: np.ndarray | None = None  # (groups, 2 kinds, V): 0 never coded, 1 repeat
+        self.selection_: list[dict[str, Any]] = []
+
+    def _counts(self, h: Histories) -> tuple[np.ndarray, np.ndarray]:
+        """(E, K): the table's expected and the realised positives per (group, kind, label)."""
+        table = self.table_
+        assert table.never_ is not None and table.cells_ is not None and table.scheme_ is not None
+        v, g = h.num_labels, row_groups(h)
+        ent = h.entries()
+        expected = np.zeros((N_GROUPS, 2, v))
+        realised = np.zeros((N_GROUPS, 2, v))
+        rows_per_group = np.bincount(g, minlength=N_GROUPS).astype(np.float64)
+        hist_per_group = np.bincount(g[ent.row] * v + ent.label, minlength=N_GROUPS * v).reshape(N_GROUPS, v)
+        expected[:, 0] = (rows_per_group[:, None] - hist_per_group) * table.never_[None, :]
+        rep = table.cells_[table._cell(ent, table.scheme_), ent.label].astype(np.float64)
+        expected[:, 1] = np.bincount(g[ent.row] * v + ent.label, weights=rep, minlength=N_GROUPS * v).reshape(N_GROUPS, v)
+        pos = h.next_positive(ent).astype(np.float64)
+        rep_pos = np.bincount(g[ent.row] * v + ent.label, weights=pos, minlength=N_GROUPS * v).reshape(N_GROUPS, v)
+        indptr, cols = h.targets()
+        t_rows = np.repeat(np.arange(len(h), dtype=np.int64), np.diff(indptr))
+        all_pos = np.bincount(g[t_rows] * v + cols, minlength=N_GROUPS * v).reshape(N_GROUPS, v)
+        realised[:, 0] = all_pos - rep_pos
+        realised[:, 1] = rep_pos
+        return expected, realised
+
+    def fit(self, train: Histories, tuning: Histories | None = None) -> GroupTableForecaster:
+        if self.smoothing is None and tuning is None:
+            raise ValueError("group_table with smoothing null chooses on the tuning split; none was given")
+        self.table_.fit(train, tuning)
+        expected, realised = self._counts(train)
+        grid = [self.smoothing] if self.smoothing is not None else [*GROUP_SMOOTHING_GRID, float("inf")]
+        best: tuple[float, float, np.ndarray] | None = None
+        if len(grid) > 1:
+            assert tuning is not None
+            part = _first_rows(tuning, _TUNING_ROWS)
+            y = part.target_matrix()
+            base = self.table_.predict_proba(part)
+        for a in grid:
+            factor = np.ones_like(expected) if not np.isfinite(a) else (realised + a) / (expected + a)
+            score = float("nan")
+            if len(grid) > 1:
+                score = micro_auprc(self._scale(base, part, factor), y)
+                self.selection_.append({"smoothing": a, "tuning_auprc_micro": score})
+            if best is None or score > best[0]:
+                best = (score, a, factor)
+        assert best is not None
+        _, self.smoothing_, factor = best
+        self.factor_ = factor.astype(np.float32)
+        return self
+
+    @staticmethod
+    def _scale(base: np.ndarray, h: Histories, factor: np.ndarray) -> np.ndarray:
+        g = row_groups(h)
+        out = base * factor[g, 0, :]
+        ent = h.entries()
+        out[ent.row, ent.label] = base[ent.row, ent.label] * factor[g[ent.row], 1, ent.label]
+        return np.clip(out, 0.0, 1.0)
+
+    def predict_proba(self, h: Histories) -> np.ndarray:
+        assert self.factor_ is not None, "fit first"
+        return self._scale(self.table_.predict_proba(h), h, self.factor_).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "smoothing": self.smoothing,
+            "smoothing_": self.smoothing_,
+            "table": self.table_.to_dict(),
+            "factor": None if self.factor_ is None else self.factor_.tolist(),
+            "selection": self.selection_,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> GroupTableForecaster:
+        out = cls(state["smoothing"])
+        out.smoothing_ = state["smoothing_"]
+        out.table_ = RepeatTableForecaster.from_dict(state["table"])
+        out.factor_ = np.asarray(state["factor"], dtype=np.float32)
+        out.selection_ = list(state.get("selection", []))
+        return out
+
+
+def _first_rows(h: Histories, n_rows: int) -> Histories:
+    """The rows of the first patients of ``h`` up to about ``n_rows`` rows (all of them when fewer)."""
+    if len(h) <= n_rows:
+        return h
+    per_patient = np.bincount(h.row_patient, minlength=h.n_patients)
+    keep = int(np.searchsorted(np.cumsum(per_patient), n_rows, side="right")) + 1
+    return h.first_patients(keep)

@@ -122,6 +122,24 @@ class Histories:
             source=source,
         )
 
+    def first_patients(self, n: int) -> Histories:
+        """The histories and rows of the first ``n`` patients only (global visit indices unchanged)."""
+        n = max(0, min(int(n), self.n_patients))
+        nv = int(self.visit_offsets[n])
+        return Histories(
+            num_labels=self.num_labels,
+            label_codes=self.label_codes,
+            subject_id=self.subject_id[:n],
+            sex=self.sex[:n],
+            visit_offsets=self.visit_offsets[: n + 1],
+            visit_time=self.visit_time[:nv],
+            age=self.age[:nv],
+            label_offsets=self.label_offsets[: nv + 1],
+            labels=self.labels[: int(self.label_offsets[nv])],
+            rows=self.rows[self.rows < nv],
+            source=self.source,
+        )
+
     def __len__(self) -> int:
         return int(self.rows.size)
 

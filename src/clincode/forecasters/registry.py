@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from clincode.data.synthetic.params import GENERATOR_NAME
-from clincode.forecasters.baselines import PrevalenceForecaster, RepeatTableForecaster
+from clincode.forecasters.baselines import GroupTableForecaster, PrevalenceForecaster, RepeatTableForecaster
 from clincode.forecasters.history import Histories
 from clincode.forecasters.history_bayes import HistoryBayesForecaster
 from clincode.forecasters.oracle import OracleForecaster
@@ -38,12 +38,13 @@ class HistoryForecaster(Protocol):
 FORECASTERS: Registry[type[Any]] = Registry("forecaster")
 FORECASTERS.register("prevalence")(PrevalenceForecaster)
 FORECASTERS.register("repeat_table")(RepeatTableForecaster)
+FORECASTERS.register("group_table")(GroupTableForecaster)
 FORECASTERS.register("tifu_knn")(TifuKnnForecaster)
 FORECASTERS.register("oracle")(OracleForecaster)
 FORECASTERS.register("history_bayes")(HistoryBayesForecaster)
 
 #: the reference rows every next-visit comparison shows by default (they cost seconds).
-BASELINES = ("prevalence", "repeat_table", "tifu_knn")
+BASELINES = ("prevalence", "repeat_table", "group_table", "tifu_knn")
 
 
 def default_references(data_path: Path | str, label_level: str = "code") -> list[str]:
