@@ -404,9 +404,7 @@ class HistoryBayes:
         """Rows whose candidate code sets of two processes share a code: their posterior over the
         product of the processes' states (not started, or one candidate each), exactly.
         """
-        o, lat = self.oracle, self.oracle.latent
-        p, r = o.prevalent_fraction, o.record_prob
-        log_r, log_1r = math.log(r), math.log1p(-r)
+        o = self.oracle
         n_val, _, last_group = grid
         out: list[_JointRow] = []
         if raw["slot"].size == 0:
@@ -447,15 +445,17 @@ class HistoryBayes:
                 if len(members) < 2:
                     continue
                 out.extend(self._joint_group(pt, members, idx, raw, cand_codes, rows_of[pt], patient, next_visit,
-                                             n_val, last_group, nonempty, p, r, log_r, log_1r, lat))  # fmt: skip
+                                             n_val, last_group, nonempty))  # fmt: skip
         return out
 
     def _joint_group(self, pt: int, members: list[int], idx: np.ndarray, raw: dict[str, np.ndarray],
                      cand_codes: list[np.ndarray], rows: list[int], patient: np.ndarray, next_visit: np.ndarray,
-                     n_val: np.ndarray, last_group: np.ndarray, nonempty: np.ndarray, p: float, r: float,
-                     log_r: float, log_1r: float, lat: object) -> list[_JointRow]:  # fmt: skip
+                     n_val: np.ndarray, last_group: np.ndarray, nonempty: np.ndarray) -> list[_JointRow]:  # fmt: skip
+        """The joint posterior of one patient's group of processes (``members``) at each of its rows."""
         o = self.oracle
         latent = o.latent
+        p, r = o.prevalent_fraction, o.record_prob
+        log_r, log_1r = math.log(r), math.log1p(-r)
         # per process: its candidates (indices into raw); state 0 = not started
         per = []
         for k in members:
@@ -584,7 +584,7 @@ class HistoryBayes:
         return results
 
     def _progressed(self, onset_next: np.ndarray, post: np.ndarray, R: np.ndarray, frac: np.ndarray, null: np.ndarray,
-                    nonempty: np.ndarray, hr: np.ndarray, hk: np.ndarray, Rh: np.ndarray, log_z: np.ndarray,
+                    hr: np.ndarray, hk: np.ndarray, Rh: np.ndarray, log_z: np.ndarray,
                     q0: np.ndarray, q1: np.ndarray, joint: list[_JointRow]) -> np.ndarray:  # fmt: skip
         """With disease progression: the onset at t+1 of each target process, its hazard raised by
         ``s_k * prod_i (1 + a_i (RR_ik - 1))`` with a_i the posterior probability that source i has
@@ -608,7 +608,6 @@ class HistoryBayes:
         raised = np.minimum(1.0, hazard * self.oracle._target_scale[None, :] * multiplier)
         out = onset_next.copy()
         out[:, slots] = room * raised
-        del nonempty
         return out
 
     def _forecast(self, patient: np.ndarray, next_visit: np.ndarray, cols: np.ndarray, cand: dict[str, np.ndarray],
@@ -666,7 +665,7 @@ class HistoryBayes:
             q0 = (post[hr] * np.exp(t0 - log_z)).sum(axis=1)
             q1 = (post[hr] * np.exp(t1 - log_z)).sum(axis=1)
         if self._target_slot.size:
-            onset_next = self._progressed(onset_next, post, R, frac, null, nonempty, hr, hk, Rh, log_z, q0, q1, joint)
+            onset_next = self._progressed(onset_next, post, R, frac, null, hr, hk, Rh, log_z, q0, q1, joint)
         onset_next[in_joint] = 0.0  # their forecast comes from the joint posterior below
         # Each candidate's posterior: its class probability times its share of the class sum.
         cand_q = np.zeros(row.size)
