@@ -78,8 +78,8 @@ def load_histories(
 
 
 def fit_forecaster(name: str, train: Histories, tuning: Histories | None = None, **params: Any) -> HistoryForecaster:
-    """A fitted one-pass next-visit forecaster (``prevalence``, ``repeat_table``, ``tifu_knn``,
-    ``history_bayes``, ``oracle``).
+    """A fitted one-pass next-visit forecaster (``prevalence``, ``repeat_table``, ``group_table``,
+    ``tifu_knn``, ``history_bayes``, ``oracle``).
 
     Fitted on ``train``; settings left at None (``repeat_table``'s smoothing, ``tifu_knn``'s
     ``k`` and ``alpha``, ...) are chosen on ``tuning`` when given. ``params`` are the
