@@ -9,7 +9,8 @@ ehr`` have it; on any other data the run fails with that reason.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
@@ -17,24 +18,46 @@ from clincode.data.synthetic.oracle import CohortOracle
 from clincode.forecasters.history import Histories
 
 
-class OracleForecaster:
-    """P(label at the next visit | the generator's latent state up to the row's visit)."""
+class _CohortForecast(Protocol):
+    def probabilities(self, subject_id: np.ndarray, visit_time: np.ndarray, codes: list[str]) -> np.ndarray: ...
 
-    def fit(self, train: Histories, tuning: Histories | None = None) -> OracleForecaster:
-        if train.source is None:
-            raise ValueError("the oracle forecaster reads a synthetic cohort's latent state; the data has no source directory")
-        CohortOracle.from_cohort(train.source)  # fails early on data that is not a synthetic cohort
+
+class CohortForecaster:
+    """A forecast computed from a synthetic cohort's directory, not fitted: what ``fit`` does is
+    check that the training histories come from such a cohort (subclasses name what they read).
+    """
+
+    name: ClassVar[str] = "oracle"
+    reads: ClassVar[str] = "a synthetic cohort's latent state"
+
+    @classmethod
+    def open(cls, source: Path) -> _CohortForecast:
+        raise NotImplementedError
+
+    def _source(self, h: Histories) -> Path:
+        if h.source is None:
+            raise ValueError(f"the {self.name} forecaster reads {self.reads}; the data has no source directory")
+        return h.source
+
+    def fit(self, train: Histories, tuning: Histories | None = None) -> Self:
+        self.open(self._source(train))  # fails early on data that is not a synthetic cohort
         return self
 
     def predict_proba(self, h: Histories) -> np.ndarray:
-        if h.source is None:
-            raise ValueError("the oracle forecaster reads a synthetic cohort's latent state; the data has no source directory")
-        oracle = CohortOracle.from_cohort(h.source)
-        return oracle.probabilities(h.subject_id[h.row_patient], h.visit_time[h.rows], list(h.label_codes)).astype(np.float32)
+        forecast = self.open(self._source(h))
+        return forecast.probabilities(h.subject_id[h.row_patient], h.visit_time[h.rows], list(h.label_codes)).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         return {}
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> OracleForecaster:
+    def from_dict(cls, state: dict[str, Any]) -> Self:
         return cls()
+
+
+class OracleForecaster(CohortForecaster):
+    """P(label at the next visit | the generator's latent state up to the row's visit)."""
+
+    @classmethod
+    def open(cls, source: Path) -> CohortOracle:
+        return CohortOracle.from_cohort(source)

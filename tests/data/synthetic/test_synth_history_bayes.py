@@ -21,25 +21,27 @@ def cohort(tmp_path_factory) -> Path:
     return generate_ehr_cohort(tmp_path_factory.mktemp("history_bayes") / "cohort", progress=False, **COHORT)
 
 
-@pytest.fixture(scope="module")
-def forecast(cohort):
-    bayes = HistoryBayes.from_cohort(cohort)
+def every_row(bayes: HistoryBayes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(patient, next visit, code columns, forecast, codes at the next visit, codes seen by visit t)
+    of every visit that has a next one.
+    """
     lat = bayes.oracle.latent
-    # every visit that has a next one, as (patient, next visit)
     patient = np.repeat(np.arange(lat.n_patients), np.diff(lat.visit_ptr))
     is_last = np.zeros(lat.visit_s.size, dtype=bool)
     is_last[lat.visit_ptr[1:] - 1] = True
     nxt = np.flatnonzero(~is_last) + 1
     cols = np.unique(bayes._obs_code)
     p = bayes.visit_probabilities(patient[nxt], nxt, cols)
-    codes_at = [set(bayes._obs_code[bayes._visit_ptr_codes[v]:bayes._visit_ptr_codes[v + 1]].tolist()) for v in nxt]
-    y = np.array([[c in s for c in cols.tolist()] for s in codes_at])
-    seen = np.zeros_like(y)
-    for i, v in enumerate(nxt):
-        first = lat.visit_ptr[patient[v]]
-        before = bayes._obs_code[bayes._visit_ptr_codes[first]:bayes._visit_ptr_codes[v]]
-        seen[i] = np.isin(cols, before)
-    return bayes, patient[nxt], nxt, cols, p, y, seen
+    ptr, code = bayes._visit_ptr_codes, bayes._obs_code
+    y = np.array([np.isin(cols, code[ptr[v] : ptr[v + 1]]) for v in nxt])
+    seen = np.array([np.isin(cols, code[ptr[lat.visit_ptr[patient[v]]] : ptr[v]]) for v in nxt])
+    return patient[nxt], nxt, cols, p, y, seen
+
+
+@pytest.fixture(scope="module")
+def forecast(cohort):
+    bayes = HistoryBayes.from_cohort(cohort)
+    return (bayes, *every_row(bayes))
 
 
 def test_replayed_codes_are_the_written_ones(cohort) -> None:
@@ -99,25 +101,16 @@ def test_no_row_reads_a_later_visit(cohort, forecast) -> None:
 def test_with_progression_calibrated_and_between_table_and_oracle(tmp_path) -> None:
     root = generate_ehr_cohort(tmp_path / "cohort", progress=False, progression="clinical", **COHORT)
     bayes = HistoryBayes.from_cohort(root)
-    lat = bayes.oracle.latent
-    patient = np.repeat(np.arange(lat.n_patients), np.diff(lat.visit_ptr))
-    is_last = np.zeros(lat.visit_s.size, dtype=bool)
-    is_last[lat.visit_ptr[1:] - 1] = True
-    nxt = np.flatnonzero(~is_last) + 1
-    cols = np.unique(bayes._obs_code)
-    p = bayes.visit_probabilities(patient[nxt], nxt, cols)
-    y = np.array([np.isin(cols, bayes._obs_code[bayes._visit_ptr_codes[v]:bayes._visit_ptr_codes[v + 1]]) for v in nxt])
+    patient, nxt, cols, p, y, seen = every_row(bayes)
     q = p.astype(np.float64)
     assert abs(y.sum() - q.sum()) < 5 * np.sqrt((q * (1 - q)).sum()), (y.sum(), q.sum())
     # new codes of the progression targets (their onsets are what the sources raise): calibrated too
     target_codes = np.unique(bayes.oracle._member_code[np.isin(bayes.oracle._member_slot, bayes._target_slot)])
-    seen = np.array([np.isin(cols, bayes._obs_code[bayes._visit_ptr_codes[lat.visit_ptr[patient[v]]]:bayes._visit_ptr_codes[v]])
-                     for v in nxt])  # fmt: skip
     new_target = np.isin(cols, target_codes)[None, :] & ~seen
     q = p[new_target].astype(np.float64)
     assert y[new_target].sum() > 20
     assert abs(y[new_target].sum() - q.sum()) < 5 * np.sqrt((q * (1 - q)).sum()), (y[new_target].sum(), q.sum())
-    oracle_ap = average_precision_score(y.ravel(), bayes.oracle.visit_probabilities(patient[nxt], nxt, cols).ravel())
+    oracle_ap = average_precision_score(y.ravel(), bayes.oracle.visit_probabilities(patient, nxt, cols).ravel())
     assert average_precision_score(y.ravel(), p.ravel()) < oracle_ap + 0.01
 
 
