@@ -48,7 +48,9 @@ window was compressed into it); and, with ``progression="clinical"``, the source
 process enter its onset at t+1 only, through their posterior probabilities ``a_i`` of having
 started by t, taken as independent: hazard ``min(1, h s_k prod_i (1 + a_i (RR_ik - 1)))`` with h
 the hazard without progression; the targets' earlier onsets keep the law without progression, and
-so does a target's onset inside a group of processes sharing codes. Nothing of visit t+1 or later is read but its age band.
+so does a target's onset inside a group of processes sharing codes. Of visit t+1 only the age is
+read (its band sets the acute and background rates, as the oracle's does, and it starts the
+estimate of the age at the last visit); nothing of later visits.
 """
 
 from __future__ import annotations
